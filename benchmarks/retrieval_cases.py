@@ -1,0 +1,251 @@
+"""Cross-file completion cases from real packages: a cursor at the start of a use, the definition it needs.
+
+For every module of a package, the names it imports from sibling modules (``from .models import Request``,
+``from . import utils`` then ``utils.quote``) are followed to the module that defines them (through
+re-exports, a few hops). Each later use of such a name is a case: the buffer is the file cut at the start
+of the use (prefix only, as in CrossCodeEval: nothing after the cursor leaks the answer), and the answer is
+the definition's line range in the defining module. Ground truth comes from Python's ``ast``, independent
+of the chunker being measured.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# Pure-Python packages from PyPI, pinned.
+PACKAGES: dict[str, str] = {
+    "requests": "2.32.3",
+    "flask": "3.1.0",
+    "jinja2": "3.1.4",
+    "werkzeug": "3.1.3",
+}
+MAX_USES_PER_NAME_PER_FILE = 2  # keep one busy name from dominating a package's sample
+MAX_REEXPORT_HOPS = 4
+
+
+@dataclass(slots=True)
+class Definition:
+    path: str  # workspace-relative module file
+    name: str
+    start_line: int  # 1-based: the ``def``/``class`` line (decorators are above it)
+    end_line: int
+
+
+@dataclass(slots=True)
+class Case:
+    package: str
+    file: str  # workspace-relative
+    line: int  # 1-based
+    col: int  # 1-based, in characters
+    name: str  # the name used at the cursor
+    form: str  # "name" (imported name) | "attribute" (module.name)
+    answer: Definition
+    text: str  # the buffer: the file cut at the cursor
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("text")
+        return out
+
+
+def install_packages(target: Path, packages: dict[str, str] | None = None) -> dict[str, Path]:
+    """``pip install --target`` the pinned packages (without dependencies); reuse an existing install."""
+    packages = packages or PACKAGES
+    target.mkdir(parents=True, exist_ok=True)
+    marker = target / ".pins"
+    pins = " ".join(f"{name}=={version}" for name, version in sorted(packages.items()))
+    if not (marker.exists() and marker.read_text() == pins):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--upgrade",
+             "--target", str(target), *pins.split()],
+            check=True,
+        )
+        marker.write_text(pins)
+    return {name: target / name for name in packages}
+
+
+# --- definitions -------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Module:
+    path: str
+    tree: ast.Module
+    lines: list[str]
+    definitions: dict[str, Definition]
+    imports: dict[str, tuple[str, str]]  # local name -> (module path, name there) for from-imports
+    module_aliases: dict[str, str]  # local name -> module path, for ``from . import utils``/``import pkg.mod``
+
+
+def _top_level_definitions(path: str, tree: ast.Module) -> dict[str, Definition]:
+    out: dict[str, Definition] = {}
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.setdefault(node.name, Definition(path, node.name, node.lineno, node.end_lineno or node.lineno))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        out.setdefault(
+                            target.id, Definition(path, target.id, node.lineno, node.end_lineno or node.lineno)
+                        )
+            elif isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(tree.body)
+    return out
+
+
+def _module_file(files: set[str], package: str, importer: str, level: int, module: str | None) -> str | None:
+    """The workspace path of a module named in an import (relative, or absolute inside ``package``)."""
+    if level:
+        base = importer.split("/")[:-1]
+        if level - 1 > len(base):
+            return None
+        base = base[: len(base) - (level - 1)]
+    else:
+        parts = (module or "").split(".")
+        if parts[0] != package:
+            return None
+        base, module = [], ".".join(parts[1:]) or None
+    parts = [*base, *(module.split(".") if module else [])]
+    for candidate in ("/".join(parts) + ".py", "/".join([*parts, "__init__.py"])):
+        candidate = candidate.lstrip("/")
+        if candidate in files:
+            return candidate
+    return None
+
+
+def load_modules(root: Path, package: str) -> dict[str, _Module]:
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+    modules: dict[str, _Module] = {}
+    for rel in sorted(files):
+        source = (root / rel).read_text(encoding="utf-8")
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        imports: dict[str, tuple[str, str]] = {}
+        aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                target = _module_file(files, package, rel, node.level, node.module)
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    local = alias.asname or alias.name
+                    sep = "." if node.module else ""
+                    submodule = _module_file(
+                        files, package, rel, node.level, f"{node.module or ''}{sep}{alias.name}"
+                    )
+                    if submodule is not None:
+                        aliases[local] = submodule
+                    elif target is not None:
+                        imports[local] = (target, alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    target = _module_file(files, package, rel, 0, alias.name)
+                    if target is not None and alias.asname:
+                        aliases[alias.asname] = target
+        modules[rel] = _Module(rel, tree, source.split("\n"), _top_level_definitions(rel, tree), imports, aliases)
+    return modules
+
+
+def _definition_of(modules: dict[str, _Module], path: str, name: str) -> Definition | None:
+    """Follow re-exports (``from .x import name`` in the named module) to the real definition."""
+    for _ in range(MAX_REEXPORT_HOPS):
+        module = modules.get(path)
+        if module is None:
+            return None
+        definition = module.definitions.get(name)
+        if definition is not None and not _is_reimport_line(module, definition):
+            return definition
+        if name not in module.imports:
+            return definition
+        path, name = module.imports[name]
+    return None
+
+
+def _is_reimport_line(module: _Module, definition: Definition) -> bool:
+    return module.lines[definition.start_line - 1].lstrip().startswith(("from ", "import "))
+
+
+# --- cases ----------------------------------------------------------------------------------------------------
+
+
+def _char_col(line: str, byte_col: int) -> int:
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+def _import_lines(tree: ast.Module) -> set[int]:
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return out
+
+
+def all_cases(root: Path, package: str) -> list[Case]:
+    modules = load_modules(root, package)
+    cases: list[Case] = []
+    for rel, module in modules.items():
+        skip_lines = _import_lines(module.tree)
+        per_name: dict[str, int] = {}
+        found: list[tuple[int, int, str, str, Definition]] = []
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in module.imports:
+                target, name = module.imports[node.id]
+                definition = _definition_of(modules, target, name)
+                if definition is None or definition.path == rel:
+                    continue
+                found.append((node.lineno, node.col_offset, node.id, "name", definition))
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in module.module_aliases
+                and node.end_lineno is not None
+                and node.end_col_offset is not None
+            ):
+                definition = _definition_of(modules, module.module_aliases[node.value.id], node.attr)
+                if definition is None or definition.path == rel:
+                    continue
+                attr_col = node.end_col_offset - len(node.attr.encode("utf-8"))
+                found.append((node.end_lineno, attr_col, node.attr, "attribute", definition))
+        for lineno, byte_col, name, form, definition in sorted(found, key=lambda f: (f[0], f[1])):
+            if lineno in skip_lines:
+                continue
+            key = f"{form}:{name}"
+            if per_name.get(key, 0) >= MAX_USES_PER_NAME_PER_FILE:
+                continue
+            per_name[key] = per_name.get(key, 0) + 1
+            line_text = module.lines[lineno - 1]
+            col = _char_col(line_text, byte_col)
+            text = "\n".join([*module.lines[: lineno - 1], line_text[:col]])
+            cases.append(Case(package, rel, lineno, col + 1, name, form, definition, text))
+    return cases
+
+
+def sample_cases(cases: list[Case], n: int, seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    chosen = cases if len(cases) <= n else rng.sample(cases, n)
+    return sorted(chosen, key=lambda c: (c.file, c.line, c.col))
+
+
+def answer_rank(chunks: list[Any], answer: Definition) -> int | None:
+    """1-based rank of the first chunk (anything with path/start_line/end_line) holding the definition line."""
+    for rank, chunk in enumerate(chunks, start=1):
+        if chunk.path == answer.path and chunk.start_line <= answer.start_line <= chunk.end_line:
+            return rank
+    return None

@@ -1,0 +1,592 @@
+"""Full and incremental builds: walk the workspace, read and chunk what changed, write in batches, keep the manifest.
+
+:func:`open_index` opens (or cleanly rebuilds) a workspace's table and manifest; :class:`IndexBuilder` brings
+them in line with the files on disk, either the whole workspace (:meth:`IndexBuilder.build`) or a batch of
+paths from the watcher (:meth:`IndexBuilder.update`), and writes unsaved buffers as overlays. Skips and
+errors are logged and counted, never fatal. Many files are chunked in a process pool, in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from indexer.extract import FileResult, extract_file, extract_many
+from indexer.location import ensure_index_dir
+from indexer.manifest import (
+    FileRecord,
+    Manifest,
+    ManifestError,
+    language_fingerprint,
+    load_manifest,
+    manifest_path,
+    save_manifest,
+)
+from indexer.model import Chunk
+from indexer.store import DEFAULT_CLEANUP_AGE, INDEXES, ChunkStore, StoreError
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, str], None]  # (done, total, phase)
+IndexedFn = Callable[[list[str], int], None]  # (paths written or removed, chunks written)
+
+
+@dataclass(slots=True)
+class BuildOptions:
+    max_file_bytes: int = 1_000_000
+    max_chunk_lines: int = 120
+    index_secrets: bool = False
+    write_batch_chunks: int = 4000  # rows per table write (each write is one or two table versions)
+    parallel_min_files: int = 48  # below this, chunk in this process
+    processes: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)))
+    files_per_task: int = 24  # files per pool task
+    manifest_save_interval_s: float = 2.0
+    cleanup_age: timedelta = DEFAULT_CLEANUP_AGE
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any] | None) -> BuildOptions:
+        """Options from a settings mapping (unknown keys ignored, bad values replaced by defaults, logged)."""
+        options = cls()
+        for key, value in (settings or {}).items():
+            name = _snake(key)
+            if name == "cleanup_age_s":
+                try:
+                    seconds = float(value)
+                    if seconds > 0:
+                        options.cleanup_age = timedelta(seconds=seconds)
+                        continue
+                except (TypeError, ValueError):
+                    pass
+                log.warning("ignoring invalid index setting %s=%r", key, value)
+                continue
+            if name not in cls.__dataclass_fields__ or name == "cleanup_age":
+                continue
+            current = getattr(options, name)
+            try:
+                if isinstance(current, bool):
+                    coerced: Any = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                elif isinstance(current, int):
+                    coerced = int(value)
+                    if coerced <= 0:
+                        raise ValueError("must be positive")
+                else:
+                    coerced = type(current)(value)
+            except (TypeError, ValueError):
+                log.warning("ignoring invalid index setting %s=%r", key, value)
+                continue
+            setattr(options, name, coerced)
+        return options
+
+
+@dataclass(slots=True)
+class BuildReport:
+    files_total: int = 0  # files considered (walked, or named by the batch)
+    indexed: int = 0  # files whose chunks were (re)written
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    chunks_written: int = 0
+    write_batches: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    rebuilt: str | None = None  # why the index was rebuilt from scratch, if it was
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.indexed or self.removed or self.chunks_written)
+
+
+@dataclass(slots=True)
+class OpenedIndex:
+    store: ChunkStore
+    manifest: Manifest
+    manifest_file: Path
+    rebuilt: str | None  # the reason for a clean rebuild, or None
+    fresh: bool  # the table was created empty by this open
+
+
+def open_index(index_dir: str, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE) -> OpenedIndex:
+    """Open a workspace's table and manifest; rebuild both from scratch (logged) when they cannot be trusted."""
+    folder = ensure_index_dir(index_dir)
+    manifest_file = manifest_path(folder)
+    fingerprint = language_fingerprint()
+    reason: str | None = None
+    manifest: Manifest | None = None
+    try:
+        manifest = load_manifest(manifest_file)
+    except ManifestError as exc:
+        reason = f"the manifest is unreadable ({exc})"
+    if manifest is not None:
+        reason = manifest.mismatch(fingerprint)
+    store: ChunkStore | None = None
+    try:
+        store = ChunkStore.open(index_dir, cleanup_age=cleanup_age)
+    except StoreError as exc:
+        reason = reason or f"the table is unusable ({exc})"
+    if store is not None and reason is None:
+        if manifest is None and not store.created and store.count_rows() > 0:
+            reason = "the manifest is missing"
+        elif manifest is not None and manifest.files and store.created:
+            reason = "the table is missing"
+    if reason is not None:
+        log.warning("rebuilding the index in %s from scratch: %s", index_dir, reason)
+        store = ChunkStore.recreate(index_dir, cleanup_age=cleanup_age)
+        manifest = None
+    assert store is not None
+    if manifest is None:
+        manifest = Manifest(languages=fingerprint)
+        save_manifest(manifest_file, manifest)
+    opened = OpenedIndex(store, manifest, manifest_file, reason, fresh=store.created)
+    _drop_stale_overlays(opened)
+    _reconcile(opened)
+    return opened
+
+
+def _drop_stale_overlays(opened: OpenedIndex) -> None:
+    """Overlay rows of an earlier session describe buffers nobody edits now: fall back to the disk version."""
+    stale = opened.store.overlay_paths()
+    if not stale:
+        return
+    log.info("dropping %d unsaved-buffer overlays left by an earlier session", len(stale))
+    opened.store.delete_where("overlay = true")
+    for path in stale:
+        opened.manifest.files.pop(path, None)  # re-read from disk by the next build
+    save_manifest(opened.manifest_file, opened.manifest)
+
+
+def _reconcile(opened: OpenedIndex) -> None:
+    """Delete rows of paths the manifest does not know (left by a crash between a write and a manifest save)."""
+    if opened.fresh:
+        return
+    rows = opened.store.count_rows()
+    if rows == opened.manifest.chunk_count():
+        return
+    table_paths = set(opened.store.paths())
+    orphans = table_paths - set(opened.manifest.files)
+    if orphans:
+        log.info("removing rows of %d files the manifest does not record", len(orphans))
+        opened.store.delete_paths(orphans)
+    # files whose rows are gone or doubled are re-read by the next build
+    for path, record in list(opened.manifest.files.items()):
+        if record.chunk_ids and path not in table_paths:
+            opened.manifest.files.pop(path)
+    save_manifest(opened.manifest_file, opened.manifest)
+
+
+class IndexBuilder:
+    """Keeps one workspace's table and manifest in line with its files (the single writer's engine)."""
+
+    def __init__(
+        self,
+        root: Path,
+        opened: OpenedIndex,
+        options: BuildOptions | None = None,
+        *,
+        on_indexed: IndexedFn | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.store = opened.store
+        self.manifest = opened.manifest
+        self.manifest_file = opened.manifest_file
+        self.options = options or BuildOptions()
+        self.on_indexed = on_indexed
+        self.stop_event = threading.Event()
+        self._fresh = opened.fresh  # no rows to delete before adding (until the first build is done)
+        self._manifest_dirty = False
+        self._manifest_saved_at = 0.0
+        self.rules = make_rules(self.root, self.options)
+
+    # -- whole workspace ------------------------------------------------------------------------------
+    def build(self, progress: ProgressFn | None = None, *, skip: Collection[str] = ()) -> BuildReport:
+        """Bring the whole workspace up to date: new and changed files indexed, vanished ones removed."""
+        started = time.perf_counter()
+        report = BuildReport()
+        _call(progress, 0, 0, "scan")
+        seen: dict[str, tuple[int, int]] = {}
+        for rel, size, mtime_ns in self._walk(self.root):
+            if self.stop_event.is_set():
+                report.interrupted = True
+                break
+            seen[rel] = (size, mtime_ns)
+        report.files_total = len(seen)
+        if not report.interrupted:
+            gone = [p for p in self.manifest.files if p not in seen and p not in skip]
+            self._remove(gone, report)
+        todo = [rel for rel, stat in seen.items() if rel not in skip and self._stat_changed(rel, stat)]
+        report.unchanged += len(seen) - len(todo)
+        self._process(todo, report, progress)
+        if not report.interrupted:
+            self.manifest.complete = True
+            self._manifest_dirty = True
+            self._fresh = False
+        self.save_manifest()
+        missing_indexes = len(self.store.index_names()) < len(INDEXES) and self.store.count_rows() > 0
+        if report.changed or missing_indexes:
+            _call(progress, report.files_total, report.files_total, "optimize")
+            self.finish_writes()
+        report.seconds = time.perf_counter() - started
+        _call(progress, report.files_total, report.files_total, "done")
+        log.info(
+            "index of %s: %d files, %d indexed, %d unchanged, %d removed, %d skipped, %d errors, %d chunks "
+            "written in %.1fs",
+            self.root,
+            report.files_total,
+            report.indexed,
+            report.unchanged,
+            report.removed,
+            report.skipped,
+            report.errors,
+            report.chunks_written,
+            report.seconds,
+        )
+        return report
+
+    # -- a batch of paths (from the watcher or the editor) ---------------------------------------------
+    def update(
+        self, rel_paths: Iterable[str], *, skip: Collection[str] = (), progress: ProgressFn | None = None
+    ) -> BuildReport:
+        """Re-examine these workspace-relative paths (files or folders, existing or gone)."""
+        started = time.perf_counter()
+        report = BuildReport()
+        candidates: dict[str, tuple[int, int]] = {}
+        gone: set[str] = set()
+        paths = {p.strip("/") for p in rel_paths if p and not p.startswith("..")}
+        if any(p.rsplit("/", 1)[-1] == ".gitignore" for p in paths):
+            log.info("a .gitignore changed: reloading the ignore rules and rescanning")
+            self.rules = make_rules(self.root, self.options)
+            return self.build(progress, skip=skip)
+        for rel in sorted(paths):
+            if rel in skip:
+                continue
+            absolute = self.root / rel
+            try:
+                st = absolute.lstat()
+            except OSError:
+                gone.add(rel)
+                gone.update(self.manifest.paths_under(rel))
+                continue
+            if _is_dir(st.st_mode):
+                known_below = set(self.manifest.paths_under(rel))
+                if self.rules.is_ignored(rel, True):
+                    gone.update(known_below)
+                    continue
+                found = {r: (s, m) for r, s, m in self._walk(absolute)}
+                candidates.update(found)
+                gone.update(known_below - set(found))
+            elif not _is_file(st.st_mode) or not self.indexable(rel):
+                if rel in self.manifest.files:
+                    gone.add(rel)
+            else:
+                candidates[rel] = (st.st_size, st.st_mtime_ns)
+        gone -= set(skip)
+        report.files_total = len(candidates) + len(gone)
+        self._remove(sorted(p for p in gone if p in self.manifest.files), report)
+        todo = [rel for rel, stat in candidates.items() if rel not in skip and self._stat_changed(rel, stat)]
+        report.unchanged += len(candidates) - len(todo)
+        self._process(todo, report, progress)
+        self.save_manifest(force=False)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def reindex(self, rel: str) -> BuildReport:
+        """Index ``rel`` from disk whatever the manifest says (an editor overlay has just ended)."""
+        report = BuildReport(files_total=1)
+        absolute = self.root / rel
+        if absolute.is_file() and self.indexable(rel):
+            self._process([rel], report, None, force=True, delete_always=True)
+        else:
+            self.store.delete_paths([rel])
+            if self.manifest.files.pop(rel, None) is not None:
+                report.removed = 1
+                self._manifest_dirty = True
+            _call_indexed(self.on_indexed, [rel], 0)
+        self.save_manifest(force=False)
+        return report
+
+    # -- unsaved buffers --------------------------------------------------------------------------------
+    def write_overlay(self, rel: str, text: str) -> int:
+        """Index an unsaved buffer's text in place of the file's rows; return the number of chunks."""
+        from indexer.chunker import chunk_file
+
+        try:
+            chunks = list(chunk_file(rel, text, max_chunk_lines=self.options.max_chunk_lines).chunks)
+        except Exception as exc:  # one bad buffer must not stop the writer
+            log.warning("cannot chunk the unsaved buffer of %s: %s", rel, exc)
+            return 0
+        self.store.replace([rel], chunks, overlay=True)
+        _call_indexed(self.on_indexed, [rel], len(chunks))
+        return len(chunks)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def indexable(self, rel: str) -> bool:
+        from indexer.languages import language_for_path
+
+        return language_for_path(rel) is not None and not self.rules.is_ignored(rel, False)
+
+    def relative(self, path: str | Path) -> str | None:
+        """The workspace-relative form of an absolute or relative path; None when it lies outside."""
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            rel = candidate.as_posix().lstrip("./") if str(candidate) not in (".", "") else ""
+            return rel or None
+        try:
+            rel = candidate.resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError):
+            try:
+                rel = candidate.relative_to(self.root).as_posix()
+            except ValueError:
+                return None
+        return rel if rel and rel != "." else None
+
+    def finish_writes(self) -> None:
+        """Create missing indexes, then compact and clean up old versions."""
+        created = self.store.ensure_indexes()
+        if created:
+            log.info("created indexes %s", ", ".join(created))
+        self.store.optimize()
+
+    def save_manifest(self, *, force: bool = True) -> None:
+        if not self._manifest_dirty:
+            return
+        now = time.monotonic()
+        if not force and now - self._manifest_saved_at < self.options.manifest_save_interval_s:
+            return
+        save_manifest(self.manifest_file, self.manifest)
+        self._manifest_dirty = False
+        self._manifest_saved_at = now
+
+    def _walk(self, top: Path) -> Iterator[tuple[str, int, int]]:
+        """(relative path, size, mtime_ns) of indexable files under ``top`` (the root or a folder in it)."""
+        from indexer.files import iter_workspace_files
+
+        if top == self.root:
+            source: Iterable[Path] = iter_workspace_files(self.root, self.rules)
+        else:
+            source = _walk_folder(self.root, top, self.rules)
+        for path in source:
+            absolute = path if path.is_absolute() else self.root / path
+            try:
+                st = absolute.stat()
+            except OSError as exc:
+                log.info("skipped %s: %s", absolute, exc.strerror or exc)
+                continue
+            if not _is_file(st.st_mode):
+                continue
+            try:
+                rel = absolute.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+            yield rel, st.st_size, st.st_mtime_ns
+
+    def _stat_changed(self, rel: str, stat: tuple[int, int]) -> bool:
+        record = self.manifest.files.get(rel)
+        return record is None or (record.size, record.mtime_ns) != stat
+
+    def _remove(self, paths: list[str], report: BuildReport) -> None:
+        if not paths:
+            return
+        self.store.delete_paths(paths)
+        for path in paths:
+            self.manifest.files.pop(path, None)
+        report.removed += len(paths)
+        self._manifest_dirty = True
+        _call_indexed(self.on_indexed, list(paths), 0)
+
+    def _process(
+        self,
+        todo: list[str],
+        report: BuildReport,
+        progress: ProgressFn | None,
+        *,
+        force: bool = False,
+        delete_always: bool = False,
+    ) -> None:
+        """Read, hash and chunk ``todo``; write changed files in batches; record everything in the manifest."""
+        if not todo:
+            return
+        total = len(todo)
+        pending: list[FileResult] = []
+        pending_chunks = 0
+        done = 0
+        _call(progress, 0, total, "index")
+        for result in self._results(todo, force=force):
+            done += 1
+            if result.skipped is not None:
+                report.skipped += 1
+                log.info("skipped %s: %s", result.path, result.skipped)
+            elif result.error is not None:
+                report.errors += 1
+                log.warning("%s: %s", result.path, result.error)
+            elif result.note:
+                log.debug("%s: %s", result.path, result.note)
+            if result.unchanged:
+                report.unchanged += 1
+                record = self.manifest.files[result.path]
+                record.size, record.mtime_ns = result.size, result.mtime_ns
+                self._manifest_dirty = True
+            elif result.chunks is not None or result.path in self.manifest.files or result.error is not None:
+                pending.append(result)
+                pending_chunks += len(result.chunks or ())
+            elif result.skipped != "vanished":
+                # a skipped file that was never indexed: remember it so that a restart does not re-read it
+                self.manifest.files[result.path] = FileRecord(result.size, result.mtime_ns, "", [])
+                self._manifest_dirty = True
+            if pending_chunks >= self.options.write_batch_chunks:
+                self._flush(pending, report, delete_always=delete_always)
+                pending, pending_chunks = [], 0
+            if progress is not None and (done == total or done % 16 == 0):
+                progress(done, total, "index")
+            if self.stop_event.is_set():
+                report.interrupted = True
+                break
+        self._flush(pending, report, delete_always=delete_always)
+
+    def _flush(self, results: list[FileResult], report: BuildReport, *, delete_always: bool) -> None:
+        if not results:
+            return
+        delete = [r.path for r in results if delete_always or not self._fresh or r.path in self.manifest.files]
+        chunks: list[Chunk] = [c for r in results for c in (r.chunks or ())]
+        self.store.replace(delete, chunks)
+        for r in results:
+            if r.skipped == "vanished":
+                if self.manifest.files.pop(r.path, None) is not None:
+                    report.removed += 1
+                continue
+            self.manifest.files[r.path] = FileRecord(
+                r.size, r.mtime_ns, r.content_hash if r.chunks is not None else "", [c.id for c in r.chunks or ()]
+            )
+            if r.chunks is not None:
+                report.indexed += 1
+        report.chunks_written += len(chunks)
+        report.write_batches += 1
+        self._manifest_dirty = True
+        self.save_manifest(force=False)
+        _call_indexed(self.on_indexed, [r.path for r in results], len(chunks))
+
+    def _results(self, todo: list[str], *, force: bool) -> Iterator[FileResult]:
+        items = [(rel, None if force else _known_hash(self.manifest, rel)) for rel in todo]
+        opts = self.options
+        if len(items) < opts.parallel_min_files or opts.processes <= 1:
+            for rel, known in items:
+                yield extract_file(
+                    str(self.root),
+                    rel,
+                    max_bytes=opts.max_file_bytes,
+                    max_chunk_lines=opts.max_chunk_lines,
+                    known_hash=known,
+                )
+            return
+        yield from self._pool_results(items)
+
+    def _pool_results(self, items: list[tuple[str, str | None]]) -> Iterator[FileResult]:
+        """Chunk in a process pool, ``files_per_task`` files a task, yielding results in order."""
+        opts = self.options
+        groups = [items[i : i + opts.files_per_task] for i in range(0, len(items), opts.files_per_task)]
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=min(opts.processes, len(groups)), mp_context=context)
+        try:
+            futures: list[Future[list[FileResult]]] = [
+                pool.submit(extract_many, str(self.root), group, opts.max_file_bytes, opts.max_chunk_lines)
+                for group in groups
+            ]
+            for group, future in zip(groups, futures, strict=True):
+                if self.stop_event.is_set():
+                    break
+                try:
+                    yield from future.result()
+                except BrokenProcessPool as exc:
+                    log.error("a chunking process died (%s); chunking the rest in this process", exc)
+                    for rel, _known in group:
+                        yield FileResult(rel, error=f"the chunking process died: {exc}")
+                    start = groups.index(group) + 1
+                    for rest in groups[start:]:
+                        for rel, known in rest:
+                            yield extract_file(
+                                str(self.root),
+                                rel,
+                                max_bytes=opts.max_file_bytes,
+                                max_chunk_lines=opts.max_chunk_lines,
+                                known_hash=known,
+                            )
+                    return
+                except Exception as exc:  # one failed task costs its files, not the build
+                    log.warning("a chunking task failed: %s", exc)
+                    for rel, _known in group:
+                        yield FileResult(rel, error=f"chunking task failed: {exc}")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_rules(root: Path, options: BuildOptions) -> Any:
+    """The workspace's ignore rules (.gitignore and the built-in ignores) from :mod:`indexer.files`."""
+    from indexer.files import IgnoreRules
+
+    return IgnoreRules(root)
+
+
+def _walk_folder(root: Path, top: Path, rules: Any) -> Iterator[Path]:
+    """Indexable files under one folder of the workspace, pruning ignored folders as it goes."""
+    from indexer.languages import language_for_path
+
+    for folder, dirnames, filenames in os.walk(top):
+        base = Path(folder)
+        rel_folder = base.relative_to(root).as_posix()
+        prefix = "" if rel_folder == "." else rel_folder + "/"
+        dirnames[:] = [d for d in dirnames if not rules.is_ignored(prefix + d, True)]
+        for name in filenames:
+            rel = prefix + name
+            if language_for_path(rel) is not None and not rules.is_ignored(rel, False):
+                yield base / name
+
+
+def _known_hash(manifest: Manifest, rel: str) -> str | None:
+    record = manifest.files.get(rel)
+    return record.content_hash if record is not None and record.content_hash else None
+
+
+def _is_dir(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISDIR(mode)
+
+
+def _is_file(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+def _call(progress: ProgressFn | None, done: int, total: int, phase: str) -> None:
+    if progress is None:
+        return
+    try:
+        progress(done, total, phase)
+    except Exception:  # a broken progress display must not stop the build
+        log.debug("progress callback failed", exc_info=True)
+
+
+def _call_indexed(callback: IndexedFn | None, paths: list[str], chunks: int) -> None:
+    if callback is None:
+        return
+    try:
+        callback(paths, chunks)
+    except Exception:
+        log.debug("indexed callback failed", exc_info=True)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)

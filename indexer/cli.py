@@ -1,0 +1,350 @@
+"""``srag-index``: build, watch, inspect and query a workspace index without an editor.
+
+    srag-index build DIR            index DIR (incremental when an index exists)
+    srag-index watch DIR            index DIR, then keep it fresh until interrupted
+    srag-index status DIR           what the index holds
+    srag-index query DIR (--symbol NAME | --prefix P | --text QUERY) [--json] [-k N]
+
+Common options: ``--index-dir`` (default: ``$SRAG_INDEX_DIR`` or a per-workspace folder under the user's cache
+directory), ``-v``/``-vv``. Results go to stdout (``--json``: one JSON document), progress and messages to
+stderr. Exit status: 0 success, 1 nothing found (query) or no index (status), 2 bad usage, 3 the index
+cannot be written or read (another writer holds it, an unwritable location).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from indexer.builder import BuildOptions, BuildReport, IndexBuilder, open_index
+from indexer.location import ensure_index_dir, is_local, local_path, resolve_index_dir
+from indexer.manifest import ManifestError, language_fingerprint, load_manifest, manifest_path
+from indexer.query import Hit, IndexReader
+from indexer.service import IndexService
+from indexer.writer_lock import LockHeld, WriterLock
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_INDEX = 3
+
+log = logging.getLogger("srag-index")
+
+
+class Progress:
+    """A progress bar on a terminal; plain lines (at phase changes and every 10%) otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = enabled
+        self._phase = ""
+        self._last_draw = 0.0
+        self._last_decile = -1
+        self._drawn = False
+
+    def __call__(self, done: int, total: int, phase: str) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        new_phase = phase != self._phase
+        self._phase = phase
+        if self.tty:
+            if not new_phase and done != total and now - self._last_draw < 0.1:
+                return
+            self._last_draw = now
+            if total > 0:
+                width = 30
+                filled = int(width * done / total)
+                bar = "#" * filled + "." * (width - filled)
+                line = f"\r{phase:<9} [{bar}] {done}/{total} files"
+            else:
+                line = f"\r{phase:<9} ..."
+            self.stream.write(line.ljust(60))
+            self.stream.flush()
+            self._drawn = True
+            return
+        decile = int(10 * done / total) if total else 0
+        if new_phase or decile != self._last_decile:
+            self._last_decile = decile
+            self.stream.write(f"srag-index: {phase} {done}/{total}\n" if total else f"srag-index: {phase}\n")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+def _say(message: str) -> None:
+    print(f"srag-index: {message}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", help="index location (default: $SRAG_INDEX_DIR or the cache folder)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser = argparse.ArgumentParser(
+        prog="srag-index", description="Build, watch, inspect and query a workspace index.", parents=[common]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", parents=[common], help="index a workspace (incrementally)")
+    build.add_argument("dir")
+    build.add_argument("--json", action="store_true", help="print the build report as JSON")
+    build.add_argument("--max-file-bytes", type=int, default=None, help="skip larger files")
+    watch = sub.add_parser("watch", parents=[common], help="index, then keep the index fresh")
+    watch.add_argument("dir")
+    status = sub.add_parser("status", parents=[common], help="show what the index holds")
+    status.add_argument("dir")
+    status.add_argument("--json", action="store_true")
+    query = sub.add_parser("query", parents=[common], help="look up symbols or search text")
+    query.add_argument("dir")
+    what = query.add_mutually_exclusive_group(required=True)
+    what.add_argument("--symbol", help="exact symbol or qualified name (comma-separated for several)")
+    what.add_argument("--prefix", help="symbols starting with this")
+    what.add_argument("--text", help="full-text search over identifiers")
+    query.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    query.add_argument("--json", action="store_true", help="print the hits as a JSON list")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        for noisy in ("watchdog", "lancedb"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    root = Path(args.dir).expanduser()
+    if not root.is_dir():
+        _say(f"{args.dir} is not a folder")
+        return EXIT_USAGE
+    root = root.resolve()
+    index_dir = resolve_index_dir(root, args.index_dir)
+    if args.command == "build":
+        return _cmd_build(root, index_dir, args)
+    if args.command == "watch":
+        return _cmd_watch(root, index_dir, args)
+    if args.command == "status":
+        return _cmd_status(root, index_dir, args)
+    return _cmd_query(root, index_dir, args)
+
+
+# -- build -------------------------------------------------------------------------------------------------
+def _build(root: Path, index_dir: str, options: BuildOptions, *, quiet: bool = False) -> BuildReport | None:
+    """Build (or update) the index under the writer lock; None when it cannot be written (said why)."""
+    if not is_local(index_dir):
+        _say(f"cannot write {index_dir}: only local index folders are supported")
+        return None
+    try:
+        lock = WriterLock(ensure_index_dir(index_dir))
+        lock.acquire()
+    except LockHeld as exc:
+        _say(f"{exc}; try again when it has finished")
+        return None
+    except OSError as exc:
+        _say(f"cannot use the index folder {index_dir}: {exc}")
+        return None
+    progress = Progress(enabled=not quiet)
+    try:
+        opened = open_index(index_dir, cleanup_age=options.cleanup_age)
+        if opened.rebuilt:
+            _say(f"rebuilding the index in {index_dir}: {opened.rebuilt}")
+        builder = IndexBuilder(root, opened, options)
+        interrupted = threading.Event()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            interrupted.set()
+            builder.stop_event.set()
+
+        previous = signal.signal(signal.SIGINT, on_signal)
+        try:
+            report = builder.build(progress)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        progress.finish()
+        if interrupted.is_set():
+            _say("interrupted; what was indexed so far is kept")
+        report.rebuilt = opened.rebuilt
+        return report
+    finally:
+        progress.finish()
+        lock.release()
+
+
+def _cmd_build(root: Path, index_dir: str, args: argparse.Namespace) -> int:
+    options = BuildOptions()
+    if args.max_file_bytes:
+        options.max_file_bytes = args.max_file_bytes
+    report = _build(root, index_dir, options)
+    if report is None:
+        return EXIT_INDEX
+    if args.json:
+        print(json.dumps({"root": str(root), "index_dir": index_dir, **report.as_dict()}, indent=2))
+    else:
+        print(
+            f"indexed {root}: {report.files_total} files ({report.indexed} indexed, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {report.skipped} skipped, {report.errors} errors), "
+            f"{report.chunks_written} chunks written in {report.seconds:.1f}s -> {index_dir}"
+        )
+    return EXIT_OK
+
+
+# -- watch -------------------------------------------------------------------------------------------------
+def _cmd_watch(root: Path, index_dir: str, args: argparse.Namespace) -> int:
+    progress = Progress()
+    stop = threading.Event()
+
+    def emit(message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "progress":
+            progress(message["done"], message["total"], message["phase"])
+            if message["phase"] == "done":
+                progress.finish()
+        elif kind == "indexed":
+            paths = message["paths"]
+            shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+            _say(f"indexed {message['chunks']} chunks from {shown}")
+        elif kind == "error":
+            _say(f"error: {message['message']}")
+        elif kind == "status" and message.get("initial_build_done"):
+            _say(f"{message['files']} files, {message['chunks']} chunks; watching {root} (Ctrl-C to stop)")
+
+    service = IndexService(root, index_dir, {}, emit=emit)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    while not stop.wait(0.5):
+        if service.status().get("phase") == "stopped":
+            _say("the index writer stopped")
+            service.stop()
+            return EXIT_INDEX
+    _say("stopping")
+    service.stop()
+    return EXIT_OK
+
+
+# -- status ------------------------------------------------------------------------------------------------
+def _cmd_status(root: Path, index_dir: str, args: argparse.Namespace) -> int:
+    reader = IndexReader.open(index_dir)
+    info: dict[str, Any] = {"root": str(root), "index_dir": index_dir, "exists": reader is not None}
+    if reader is not None:
+        info.update(reader.stats())
+        reader.close()
+    info["writer_pid"] = _writer_pid(index_dir)
+    stale = _stale_reason(index_dir)
+    if stale:
+        info["needs_rebuild"] = stale
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    elif reader is None:
+        print(f"no index for {root} at {index_dir} (run: srag-index build {root})")
+    else:
+        print(f"index of {root}")
+        print(f"  location     {index_dir}")
+        for key in ("files", "chunks", "overlay_chunks", "versions", "fragments", "bytes", "initial_build_done"):
+            if key in info:
+                print(f"  {key:<12} {info[key]}")
+        print(f"  indexes      {', '.join(info.get('indexes', [])) or 'none'}")
+        print(f"  writer       {'pid ' + str(info['writer_pid']) if info['writer_pid'] else 'none running'}")
+        if stale:
+            print(f"  needs a rebuild: {stale}")
+        if "error" in info:
+            print(f"  error        {info['error']}")
+    return EXIT_OK if reader is not None else EXIT_NOT_FOUND
+
+
+def _writer_pid(index_dir: str) -> int | None:
+    if not is_local(index_dir) or not local_path(index_dir).exists():
+        return None
+    lock = WriterLock(local_path(index_dir))
+    try:
+        lock.acquire()
+    except LockHeld:
+        try:
+            return int(lock.path.read_text().strip() or 0) or None
+        except (OSError, ValueError):
+            return -1
+    except OSError:
+        return None
+    lock.release()
+    return None
+
+
+def _stale_reason(index_dir: str) -> str | None:
+    """Why the index on disk cannot be used as it is (damaged or written by another version), or None."""
+    if not is_local(index_dir):
+        return None
+    try:
+        manifest = load_manifest(manifest_path(local_path(index_dir)))
+    except ManifestError as exc:
+        return f"the manifest is unreadable ({exc})"
+    if manifest is None:
+        return "the manifest is missing"
+    return manifest.mismatch(language_fingerprint())
+
+
+# -- query -------------------------------------------------------------------------------------------------
+def _cmd_query(root: Path, index_dir: str, args: argparse.Namespace) -> int:
+    if args.k <= 0:
+        _say("-k must be positive")
+        return EXIT_USAGE
+    reader = IndexReader.open(index_dir)
+    problem = None
+    if reader is None:
+        exists = is_local(index_dir) and (local_path(index_dir) / "chunks.lance").exists()
+        problem = f"the index at {index_dir} is damaged" if exists else f"no index for {root} yet"
+    else:
+        problem = reader.health() or _stale_reason(index_dir)
+        if problem:
+            reader.close()
+    if problem:
+        _say(f"{problem}; building it first")
+        if _build(root, index_dir, BuildOptions()) is None:
+            return EXIT_INDEX
+        reader = IndexReader.open(index_dir)
+        if reader is None:
+            _say(f"the index at {index_dir} cannot be opened after a build")
+            return EXIT_INDEX
+    assert reader is not None
+    if args.symbol:
+        hits = reader.symbols([s.strip() for s in args.symbol.split(",")], args.k)
+    elif args.prefix:
+        hits = reader.symbol_prefix(args.prefix, args.k)
+    else:
+        hits = reader.text_search(args.text, args.k)
+    reader.close()
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], indent=2))
+    else:
+        for hit in hits:
+            name = hit.qualified_name or hit.symbol or "<module>"
+            print(f"{hit.path}:{hit.start_line}-{hit.end_line}  {hit.kind:<8} {name}  {hit.signature.strip()}")
+        if not hits:
+            _say("no matches")
+    return EXIT_OK if hits else EXIT_NOT_FOUND
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "path": hit.path,
+        "start_line": hit.start_line,
+        "end_line": hit.end_line,
+        "symbol": hit.symbol,
+        "qualified_name": hit.qualified_name,
+        "kind": hit.kind,
+        "signature": hit.signature,
+        "score": round(hit.score, 4),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

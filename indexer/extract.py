@@ -1,0 +1,87 @@
+"""Read and chunk files into picklable results: the unit of work of the builder's process pool.
+
+Kept free of LanceDB and pyarrow imports so that pool processes start fast. Nothing here raises for a bad
+file: a skip (binary, too large, unreadable, vanished) or a chunker failure comes back as a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.model import Chunk
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str  # workspace-relative
+    size: int = 0
+    mtime_ns: int = 0
+    content_hash: str = ""
+    chunks: list[Chunk] | None = None  # None: nothing to write (skipped, failed, or unchanged)
+    unchanged: bool = False  # the content hash equals the one already recorded
+    skipped: str | None = None  # why the file was not indexed (binary, too large, vanished...)
+    error: str | None = None  # a chunker failure (the file is recorded without chunks)
+    note: str | None = None  # a parse problem worth a debug line (syntax errors still give chunks)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def extract_file(
+    root: str,
+    rel: str,
+    *,
+    max_bytes: int,
+    max_chunk_lines: int,
+    known_hash: str | None = None,
+) -> FileResult:
+    """Read ``root/rel``, hash it, and chunk it unless its hash equals ``known_hash``."""
+    from indexer.chunker import chunk_file
+    from indexer.files import read_source
+
+    path = Path(root) / rel
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return FileResult(rel, skipped="vanished")
+    except OSError as exc:
+        return FileResult(rel, skipped=f"cannot stat: {exc.strerror or exc}")
+    result = FileResult(rel, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    try:
+        source = read_source(path, max_bytes)
+    except Exception as exc:  # read_source should not raise, but a file must not stop a build
+        result.skipped = f"unreadable: {exc}"
+        return result
+    text = getattr(source, "text", None)
+    if not isinstance(text, str):
+        result.skipped = str(getattr(source, "reason", None) or "skipped")
+        return result
+    result.content_hash = content_hash(text)
+    if known_hash is not None and result.content_hash == known_hash:
+        result.unchanged = True
+        return result
+    try:
+        chunked = chunk_file(rel, text, max_chunk_lines=max_chunk_lines)
+    except Exception as exc:  # a chunker bug costs one file, not the build
+        result.error = f"chunker failed: {type(exc).__name__}: {exc}"
+        return result
+    result.chunks = list(chunked.chunks)
+    result.note = chunked.error
+    return result
+
+
+def extract_many(
+    root: str,
+    items: list[tuple[str, str | None]],
+    max_bytes: int,
+    max_chunk_lines: int,
+) -> list[FileResult]:
+    """Pool entry point: ``items`` are (relative path, known hash or None)."""
+    return [
+        extract_file(root, rel, max_bytes=max_bytes, max_chunk_lines=max_chunk_lines, known_hash=known)
+        for rel, known in items
+    ]

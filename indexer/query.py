@@ -1,0 +1,278 @@
+"""The read side of the index: exact and prefix symbol lookups, full-text search, rows of a file, statistics.
+
+Callers (the completion engine, retrieval, ``srag-index query``) open an :class:`IndexReader` once and call
+it from any thread. Every method is safe against a missing or damaged index: it logs and returns an empty
+result instead of raising. Handles use ``read_consistency_interval=0`` so they see the worker's writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+
+from indexer.identifiers import split_identifier
+from indexer.location import is_local, local_path
+from indexer.manifest import ManifestError, load_manifest, manifest_path
+from indexer.store import TABLE_NAME, sql_in, sql_string
+
+log = logging.getLogger(__name__)
+
+HIT_COLUMNS = [
+    "id",
+    "path",
+    "start_line",
+    "end_line",
+    "symbol",
+    "qualified_name",
+    "kind",
+    "signature",
+    "scope",
+    "text",
+    "language",
+    "overlay",
+]
+_MAX_ROWS_PER_FILE = 100_000
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_IDENTIFIER = re.compile(r"\w+")
+_DEFINITION_KINDS = frozenset(
+    {"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"}
+)
+
+
+@dataclass(slots=True, frozen=True)
+class Hit:
+    """One chunk returned by a query, with a score (higher is better; its scale depends on the query)."""
+
+    id: str
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str
+    qualified_name: str
+    kind: str
+    signature: str
+    scope: str
+    text: str
+    language: str
+    score: float = 0.0
+    overlay: bool = False  # the row comes from an unsaved editor buffer
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class IndexReader:
+    """Read-only queries over one workspace index; thread-safe; never raises on a bad index."""
+
+    def __init__(self, index_dir: str, table: Any) -> None:
+        self.index_dir = index_dir
+        self._table = table
+        self._lock = threading.Lock()  # guards re-opening the handle, not the queries themselves
+
+    @classmethod
+    def open(cls, index_dir: str | Path) -> IndexReader | None:
+        """A reader for the index at ``index_dir``; None (logged) when there is no usable index there."""
+        uri = str(index_dir)
+        if is_local(uri) and not (local_path(uri) / f"{TABLE_NAME}.lance").exists():
+            log.info("no index at %s", uri)
+            return None
+        try:
+            table = _open_table(uri)
+        except Exception as exc:  # missing or damaged: the caller decides what to do
+            log.warning("cannot open the index at %s: %s", uri, exc)
+            return None
+        return cls(uri, table)
+
+    def close(self) -> None:
+        self._table = None
+
+    def health(self) -> str | None:
+        """None when the table answers a small scan and a lookup; otherwise what is wrong."""
+        try:
+            table = self._fresh_table()
+            table.count_rows()
+            table.search().select(["id", "path"]).limit(1).to_arrow()
+            table.search().where("symbol = ''").select(["id"]).limit(1).to_arrow()
+        except Exception as exc:
+            return f"the index at {self.index_dir} is damaged ({exc})"
+        return None
+
+    # -- queries ------------------------------------------------------------------------------------------
+    def symbols(self, names: list[str], k: int = 10) -> list[Hit]:
+        """Chunks whose ``symbol`` or ``qualified_name`` is exactly one of ``names``.
+
+        Ranked: a qualified-name match before a bare-name match, definitions before other chunks, unsaved
+        buffers first, then non-test paths and shorter paths.
+        """
+        wanted = sorted({n for n in names if n})
+        if not wanted or k <= 0:
+            return []
+        where = f"{sql_in('symbol', wanted)} OR {sql_in('qualified_name', wanted)}"
+        rows = self._run("symbols", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(max(k * 4, 50)))
+        wanted_set = set(wanted)
+        hits = [_hit(row, _symbol_score(row, wanted_set)) for row in rows]
+        return _ranked(hits)[:k]
+
+    def symbol_prefix(self, prefix: str, k: int = 20) -> list[Hit]:
+        """Definitions whose ``symbol`` starts with ``prefix`` (case-sensitive), shortest names first."""
+        if not prefix or k <= 0:
+            return []
+        upper = _successor(prefix)
+        where = f"symbol >= {sql_string(prefix)}" + (f" AND symbol < {sql_string(upper)}" if upper else "")
+        limit = max(k * 4, 50)
+        rows = self._run("symbol_prefix", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(limit))
+        hits = [_hit(row, 1.0 / (1 + len(row["symbol"]) - len(prefix))) for row in rows]
+        return _ranked(hits)[:k]
+
+    def text_search(self, query: str, k: int = 10, *, field: str = "tokens") -> list[Hit]:
+        """Full-text search (BM25) over the identifier sub-words of each chunk (``field="text"``: raw text)."""
+        terms = _query_terms(query) if field == "tokens" else _WORD.findall(query)
+        if not terms or k <= 0:
+            return []
+        text = " ".join(terms)
+        rows = self._run(
+            "text_search",
+            lambda t: t.search(text, query_type="fts", fts_columns=field).select([*HIT_COLUMNS, "_score"]).limit(k),
+        )
+        hits = [_hit(row, float(row.get("_score") or 0.0)) for row in rows]
+        hits.sort(key=lambda h: (not h.overlay, -h.score, h.path, h.start_line))
+        return hits[:k]
+
+    def by_path(self, path: str) -> list[Hit]:
+        """Every chunk of one workspace-relative file, in line order."""
+        if not path:
+            return []
+        where = f"path = {sql_string(path)}"
+        rows = self._run("by_path", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(_MAX_ROWS_PER_FILE))
+        hits = [_hit(row, 0.0) for row in rows]
+        hits.sort(key=lambda h: (h.start_line, h.end_line))
+        return hits
+
+    def stats(self) -> dict[str, Any]:
+        """Rows, versions, fragments and indexes of the table, and what the manifest records."""
+        out: dict[str, Any] = {"index_dir": self.index_dir}
+        try:
+            table = self._fresh_table()
+            table_stats = table.stats()
+            fragments = table_stats["fragment_stats"] if isinstance(table_stats, dict) else table_stats.fragment_stats
+            out["chunks"] = int(table.count_rows())
+            out["overlay_chunks"] = int(table.count_rows("overlay = true"))
+            out["versions"] = len(table.list_versions())
+            out["version"] = int(table.version)
+            out["fragments"] = int(
+                fragments["num_fragments"] if isinstance(fragments, dict) else fragments.num_fragments
+            )
+            out["indexes"] = sorted(index.name for index in table.list_indices())
+            out["bytes"] = int(table_stats["total_bytes"] if isinstance(table_stats, dict) else table_stats.total_bytes)
+        except Exception as exc:
+            log.warning("index stats failed for %s: %s", self.index_dir, exc)
+            out["error"] = str(exc)
+        if is_local(self.index_dir):
+            try:
+                manifest = load_manifest(manifest_path(local_path(self.index_dir)))
+            except ManifestError as exc:
+                out["manifest_error"] = str(exc)
+                manifest = None
+            if manifest is not None:
+                out["files"] = len(manifest.files)
+                out["initial_build_done"] = manifest.complete
+                out["schema_version"] = manifest.schema_version
+        return out
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _fresh_table(self) -> Any:
+        table = self._table
+        if table is None:
+            with self._lock:
+                if self._table is None:
+                    self._table = _open_table(self.index_dir)
+                table = self._table
+        return table
+
+    def _run(self, what: str, build: Any) -> list[dict[str, Any]]:
+        """Run a query; on failure re-open the handle once (a version may have been cleaned up), then give up."""
+        for attempt in (1, 2):
+            try:
+                table = self._fresh_table()
+                return build(table).to_arrow().to_pylist()
+            except Exception as exc:  # a bad index must not take the caller down
+                if attempt == 1:
+                    log.debug("%s query failed (%s); re-opening %s", what, exc, self.index_dir)
+                    with self._lock:
+                        self._table = None
+                    time.sleep(0.001)
+                    continue
+                log.warning("%s query on %s failed: %s", what, self.index_dir, exc)
+        return []
+
+
+def _open_table(uri: str) -> Any:
+    db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+    return db.open_table(TABLE_NAME)
+
+
+def _hit(row: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        id=row["id"],
+        path=row["path"],
+        start_line=int(row["start_line"] or 0),
+        end_line=int(row["end_line"] or 0),
+        symbol=row["symbol"] or "",
+        qualified_name=row["qualified_name"] or "",
+        kind=row["kind"] or "",
+        signature=row["signature"] or "",
+        scope=row["scope"] or "",
+        text=row["text"] or "",
+        language=row["language"] or "",
+        score=score,
+        overlay=bool(row.get("overlay")),
+    )
+
+
+def _symbol_score(row: dict[str, Any], wanted: set[str]) -> float:
+    score = 2.0 if row["qualified_name"] in wanted and row["qualified_name"] != row["symbol"] else 1.0
+    if row["kind"] in _DEFINITION_KINDS:
+        score += 0.5
+    return score
+
+
+def _is_test_path(path: str) -> bool:
+    parts = path.split("/")
+    return any(p in ("test", "tests", "testing") or p.startswith("test_") for p in parts)
+
+
+def _ranked(hits: list[Hit]) -> list[Hit]:
+    hits.sort(key=lambda h: (not h.overlay, -h.score, _is_test_path(h.path), len(h.path), h.path, h.start_line))
+    return hits
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None if there is none)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars[-1])
+        if last < 0x10FFFF:
+            chars[-1] = chr(last + 1)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def _query_terms(query: str) -> list[str]:
+    """The query's words as the chunker writes ``tokens``: lowercase sub-words, plus each compound whole."""
+    terms: dict[str, None] = {}
+    for word in _IDENTIFIER.findall(query):
+        parts = split_identifier(word)
+        terms.update(dict.fromkeys(parts))
+        whole = word.lower().strip("_")
+        if whole and (len(parts) != 1 or parts[0] != whole):
+            terms[word.lower()] = None
+    return [t for t in terms if t]

@@ -1,0 +1,473 @@
+"""The index writer's engine: one thread that builds, applies file and buffer changes, and compacts when idle.
+
+:class:`IndexService` owns a workspace's table, manifest, builder and watcher, and is the only code that
+writes the index (the worker process runs one; ``srag-index watch`` runs one in process). Requests only
+queue work and return at once: file changes are coalesced into one set, unsaved buffers into the newest
+text per path. Events (``progress``, ``indexed``, ``status``, ``error``) go to the ``emit`` callback as
+protocol messages. :meth:`IndexService.status` answers from a snapshot, even in the middle of a build.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from indexer import protocol
+from indexer.builder import BuildOptions, BuildReport, IndexBuilder, open_index
+from indexer.location import ensure_index_dir, resolve_index_dir
+from indexer.watcher import WorkspaceWatcher
+from indexer.writer_lock import LockHeld, WriterLock
+
+log = logging.getLogger(__name__)
+
+EmitFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass(slots=True)
+class ServiceTuning:
+    watch: bool = True
+    debounce_s: float = 0.1  # quiet period before a batch of file events is indexed
+    max_debounce_s: float = 1.0
+    overlay_quiet_s: float = 0.15  # an unsaved buffer is indexed once typing pauses this long...
+    overlay_max_delay_s: float = 1.0  # ...or at the latest this long after its first pending change
+    idle_optimize_s: float = 2.0  # compact once nothing has happened for this long
+    optimize_every_writes: int = 60  # ...or after this many write batches, busy or not
+    lock_retry_s: float = 5.0
+    progress_interval_s: float = 0.1
+
+
+@dataclass(slots=True)
+class _PendingBuffer:
+    text: str | None  # None: revert to the file on disk
+    version: int
+    first_at: float
+    last_at: float
+
+
+class IndexService:
+    """The single writer for one workspace index."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        index_dir: str | None = None,
+        settings: dict[str, Any] | None = None,
+        emit: EmitFn | None = None,
+        tuning: ServiceTuning | None = None,
+    ) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.index_dir = resolve_index_dir(self.root, index_dir or None)
+        self.settings = dict(settings or {})
+        self.options = BuildOptions.from_settings(self.settings)
+        self.tuning = tuning or ServiceTuning()
+        self._emit_fn = emit
+        self._cond = threading.Condition()
+        self._pending_paths: set[str] = set()
+        self._pending_buffers: dict[str, _PendingBuffer] = {}
+        self._rescan = False
+        self._stopping = False
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._builder: IndexBuilder | None = None
+        self._watcher: WorkspaceWatcher | None = None
+        self._lock: WriterLock | None = None
+        self._overlays: dict[str, int] = {}  # paths whose rows come from an unsaved buffer -> its version
+        self._writes_since_optimize = 0
+        self._last_activity = time.monotonic()
+        self._last_progress_at = 0.0
+        self._started_at = time.time()
+        self._status: dict[str, Any] = {
+            "root": str(self.root),
+            "index_dir": self.index_dir,
+            "pid": os.getpid(),
+            "phase": "starting",
+            "files": 0,
+            "chunks": 0,
+            "pending": 0,
+            "overlays": 0,
+            "versions": 0,
+            "fragments": 0,
+            "initial_build_done": False,
+            "writer": False,
+            "watching": False,
+            "last_error": None,
+            "last_build": None,
+        }
+        self._idle = threading.Event()
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="srag-index-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the current write, save the manifest, stop watching and release the lock."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._builder is not None:
+            self._builder.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the index writer did not stop within %.0fs", timeout)
+            self._thread = None
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until the initial build is done and no work is pending (for the CLI and tests)."""
+        return self._idle.wait(timeout)
+
+    # -- requests (never block on indexing) ---------------------------------------------------------------
+    def file_changed(self, paths: Iterable[str]) -> None:
+        rels = [r for r in (self._relative(p) for p in paths) if r]
+        if not rels:
+            return
+        with self._cond:
+            self._pending_paths.update(rels)
+            self._idle.clear()
+            self._cond.notify_all()
+
+    def buffer_changed(self, path: str, text: str, version: int = 0) -> None:
+        rel = self._relative(path)
+        if rel is None:
+            log.debug("ignoring a buffer outside the workspace: %s", path)
+            return
+        now = time.monotonic()
+        with self._cond:
+            previous = self._pending_buffers.get(rel)
+            if previous is not None and previous.text is not None and version < previous.version:
+                return  # an older version arriving late
+            first = previous.first_at if previous is not None and previous.text is not None else now
+            self._pending_buffers[rel] = _PendingBuffer(text, int(version), first, now)
+            self._idle.clear()
+            self._cond.notify_all()
+
+    def buffer_closed(self, path: str) -> None:
+        """The buffer is gone (closed, or saved): the file on disk is the truth again."""
+        rel = self._relative(path)
+        if rel is None:
+            return
+        now = time.monotonic()
+        with self._cond:
+            self._pending_buffers[rel] = _PendingBuffer(None, 0, now, now)
+            self._idle.clear()
+            self._cond.notify_all()
+
+    buffer_saved = buffer_closed
+
+    def rescan(self) -> None:
+        with self._cond:
+            self._rescan = True
+            self._idle.clear()
+            self._cond.notify_all()
+
+    def status(self) -> dict[str, Any]:
+        """A snapshot of the index state; cheap, never waits for a build."""
+        with self._cond:
+            snapshot = dict(self._status)
+            snapshot["pending"] = (
+                len(self._pending_paths) + len(self._pending_buffers) + int(self._rescan) + int(self._busy)
+            )
+        snapshot["uptime_s"] = round(time.time() - self._started_at, 1)
+        return snapshot
+
+    # -- the writer thread -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if not self._acquire():
+                return
+            self._initial_build()
+            if self.tuning.watch and not self._stopping:
+                self._start_watcher()
+            self._loop()
+        except Exception as exc:  # report, then leave: the client restarts the worker
+            log.exception("the index writer failed")
+            self._set_error(f"the index writer failed: {exc}")
+        finally:
+            self._shutdown()
+
+    def _acquire(self) -> bool:
+        """Take the writer lock, waiting (and saying so) while another process holds it."""
+        folder = ensure_index_dir(self.index_dir)
+        self._lock = WriterLock(folder)
+        warned = False
+        while not self._stopping:
+            try:
+                self._lock.acquire()
+                self._update_status(writer=True)
+                return True
+            except LockHeld as exc:
+                if not warned:
+                    log.warning("%s; waiting for it to finish", exc)
+                    self._set_error(str(exc))
+                    self._update_status(phase="waiting for the index lock")
+                    warned = True
+                with self._cond:
+                    self._cond.wait(self.tuning.lock_retry_s)
+        return False
+
+    def _open(self) -> IndexBuilder:
+        opened = open_index(self.index_dir, cleanup_age=self.options.cleanup_age)
+        if opened.rebuilt:
+            self._emit({"type": protocol.ERROR, "message": f"rebuilding the index: {opened.rebuilt}", "fatal": False})
+        builder = IndexBuilder(self.root, opened, self.options, on_indexed=self._on_indexed)
+        builder.stop_event.clear()
+        self._builder = builder
+        return builder
+
+    def _initial_build(self) -> None:
+        builder = self._open()
+        self._update_status(phase="indexing")
+        report = self._guarded(lambda: builder.build(self._on_progress, skip=set(self._overlays)))
+        if report is not None and not report.interrupted:
+            self._update_status(initial_build_done=True, last_build=report.as_dict())
+        self._writes_since_optimize = 0
+        self._refresh_counts()
+        self._update_status(phase="ready")
+        self._emit_status()
+
+    def _start_watcher(self) -> None:
+        builder = self._builder
+        assert builder is not None
+        watcher = WorkspaceWatcher(
+            self.root,
+            self.file_changed_relative,
+            is_ignored=lambda rel, is_dir: builder.rules.is_ignored(rel, is_dir),
+            quiet_s=self.tuning.debounce_s,
+            max_delay_s=self.tuning.max_debounce_s,
+        )
+        try:
+            watcher.start()
+        except OSError as exc:
+            log.warning("cannot watch %s (%s); changes will be picked up on the next rescan", self.root, exc)
+            self._set_error(f"cannot watch the workspace: {exc}")
+            return
+        self._watcher = watcher
+        self._update_status(watching=True)
+
+    def file_changed_relative(self, rels: set[str]) -> None:
+        with self._cond:
+            self._pending_paths.update(rels)
+            self._idle.clear()
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping:
+                    if self._rescan or self._pending_paths:
+                        break
+                    wait = self._buffer_wait()
+                    if wait is not None and wait <= 0:
+                        break
+                    optimize_wait = self._optimize_wait()
+                    if optimize_wait is not None and optimize_wait <= 0:
+                        break
+                    if wait is None and optimize_wait is None:
+                        self._idle.set()
+                    candidates = [w for w in (wait, optimize_wait) if w is not None]
+                    self._cond.wait(min(candidates) if candidates else None)
+                if self._stopping:
+                    return
+                rescan, self._rescan = self._rescan, False
+                paths, self._pending_paths = self._pending_paths, set()
+                buffers = self._due_buffers()
+                self._busy = True
+            try:
+                self._work(rescan, paths, buffers)
+            finally:
+                with self._cond:
+                    self._busy = False
+
+    def _work(self, rescan: bool, paths: set[str], buffers: dict[str, _PendingBuffer]) -> None:
+        builder = self._builder
+        assert builder is not None
+        did_something = bool(rescan or paths or buffers)
+        for rel, pending in buffers.items():
+            if pending.text is None:
+                if self._overlays.pop(rel, None) is not None or rel not in builder.manifest.files:
+                    self._guarded(lambda rel=rel: builder.reindex(rel))
+                else:
+                    paths.add(rel)
+            else:
+                chunks = self._guarded(lambda rel=rel, text=pending.text: builder.write_overlay(rel, text))
+                if chunks is not None:
+                    self._overlays[rel] = pending.version
+        skip = set(self._overlays)
+        if rescan:
+            report = self._guarded(lambda: builder.build(self._on_progress, skip=skip))
+            if report is not None:
+                self._update_status(last_build=report.as_dict(), initial_build_done=True)
+        elif paths:
+            gitignore = any(p.rsplit("/", 1)[-1] == ".gitignore" for p in paths)
+            self._guarded(lambda: builder.update(paths, skip=skip, progress=self._on_progress))
+            if gitignore and self._watcher is not None:
+                self._watcher.stop()
+                self._start_watcher()
+        optimize_wait = self._optimize_wait()
+        if optimize_wait is not None and optimize_wait <= 0:
+            self._optimize()
+        if did_something:
+            self._last_activity = time.monotonic()
+            builder.save_manifest(force=False)
+            self._refresh_counts()
+
+    def _optimize(self) -> None:
+        builder = self._builder
+        assert builder is not None
+        started = time.perf_counter()
+        self._update_status(phase="compacting")
+        self._guarded(builder.finish_writes, what="compaction")
+        self._writes_since_optimize = 0  # after a failure too: retrying at once would only fail again
+        builder.save_manifest()
+        self._refresh_counts()
+        self._update_status(phase="ready")
+        log.debug("compaction took %.0f ms", (time.perf_counter() - started) * 1000)
+
+    def _shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        if self._builder is not None:
+            try:
+                self._builder.save_manifest()
+            except Exception:
+                log.exception("saving the manifest at shutdown failed")
+        if self._lock is not None:
+            self._lock.release()
+        self._update_status(phase="stopped", watching=False, writer=False)
+        self._idle.set()
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _buffer_wait(self) -> float | None:
+        """Seconds until the next pending buffer is due (<= 0: now); None when there is none."""
+        if not self._pending_buffers:
+            return None
+        now = time.monotonic()
+        t = self.tuning
+        return min(
+            0.0 if p.text is None else min(p.last_at + t.overlay_quiet_s, p.first_at + t.overlay_max_delay_s) - now
+            for p in self._pending_buffers.values()
+        )
+
+    def _due_buffers(self) -> dict[str, _PendingBuffer]:
+        now = time.monotonic()
+        t = self.tuning
+        due = {
+            rel: p
+            for rel, p in self._pending_buffers.items()
+            if p.text is None or min(p.last_at + t.overlay_quiet_s, p.first_at + t.overlay_max_delay_s) <= now
+        }
+        for rel in due:
+            del self._pending_buffers[rel]
+        return due
+
+    def _optimize_wait(self) -> float | None:
+        if self._writes_since_optimize <= 0:
+            return None
+        if self._writes_since_optimize >= self.tuning.optimize_every_writes:
+            return 0.0
+        return self._last_activity + self.tuning.idle_optimize_s - time.monotonic()
+
+    def _guarded(self, action: Callable[[], Any], what: str = "indexing") -> Any:
+        """Run one unit of work; log and record a failure, and reopen (or rebuild) a table that broke."""
+        try:
+            return action()
+        except Exception as exc:  # the writer keeps serving after a failure
+            log.exception("%s failed", what)
+            self._set_error(f"{what} failed: {exc}")
+            self._recover()
+            return None
+
+    def _recover(self) -> None:
+        """After a failed write: reopen the index (rebuilding it when damaged) and rescan the workspace."""
+        try:
+            old = self._builder
+            builder = self._open()
+            if old is not None:
+                builder.rules = old.rules
+            with self._cond:
+                self._rescan = True
+        except Exception:
+            log.exception("reopening the index failed")
+
+    def _on_indexed(self, paths: list[str], chunks: int) -> None:
+        self._writes_since_optimize += 1
+        self._emit({"type": protocol.INDEXED, "paths": list(paths), "chunks": int(chunks)})
+
+    def _on_progress(self, done: int, total: int, phase: str) -> None:
+        now = time.monotonic()
+        if phase == "index" and 0 < done < total and now - self._last_progress_at < self.tuning.progress_interval_s:
+            return
+        self._last_progress_at = now
+        self._emit({"type": protocol.PROGRESS, "done": int(done), "total": int(total), "phase": phase})
+
+    def _refresh_counts(self) -> None:
+        builder = self._builder
+        if builder is None:
+            return
+        try:
+            store = builder.store
+            self._update_status(
+                files=sum(1 for r in builder.manifest.files.values() if r.chunk_ids),
+                chunks=store.count_rows(),
+                versions=store.version_count(),
+                fragments=store.fragment_count(),
+                overlays=len(self._overlays),
+            )
+        except Exception as exc:
+            log.warning("cannot read index statistics: %s", exc)
+
+    def _update_status(self, **fields: Any) -> None:
+        with self._cond:
+            self._status.update(fields)
+
+    def _set_error(self, message: str) -> None:
+        self._update_status(last_error=message)
+        self._emit({"type": protocol.ERROR, "message": message})
+
+    def _emit_status(self) -> None:
+        self._emit({"type": protocol.STATUS, **self.status()})
+
+    def _emit(self, message: dict[str, Any]) -> None:
+        if self._emit_fn is None:
+            return
+        try:
+            self._emit_fn(message)
+        except Exception:  # a dead pipe is noticed by the reader; keep indexing
+            log.debug("emit failed", exc_info=True)
+
+    def _relative(self, path: str) -> str | None:
+        if not path:
+            return None
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            rel = candidate.as_posix()
+            return None if rel in ("", ".") or rel.startswith("../") else rel
+        for base in (candidate, _resolve_parent(candidate)):
+            try:
+                rel = base.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+            return rel if rel not in ("", ".") else None
+        return None
+
+    def last_report(self) -> BuildReport | None:
+        data = self._status.get("last_build")
+        return BuildReport(**data) if isinstance(data, dict) else None
+
+
+def _resolve_parent(path: Path) -> Path:
+    """``path`` with its folder resolved (symlinked workspace roots), the file itself may not exist."""
+    try:
+        return path.parent.resolve() / path.name
+    except OSError:
+        return path

@@ -1,0 +1,246 @@
+"""The LanceDB table of chunks: its schema, its indexes, and the writer's operations on it.
+
+One table, ``chunks``, holds every indexed chunk of a workspace; rows of unsaved editor buffers carry
+``overlay = true`` and replace the file's rows from disk while the buffer is open. Only the indexer worker
+writes (see :mod:`indexer.service`); readers use :mod:`indexer.query`.
+
+LanceDB facts this module is built around (measured, see DESIGN.md): replacing a file is a delete then an
+add (two versions); versions and small fragments pile up until ``optimize``; a cleanup age of zero can break
+a concurrent reader, so the cleanup age is never zero; a reader's handle must ask for read consistency.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from collections.abc import Collection, Iterable, Sequence
+from datetime import timedelta
+from operator import attrgetter
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+from lancedb.index import FTS, BTree
+
+from indexer.location import ensure_index_dir, is_local, local_path
+from indexer.model import Chunk
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "chunks"
+DEFAULT_CLEANUP_AGE = timedelta(seconds=30)  # never zero: readers in other processes may still use a version
+
+# name -> (column, config factory). Both FTS indexes use LanceDB's native FTS (not tantivy).
+INDEXES: dict[str, tuple[str, Any]] = {
+    "tokens_idx": (
+        "tokens",
+        lambda: FTS(with_position=False, stem=False, remove_stop_words=False, base_tokenizer="simple"),
+    ),
+    "text_idx": ("text", lambda: FTS(with_position=False)),
+    "symbol_idx": ("symbol", BTree),
+    "qualified_name_idx": ("qualified_name", BTree),
+    "path_idx": ("path", BTree),
+}
+
+_STRING_FIELDS = (
+    "id",
+    "path",
+    "language",
+    "symbol",
+    "qualified_name",
+    "kind",
+    "signature",
+    "scope",
+    "text",
+    "content_hash",
+)
+
+
+def chunk_schema() -> pa.Schema:
+    """The ``chunks`` table: the :class:`~indexer.model.Chunk` fields plus ``overlay``."""
+    string = pa.string()
+    return pa.schema(
+        [
+            pa.field("id", string, nullable=False),
+            pa.field("path", string, nullable=False),
+            pa.field("language", string),
+            pa.field("symbol", string),
+            pa.field("qualified_name", string),
+            pa.field("kind", string),
+            pa.field("start_line", pa.int32()),
+            pa.field("end_line", pa.int32()),
+            pa.field("signature", string),
+            pa.field("scope", string),
+            pa.field("text", string),
+            pa.field("content_hash", string),
+            pa.field("defines", pa.list_(string)),
+            pa.field("uses", pa.list_(string)),
+            pa.field("tokens", string),
+            pa.field("overlay", pa.bool_()),
+        ]
+    )
+
+
+SCHEMA = chunk_schema()
+
+
+def chunks_to_arrow(chunks: Sequence[Chunk], *, overlay: bool = False) -> pa.Table:
+    """Columns of ``chunks`` as an Arrow table in :data:`SCHEMA` order."""
+    columns: dict[str, list[Any]] = {name: list(map(attrgetter(name), chunks)) for name in _STRING_FIELDS}
+    columns["start_line"] = [c.start_line for c in chunks]
+    columns["end_line"] = [c.end_line for c in chunks]
+    columns["defines"] = [list(c.defines) for c in chunks]
+    columns["uses"] = [list(c.uses) for c in chunks]
+    columns["tokens"] = [c.tokens for c in chunks]
+    columns["overlay"] = [overlay] * len(chunks)
+    return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
+
+
+class StoreError(Exception):
+    """The table cannot be opened or used (missing files, a damaged manifest, a foreign schema)."""
+
+
+class ChunkStore:
+    """The writer's handle on a workspace's ``chunks`` table."""
+
+    def __init__(self, uri: str, db: Any, table: Any, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE) -> None:
+        if cleanup_age <= timedelta(0):
+            raise ValueError("cleanup_age must be positive: a zero age breaks concurrent readers")
+        self.uri = uri
+        self._db = db
+        self._table = table
+        self.cleanup_age = cleanup_age
+        self.created = False  # True when open() had to create the table (nothing to delete before adding)
+
+    # -- opening ----------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, uri: str, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE) -> ChunkStore:
+        """Open the table at ``uri``, creating it when absent; StoreError when it exists but is unusable."""
+        if is_local(uri):
+            ensure_index_dir(uri)
+        try:
+            db = lancedb.connect(uri)
+            exists = TABLE_NAME in _table_names(db)
+        except Exception as exc:  # any failure here means the location is unusable
+            raise StoreError(f"cannot open the index at {uri}: {exc}") from exc
+        if not exists:
+            if is_local(uri) and (local_path(uri) / f"{TABLE_NAME}.lance").exists():
+                raise StoreError(f"the table folder in {uri} exists but is not a readable table")
+            store = cls(uri, db, db.create_table(TABLE_NAME, schema=SCHEMA), cleanup_age=cleanup_age)
+            store.created = True
+            return store
+        try:
+            table = db.open_table(TABLE_NAME)
+            _validate(table)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"the index table in {uri} is damaged: {exc}") from exc
+        return cls(uri, db, table, cleanup_age=cleanup_age)
+
+    @classmethod
+    def recreate(cls, uri: str, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE) -> ChunkStore:
+        """Throw the table away (whatever state it is in) and start an empty one."""
+        if is_local(uri):
+            folder = local_path(uri) / f"{TABLE_NAME}.lance"
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            try:
+                lancedb.connect(uri).drop_table(TABLE_NAME)
+            except Exception:  # absent already
+                pass
+        return cls.open(uri, cleanup_age=cleanup_age)
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def replace(self, paths: Collection[str], chunks: Sequence[Chunk], *, overlay: bool = False) -> None:
+        """Delete every row of ``paths``, then add ``chunks`` (one batch; two table versions at most)."""
+        if paths:
+            self.delete_paths(paths)
+        if chunks:
+            self._table.add(chunks_to_arrow(chunks, overlay=overlay))
+
+    def delete_paths(self, paths: Collection[str]) -> None:
+        if not paths:
+            return
+        self._table.delete(sql_in("path", sorted(set(paths))))
+
+    def delete_where(self, predicate: str) -> None:
+        self._table.delete(predicate)
+
+    def paths(self) -> list[str]:
+        """Every distinct path that has rows."""
+        rows = self._table.search().select(["path"]).limit(self.count_rows() + 1).to_arrow()
+        return sorted(set(rows.column("path").to_pylist()))
+
+    def overlay_paths(self) -> list[str]:
+        """Paths that have overlay rows (unsaved buffers of an earlier session)."""
+        rows = self._table.search().where("overlay = true").select(["path"]).limit(1_000_000).to_arrow()
+        return sorted(set(rows.column("path").to_pylist()))
+
+    def ensure_indexes(self) -> list[str]:
+        """Create the indexes that are missing (none on an empty table); return the names created."""
+        if self._table.count_rows() == 0:
+            return []
+        present = {index.name for index in self._table.list_indices()}
+        created = []
+        for name, (column, config) in INDEXES.items():
+            if name in present:
+                continue
+            self._table.create_index(column, config=config(), name=name, replace=True)
+            created.append(name)
+        return created
+
+    def optimize(self) -> None:
+        """Compact fragments, fold new rows into the indexes, and drop versions older than the cleanup age."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._table.optimize(cleanup_older_than=self.cleanup_age)
+
+    # -- numbers ----------------------------------------------------------------------------------------
+    def count_rows(self) -> int:
+        return int(self._table.count_rows())
+
+    def version(self) -> int:
+        return int(self._table.version)
+
+    def version_count(self) -> int:
+        return len(self._table.list_versions())
+
+    def fragment_count(self) -> int:
+        return int(_fragment_count(self._table.stats()))
+
+    def index_names(self) -> list[str]:
+        return sorted(index.name for index in self._table.list_indices())
+
+
+def _table_names(db: Any) -> list[str]:
+    listing = db.list_tables() if hasattr(db, "list_tables") else db.table_names()
+    names = getattr(listing, "tables", listing)
+    return list(names)
+
+
+def _validate(table: Any) -> None:
+    names = set(table.schema.names)
+    missing = set(SCHEMA.names) - names
+    if missing:
+        raise StoreError(f"the index table lacks columns {sorted(missing)} (written by another version?)")
+    table.count_rows()
+    table.search().select(["id", "path"]).limit(1).to_arrow()
+
+
+def _fragment_count(stats: Any) -> int:
+    fragment_stats = stats["fragment_stats"] if isinstance(stats, dict) else stats.fragment_stats
+    if isinstance(fragment_stats, dict):
+        return fragment_stats["num_fragments"]
+    return fragment_stats.num_fragments

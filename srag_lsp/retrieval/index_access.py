@@ -1,0 +1,61 @@
+"""Open a workspace's index for reading, building it first when it does not exist (for headless use).
+
+The daemon never builds here (its indexer worker does); the ``retrieve`` CLI and the benchmarks do, under
+the index's writer lock so that they never race a running worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def default_index_dir(workspace: str | Path, explicit: str | None = None) -> str:
+    from indexer.location import resolve_index_dir
+
+    return resolve_index_dir(workspace, explicit)
+
+
+def build_index(workspace: str | Path, index_dir: str) -> Any:
+    """Build (or bring up to date) the index of ``workspace`` in ``index_dir``; returns the build report.
+
+    Raises ``indexer.writer_lock.LockHeld`` when another process is writing that index.
+    """
+    from indexer.builder import IndexBuilder, open_index
+    from indexer.location import ensure_index_dir
+    from indexer.writer_lock import WriterLock
+
+    folder = ensure_index_dir(index_dir)
+    with WriterLock(folder):
+        opened = open_index(index_dir)
+        return IndexBuilder(Path(workspace), opened).build()
+
+
+def open_or_build(
+    workspace: str | Path, index_dir: str, *, say: Callable[[str], None] | None = None, build: bool = True
+) -> Any | None:
+    """An ``IndexReader`` for ``index_dir``; when there is no index and ``build`` is set, build one first."""
+    from indexer.query import IndexReader
+
+    reader = IndexReader.open(index_dir)
+    if reader is not None or not build:
+        return reader
+    if say is not None:
+        say(f"no index at {index_dir}: building one for {workspace} (this happens once)")
+    try:
+        report = build_index(workspace, index_dir)
+    except Exception as exc:  # noqa: BLE001 - LockHeld, a bad folder: retrieval goes on without an index
+        if say is not None:
+            say(f"could not build the index: {exc}")
+        log.warning("could not build the index in %s: %s", index_dir, exc)
+        return None
+    if say is not None:
+        files = getattr(report, "indexed", "?")
+        chunks = getattr(report, "chunks_written", "?")
+        seconds = getattr(report, "seconds", 0.0)
+        say(f"indexed {files} files ({chunks} chunks) in {seconds:.1f} s")
+    return IndexReader.open(index_dir)

@@ -1,0 +1,262 @@
+"""Brings the daemon's parts up and down: model backends, the completion engine, the index worker, retrieval.
+
+Used by the LSP server (after ``initialized``, in the background) and by the headless commands, so the
+editor and ``srag-lsp complete`` run the same engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from srag_lsp.completion.engine import CompletionEngine, ContextProvider, Generator
+from srag_lsp.models.base import BackendError, ModelBackend
+from srag_lsp.settings import Settings
+from srag_lsp.trace import Tracer, load_traces, summarize
+
+log = logging.getLogger(__name__)
+
+# LSP languageId -> our language key (the index's language table uses the same keys).
+_LANGUAGE_IDS = {
+    "python": "python", "javascript": "javascript", "javascriptreact": "javascript",
+    "typescript": "typescript", "typescriptreact": "tsx", "go": "go", "rust": "rust", "java": "java",
+    "c": "c", "cpp": "cpp",
+}
+
+
+def language_for(path: str, language_id: str | None = None) -> str | None:
+    from indexer.languages import language_for_path
+
+    found = language_for_path(path)
+    if found:
+        return found
+    return _LANGUAGE_IDS.get(language_id or "")
+
+
+def index_dir_for(settings: Settings, root: Path) -> Path:
+    from indexer.location import resolve_index_dir
+
+    return Path(resolve_index_dir(root, settings.index_dir or None))
+
+
+async def make_backends(settings: Settings, report: Callable[[str, types.MessageType], None]
+                        ) -> tuple[ModelBackend, ModelBackend]:
+    """The main backend (auto-selected) and, for two-stage generation, the draft and refine backends."""
+    from srag_lsp.models.selection import select_backend
+
+    main, notice = await select_backend(
+        settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
+        embedded_model=settings.embedded_model, cache_dir=settings.cache_path(),
+    )
+    report(notice, types.MessageType.Info)
+    for warning in getattr(main, "warnings", []) or []:
+        report(warning, types.MessageType.Warning)
+    draft = refine = main
+    if settings.draft_model and settings.draft_model != main.info.model:
+        draft = await _sibling(main, settings.draft_model, settings)
+    if settings.refine_model and settings.refine_model != main.info.model:
+        refine = await _sibling(main, settings.refine_model, settings)
+    return draft, refine
+
+
+async def _sibling(main: ModelBackend, model: str, settings: Settings) -> ModelBackend:
+    """A second backend of the same kind as ``main`` for another model."""
+    if main.info.backend == "ollama":
+        from srag_lsp.models.ollama_backend import OllamaBackend
+
+        backend: ModelBackend = OllamaBackend(host=settings.ollama_host, model=model, keep_alive=settings.keep_alive)
+    else:
+        from srag_lsp.models.embedded import EmbeddedBackend
+
+        backend = EmbeddedBackend(model, cache_dir=settings.cache_path(), n_ctx=settings.num_ctx)
+    await backend.start()
+    return backend
+
+
+class Runtime:
+    def __init__(self, settings: Settings, root: Path | None, *,
+                 report: Callable[[str, types.MessageType], None],
+                 progress: Any = None, log_to_client: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.root = root
+        self._report = report
+        self._progress = progress
+        self._log_to_client = log_to_client or (lambda _m: None)
+        self.tracer = Tracer(settings.cache_path() / "traces" if settings.trace else None)
+        self.engine: CompletionEngine | None = None
+        self.backends: tuple[ModelBackend, ModelBackend] | None = None
+        self.index_client: Any = None
+        self.context: ContextProvider | None = None
+        self.index_state: dict[str, Any] = {"state": "off" if not settings.index_enabled else "starting"}
+        self.backend_error: str | None = None
+        self._progress_token: str | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.gather(self._start_index(), self._start_models())
+
+    async def _start_models(self) -> None:
+        try:
+            self.backends = await make_backends(self.settings, self._report)
+        except BackendError as exc:
+            self.backend_error = str(exc)
+            self._report(f"srag-lsp: no model backend: {exc}", types.MessageType.Error)
+            return
+        except Exception as exc:
+            self.backend_error = str(exc)
+            log.exception("model backend failed to start")
+            self._report(f"srag-lsp: the model backend failed to start: {exc}", types.MessageType.Error)
+            return
+        draft, refine = self.backends
+        self.engine = CompletionEngine(
+            Generator.for_backend(draft, self.settings.prompt_template),
+            Generator.for_backend(refine, self.settings.prompt_template),
+            self.settings, self.tracer, self.context,
+        )
+        self._log_to_client(f"srag-lsp: ready ({draft.info.backend}: {draft.info.model})")
+
+    async def _start_index(self) -> None:
+        from srag_lsp.completion.context import make_context_provider
+
+        if not self.settings.index_enabled or self.root is None:
+            self.context = make_context_provider(self.settings, self.root, None)
+            return
+        index_dir = index_dir_for(self.settings, self.root)
+        self.context = make_context_provider(self.settings, self.root, index_dir)
+        if self.engine is not None:
+            self.engine.context = self.context
+        try:
+            from indexer.client import IndexClient
+
+            self.index_client = IndexClient()
+            await self.index_client.start(self.root, index_dir, self._index_settings(), self._on_index_event)
+            self.index_state = {"state": "indexing", "index_dir": str(index_dir)}
+        except Exception as exc:
+            log.exception("index worker failed to start")
+            self.index_state = {"state": "error", "error": str(exc)}
+            self._report(f"srag-lsp: the index worker failed to start: {exc}; completing from local context",
+                         types.MessageType.Warning)
+
+    def _index_settings(self) -> dict[str, Any]:
+        return {"max_file_bytes": self.settings.max_file_bytes, "index_secrets": self.settings.index_secrets}
+
+    def _on_index_event(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "progress":
+            self._report_progress(payload)
+        elif kind == "indexed":
+            invalidate = getattr(self.context, "invalidate", None)
+            if invalidate is not None:
+                invalidate(payload.get("paths") or [])
+        elif kind == "status":
+            self.index_state = {**self.index_state, **payload}
+        elif kind == "error":
+            self.index_state["last_error"] = payload.get("message")
+            log.warning("index: %s", payload.get("message"))
+
+    def _report_progress(self, payload: dict[str, Any]) -> None:
+        progress = self._progress
+        if progress is None:
+            return
+        done, total = int(payload.get("done", 0)), int(payload.get("total", 0))
+        phase = str(payload.get("phase", "indexing"))
+        try:
+            if self._progress_token is None:
+                self._progress_token = f"srag-index-{uuid.uuid4().hex[:8]}"
+                progress.create(self._progress_token)
+                progress.begin(self._progress_token, types.WorkDoneProgressBegin(
+                    title="srag: indexing", message=f"{done}/{total} files", percentage=0, cancellable=False))
+            pct = int(100 * done / total) if total else 100
+            if phase == "done" or (total and done >= total):
+                progress.end(self._progress_token, types.WorkDoneProgressEnd(message=f"{done} files indexed"))
+                self._progress_token = None
+                self.index_state["state"] = "ready"
+            else:
+                progress.report(self._progress_token, types.WorkDoneProgressReport(
+                    message=f"{done}/{total} files", percentage=pct))
+        except Exception as exc:
+            log.debug("progress not sent: %s", exc)
+
+    def update_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        if self.engine is not None:
+            self.engine.settings = settings
+
+    async def close(self) -> None:
+        if self.index_client is not None:
+            with contextlib.suppress(Exception):
+                await self.index_client.stop()
+        closer = getattr(self.context, "close", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                closer()
+        if self.backends is not None:
+            for backend in {id(b): b for b in self.backends}.values():
+                with contextlib.suppress(Exception):
+                    await backend.close()
+
+    # ---- buffers -----------------------------------------------------------------------------------
+    def _rel(self, uri: str) -> str | None:
+        from pygls.uris import to_fs_path
+
+        path = to_fs_path(uri)
+        if not path or self.root is None:
+            return None
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError):
+            return None
+
+    def buffer_changed(self, uri: str, text: str, version: int) -> None:
+        rel = self._rel(uri)
+        if rel is None:
+            return
+        note = getattr(self.context, "buffer_changed", None)
+        if note is not None:
+            note(rel, text)
+        if self.index_client is not None:
+            self.index_client.buffer_changed(rel, text, version)
+
+    def buffer_saved(self, uri: str) -> None:
+        rel = self._rel(uri)
+        if rel is not None and self.index_client is not None:
+            self.index_client.buffer_saved(rel)
+
+    def buffer_closed(self, uri: str) -> None:
+        rel = self._rel(uri)
+        if rel is None:
+            return
+        note = getattr(self.context, "buffer_closed", None)
+        if note is not None:
+            note(rel)
+        if self.index_client is not None:
+            self.index_client.buffer_closed(rel)
+
+    # ---- reports -----------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        records = self.tracer.recent or (load_traces(self.tracer.path) if self.tracer.path else [])
+        return summarize(records)
+
+    async def index_status(self) -> dict[str, Any]:
+        if self.index_client is None:
+            return dict(self.index_state)
+        try:
+            status = await self.index_client.status()
+        except Exception as exc:
+            return {**self.index_state, "last_error": str(exc)}
+        return {**self.index_state, **status}
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index_state.get("state")}
+        if self.backends is not None:
+            draft, refine = self.backends
+            out.update(backend=draft.info.backend, model=draft.info.model, refine_model=refine.info.model)
+        if self.backend_error:
+            out["backend_error"] = self.backend_error
+        return out

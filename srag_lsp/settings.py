@@ -1,0 +1,188 @@
+"""Typed settings in one place: defaults, environment variables, then editor options, each value validated.
+
+Precedence (lowest to highest): the defaults below, environment variables (``SRAG_*`` and ``OLLAMA_HOST``),
+then ``initializationOptions`` / ``workspace/didChangeConfiguration``. An invalid value is reported as a
+problem (the server shows it with ``window/showMessage``) and the previous value is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+BACKENDS = ("auto", "ollama", "embedded")
+STRATEGIES = ("streaming", "sequential")
+TEMPLATES = ("auto", "qwen", "codellama", "deepseek", "starcoder", "codegemma", "codestral", "prefix")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SRAG_CACHE_DIR") or platformdirs.user_cache_dir("srag-lsp"))
+
+
+def default_model_dir() -> Path:
+    """Assembled GGUF files live apart from traces and indexes, so a scratch cache folder doesn't copy them."""
+    return Path(os.environ.get("SRAG_MODEL_DIR") or Path(platformdirs.user_cache_dir("srag-lsp")) / "models")
+
+
+@dataclass(slots=True)
+class Settings:
+    # --- model backends ---------------------------------------------------------------------------
+    backend: str = "auto"  # auto: Ollama when it answers, else the embedded llama.cpp model
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_model: str = "qwen2.5-coder:1.5b-base"
+    embedded_model: str = "qwen2.5-coder-0.5b"  # a catalogue name or a path to a .gguf file
+    draft_model: str = ""  # two-stage generation: a model for drafts ("" = the main model)
+    refine_model: str = ""  # a model for refinements ("" = the main model)
+    prompt_template: str = "auto"  # chosen from the model name; see srag_lsp/prompts.py
+    keep_alive: str = "30m"
+    # --- generation -------------------------------------------------------------------------------
+    max_tokens: int = 64
+    draft_max_tokens: int = 24  # drafts stay short (one line) until context arrives
+    temperature: float = 0.0
+    num_ctx: int = 4096
+    prefix_lines: int = 60  # lines of the file before the cursor that go into the prompt
+    suffix_lines: int = 20
+    context_budget_tokens: int = 600  # retrieved context budget in the prompt
+    # --- streaming engine -------------------------------------------------------------------------
+    strategy: str = "streaming"  # streaming | sequential (retrieve, then generate)
+    streaming: bool = False  # client opted in to srag/suggestion notifications
+    max_refinements: int = 2
+    retrieval_deadline_ms: int = 150
+    retrieval_delay_ms: int = 0  # an artificial delay for benchmarks
+    inline_wait_ms: int = 1500  # how long inlineCompletion waits for a useful first line
+    debounce_ms: int = 30  # applied only while keystrokes arrive faster than this
+    # --- index --------------------------------------------------------------------------------------
+    index_enabled: bool = True
+    index_dir: str = ""  # "" = a per-workspace folder under the cache directory
+    max_file_bytes: int = 1_000_000
+    index_secrets: bool = False
+    # --- observability ------------------------------------------------------------------------------
+    trace: bool = True
+    cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
+    model_dir: str = field(default_factory=lambda: str(default_model_dir()))
+
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir).expanduser()
+
+    def model_path(self) -> Path:
+        return Path(self.model_dir).expanduser()
+
+
+# Environment variables that map onto settings (besides SRAG_<FIELD> for every field).
+_ENV_ALIASES = {"OLLAMA_HOST": "ollama_host", "SRAG_MODEL": "ollama_model"}
+
+# The camelCase spelling editors use ("ollamaHost") is accepted as well as snake_case.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "backend": BACKENDS,
+    "strategy": STRATEGIES,
+}
+
+
+def _camel_to_snake(name: str) -> str:
+    out = []
+    for ch in name:
+        if ch.isupper():
+            out.append("_" + ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _normalize_host(value: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://")):
+        value = "http://" + value
+    host_part = value.split("://", 1)[1]
+    if ":" not in host_part.split("/")[0]:
+        value = value.rstrip("/") + ":11434"
+    return value.rstrip("/")
+
+
+def _coerce(name: str, current: Any, raw: Any) -> Any:
+    """Convert ``raw`` to the type of the current value, raising ValueError with a readable reason."""
+    kind = type(current)
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool):
+            raise ValueError(f"expected a whole number, got {raw!r}")
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value}")
+        return value
+    if kind is float:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {raw!r}") from None
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value}")
+        return value
+    if not isinstance(raw, str):
+        raise ValueError(f"expected a string, got {raw!r}")
+    if name in _CHOICES and raw not in _CHOICES[name]:
+        raise ValueError(f"expected one of {', '.join(_CHOICES[name])}, got {raw!r}")
+    if name == "prompt_template" and raw not in TEMPLATES:
+        raise ValueError(f"expected one of {', '.join(TEMPLATES)}, got {raw!r}")
+    if name == "ollama_host":
+        return _normalize_host(raw)
+    return raw
+
+
+def apply(settings: Settings, values: Mapping[str, Any], report: Callable[[str], None]) -> Settings:
+    """Return a copy of ``settings`` with ``values`` applied; each invalid or unknown one is reported."""
+    updated = dataclasses.replace(settings)
+    known = {f.name for f in fields(Settings)}
+    for raw_name, raw_value in values.items():
+        name = _camel_to_snake(raw_name)
+        if name not in known:
+            report(f"srag-lsp: unknown setting {raw_name!r} ignored")
+            continue
+        current = getattr(updated, name)
+        try:
+            setattr(updated, name, _coerce(name, current, raw_value))
+        except ValueError as exc:
+            report(f"srag-lsp: invalid setting {raw_name}: {exc}; using {current!r}")
+    if updated.max_tokens == 0:
+        report("srag-lsp: invalid setting max_tokens: must be at least 1; using 64")
+        updated.max_tokens = 64
+    return updated
+
+
+def from_environment(report: Callable[[str], None], environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults overlaid with ``SRAG_<FIELD>`` environment variables and ``OLLAMA_HOST``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        key = "SRAG_" + f.name.upper()
+        if key in env:
+            values[f.name] = env[key]
+    for key, name in _ENV_ALIASES.items():
+        if env.get(key):
+            values[name] = env[key]
+    return apply(Settings(), values, report)
+
+
+def from_client(options: Any, base: Settings, report: Callable[[str], None]) -> Settings:
+    """Apply editor options: a dict, possibly nested under a "srag" key (as VS Code sends configuration)."""
+    if options is None:
+        return base
+    if not isinstance(options, Mapping):
+        report(f"srag-lsp: settings must be an object, got {type(options).__name__}; ignored")
+        return base
+    if "srag" in options and isinstance(options["srag"], Mapping):
+        options = {**{k: v for k, v in options.items() if k != "srag"}, **options["srag"]}
+    return apply(base, options, report)

@@ -1,0 +1,51 @@
+"""Post-processing: line vs block by context, stop sequences, block end, suffix repeats, brackets."""
+
+from __future__ import annotations
+
+from srag_lsp.postprocess import cut_at_stops, decide_shape, finish, first_line_ready
+
+
+def test_mid_line_is_single_line() -> None:
+    shape = decide_shape("x = compute(", "a, b)\n")
+    assert not shape.multiline
+    assert finish("1, 2\nmore", shape, []) == "1, 2"
+
+
+def test_empty_body_is_multi_line_and_stops_at_block_end() -> None:
+    shape = decide_shape("def f(x):\n    ", "\n\ndef g():\n    pass\n")
+    assert shape.multiline
+    raw = "y = x + 1\n    return y\n\ndef h():\n    pass"
+    assert finish(raw, shape, []) == "y = x + 1\n    return y"
+
+
+def test_after_block_opener_keeps_the_body_and_closing_bracket() -> None:
+    shape = decide_shape("function f(a) {", "\n")
+    assert shape.multiline
+    assert finish("\n  return a + 1;\n}\nconst z = 1;", shape, []) == "\n  return a + 1;\n}"
+
+
+def test_stop_sequences_cut() -> None:
+    assert cut_at_stops("abc<|endoftext|>def", ["<|endoftext|>"]) == ("abc", True)
+    shape = decide_shape("x = ", "\n")
+    assert finish("42<|file_sep|>junk", shape, ["<|file_sep|>"]) == "42"
+
+
+def test_text_repeating_the_rest_of_the_line_is_trimmed() -> None:
+    shape = decide_shape("total = price * ", "quantity\n")
+    assert finish("1.2 * quantity", shape, []) == "1.2 * "
+
+
+def test_closer_supplied_by_suffix_is_not_doubled() -> None:
+    shape = decide_shape("print(len(items", ")\n")
+    assert finish("))", shape, []) == ")"
+
+
+def test_repeat_of_the_next_line_is_trimmed() -> None:
+    shape = decide_shape("def f():\n    ", "\n    return result\n")
+    assert finish("result = 1\n    return result", shape, []) == "result = 1"
+
+
+def test_first_line_ready() -> None:
+    shape = decide_shape("def f():\n    ", "\n")
+    assert not first_line_ready("x = 1", shape)
+    assert first_line_ready("x = 1\n", shape)

@@ -1,0 +1,47 @@
+"""Settings: defaults, environment, editor options; invalid values are reported and replaced by defaults."""
+
+from __future__ import annotations
+
+from srag_lsp.settings import Settings, apply, from_client, from_environment
+
+
+def test_environment_overrides_defaults() -> None:
+    problems: list[str] = []
+    s = from_environment(problems.append, {"OLLAMA_HOST": "10.0.0.5", "SRAG_MAX_TOKENS": "12",
+                                           "SRAG_STREAMING": "yes", "SRAG_BACKEND": "embedded"})
+    assert problems == []
+    assert s.ollama_host == "http://10.0.0.5:11434"
+    assert s.max_tokens == 12 and s.streaming is True and s.backend == "embedded"
+
+
+def test_client_options_camel_case_and_nested_section() -> None:
+    problems: list[str] = []
+    s = from_client({"srag": {"maxTokens": 7, "ollamaHost": "http://h:1"}, "streaming": True}, Settings(),
+                    problems.append)
+    assert problems == []
+    assert s.max_tokens == 7 and s.ollama_host == "http://h:1" and s.streaming is True
+
+
+def test_invalid_values_are_reported_and_previous_value_kept() -> None:
+    problems: list[str] = []
+    base = Settings()
+    s = apply(base, {"maxTokens": "many", "strategy": "psychic", "temperature": -1, "bogus": 3,
+                     "streaming": "perhaps"}, problems.append)
+    assert s.max_tokens == base.max_tokens and s.strategy == "streaming"
+    assert s.temperature == base.temperature and s.streaming is False
+    joined = "\n".join(problems)
+    for name in ("maxTokens", "strategy", "temperature", "bogus", "streaming"):
+        assert name in joined
+    assert len(problems) == 5
+
+
+def test_non_object_options_are_reported() -> None:
+    problems: list[str] = []
+    s = from_client(["not", "a", "dict"], Settings(), problems.append)
+    assert s == Settings(cache_dir=s.cache_dir) and problems and "object" in problems[0]
+
+
+def test_zero_max_tokens_is_rejected() -> None:
+    problems: list[str] = []
+    s = apply(Settings(), {"max_tokens": 0}, problems.append)
+    assert s.max_tokens == 64 and problems
