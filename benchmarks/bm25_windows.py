@@ -30,8 +30,9 @@ class Window:
 class WindowIndex:
     """An in-memory BM25 index of line windows."""
 
-    def __init__(self, files: dict[str, str], *, window: int = 20, stride: int = 10, k1: float = 1.2,
-                 b: float = 0.75) -> None:
+    def __init__(
+        self, files: dict[str, str], *, window: int = 20, stride: int = 10, k1: float = 1.2, b: float = 0.75
+    ) -> None:
         self.windows: list[Window] = []
         self._tf: list[Counter[str]] = []
         self._lengths: list[int] = []

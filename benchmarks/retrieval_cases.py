@@ -11,6 +11,7 @@ of the chunker being measured.
 from __future__ import annotations
 
 import ast
+import builtins
 import random
 import subprocess
 import sys
@@ -27,6 +28,7 @@ PACKAGES: dict[str, str] = {
 }
 MAX_USES_PER_NAME_PER_FILE = 2  # keep one busy name from dominating a package's sample
 MAX_REEXPORT_HOPS = 4
+_BUILTINS = frozenset(dir(builtins))  # compat modules re-bind str, bytes...: not a cross-file need
 
 
 @dataclass(slots=True)
@@ -62,8 +64,19 @@ def install_packages(target: Path, packages: dict[str, str] | None = None) -> di
     pins = " ".join(f"{name}=={version}" for name, version in sorted(packages.items()))
     if not (marker.exists() and marker.read_text() == pins):
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--upgrade",
-             "--target", str(target), *pins.split()],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-compile",
+                "--upgrade",
+                "--target",
+                str(target),
+                *pins.split(),
+            ],
             check=True,
         )
         marker.write_text(pins)
@@ -146,9 +159,7 @@ def load_modules(root: Path, package: str) -> dict[str, _Module]:
                         continue
                     local = alias.asname or alias.name
                     sep = "." if node.module else ""
-                    submodule = _module_file(
-                        files, package, rel, node.level, f"{node.module or ''}{sep}{alias.name}"
-                    )
+                    submodule = _module_file(files, package, rel, node.level, f"{node.module or ''}{sep}{alias.name}")
                     if submodule is not None:
                         aliases[local] = submodule
                     elif target is not None:
@@ -196,15 +207,64 @@ def _import_lines(tree: ast.Module) -> set[int]:
     return out
 
 
+def _shadowed_loads(tree: ast.Module) -> set[tuple[int, int]]:
+    """Positions of name loads that refer to a local binding of a function (``patch`` in
+    ``major, minor, patch = ...``), not to the module-level import of the same name."""
+    out: set[tuple[int, int]] = set()
+
+    def local_names(function: ast.AST) -> set[str]:
+        names: set[str] = set()
+        args = getattr(function, "args", None)
+        if args is not None:
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    names.add(arg.arg)
+        for node in _walk_same_scope(function):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not function:
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        return names
+
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            bound = local_names(function)
+            for node in _walk_same_scope(function):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in bound:
+                    out.add((node.lineno, node.col_offset))
+    return out
+
+
+def _walk_same_scope(function: ast.AST) -> list[ast.AST]:
+    """Nodes of a function's body, not descending into nested functions, lambdas or classes."""
+    out: list[ast.AST] = []
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
 def all_cases(root: Path, package: str) -> list[Case]:
     modules = load_modules(root, package)
     cases: list[Case] = []
     for rel, module in modules.items():
         skip_lines = _import_lines(module.tree)
+        shadowed = _shadowed_loads(module.tree)
         per_name: dict[str, int] = {}
         found: list[tuple[int, int, str, str, Definition]] = []
         for node in ast.walk(module.tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in module.imports:
+            if (
+                isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Load)
+                and node.id in module.imports
+                and (node.lineno, node.col_offset) not in shadowed
+            ):
                 target, name = module.imports[node.id]
                 definition = _definition_of(modules, target, name)
                 if definition is None or definition.path == rel:
@@ -224,7 +284,7 @@ def all_cases(root: Path, package: str) -> list[Case]:
                 attr_col = node.end_col_offset - len(node.attr.encode("utf-8"))
                 found.append((node.end_lineno, attr_col, node.attr, "attribute", definition))
         for lineno, byte_col, name, form, definition in sorted(found, key=lambda f: (f[0], f[1])):
-            if lineno in skip_lines:
+            if lineno in skip_lines or name in _BUILTINS:
                 continue
             key = f"{form}:{name}"
             if per_name.get(key, 0) >= MAX_USES_PER_NAME_PER_FILE:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -21,7 +22,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from indexer.extract import FileResult, extract_file, extract_many
+from indexer.chunker import chunk_file
+from indexer.extract import FileResult, extract_file, extract_many, init_pool_process
+from indexer.files import IgnoreRules, is_ignore_file, iter_workspace_files
+from indexer.languages import language_for_path
 from indexer.location import ensure_index_dir
 from indexer.manifest import (
     FileRecord,
@@ -265,9 +269,9 @@ class IndexBuilder:
         candidates: dict[str, tuple[int, int]] = {}
         gone: set[str] = set()
         paths = {p.strip("/") for p in rel_paths if p and not p.startswith("..")}
-        if any(p.rsplit("/", 1)[-1] == ".gitignore" for p in paths):
-            log.info("a .gitignore changed: reloading the ignore rules and rescanning")
-            self.rules = make_rules(self.root, self.options)
+        if any(is_ignore_file(p) for p in paths):
+            log.info("an ignore file changed: reloading the ignore rules and rescanning")
+            self.rules.invalidate()
             return self.build(progress, skip=skip)
         for rel in sorted(paths):
             if rel in skip:
@@ -320,8 +324,6 @@ class IndexBuilder:
     # -- unsaved buffers --------------------------------------------------------------------------------
     def write_overlay(self, rel: str, text: str) -> int:
         """Index an unsaved buffer's text in place of the file's rows; return the number of chunks."""
-        from indexer.chunker import chunk_file
-
         try:
             chunks = list(chunk_file(rel, text, max_chunk_lines=self.options.max_chunk_lines).chunks)
         except Exception as exc:  # one bad buffer must not stop the writer
@@ -333,8 +335,6 @@ class IndexBuilder:
 
     # -- helpers -----------------------------------------------------------------------------------------
     def indexable(self, rel: str) -> bool:
-        from indexer.languages import language_for_path
-
         return language_for_path(rel) is not None and not self.rules.is_ignored(rel, False)
 
     def relative(self, path: str | Path) -> str | None:
@@ -371,13 +371,13 @@ class IndexBuilder:
 
     def _walk(self, top: Path) -> Iterator[tuple[str, int, int]]:
         """(relative path, size, mtime_ns) of indexable files under ``top`` (the root or a folder in it)."""
-        from indexer.files import iter_workspace_files
-
         if top == self.root:
             source: Iterable[Path] = iter_workspace_files(self.root, self.rules)
         else:
             source = _walk_folder(self.root, top, self.rules)
         for path in source:
+            if language_for_path(path.name) is None:
+                continue
             absolute = path if path.is_absolute() else self.root / path
             try:
                 st = absolute.stat()
@@ -427,7 +427,7 @@ class IndexBuilder:
             done += 1
             if result.skipped is not None:
                 report.skipped += 1
-                log.info("skipped %s: %s", result.path, result.skipped)
+                log.debug("skipped %s: %s", result.path, result.skipped)  # read_source logged it already
             elif result.error is not None:
                 report.errors += 1
                 log.warning("%s: %s", result.path, result.error)
@@ -497,7 +497,15 @@ class IndexBuilder:
         opts = self.options
         groups = [items[i : i + opts.files_per_task] for i in range(0, len(items), opts.files_per_task)]
         context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(opts.processes, len(groups)), mp_context=context)
+        level = logging.getLogger("indexer").getEffectiveLevel()
+        handlers = logging.getLogger().handlers
+        fmt = getattr(handlers[0].formatter, "_fmt", None) if handlers and handlers[0].formatter else None
+        pool = ProcessPoolExecutor(
+            max_workers=min(opts.processes, len(groups)),
+            mp_context=context,
+            initializer=init_pool_process,
+            initargs=(level, fmt),
+        )
         try:
             futures: list[Future[list[FileResult]]] = [
                 pool.submit(extract_many, str(self.root), group, opts.max_file_bytes, opts.max_chunk_lines)
@@ -533,15 +541,11 @@ class IndexBuilder:
 
 def make_rules(root: Path, options: BuildOptions) -> Any:
     """The workspace's ignore rules (.gitignore and the built-in ignores) from :mod:`indexer.files`."""
-    from indexer.files import IgnoreRules
-
-    return IgnoreRules(root)
+    return IgnoreRules(root, index_secrets=options.index_secrets)
 
 
 def _walk_folder(root: Path, top: Path, rules: Any) -> Iterator[Path]:
     """Indexable files under one folder of the workspace, pruning ignored folders as it goes."""
-    from indexer.languages import language_for_path
-
     for folder, dirnames, filenames in os.walk(top):
         base = Path(folder)
         rel_folder = base.relative_to(root).as_posix()
@@ -559,14 +563,10 @@ def _known_hash(manifest: Manifest, rel: str) -> str | None:
 
 
 def _is_dir(mode: int) -> bool:
-    import stat
-
     return stat.S_ISDIR(mode)
 
 
 def _is_file(mode: int) -> bool:
-    import stat
-
     return stat.S_ISREG(mode)
 
 

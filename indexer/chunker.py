@@ -40,6 +40,8 @@ PLAIN_TEXT = "text"  # FileChunks.language for files without a grammar
 _MIN_CHUNK_LINES = 4
 _MAX_DEPTH = 48  # nesting of scopes/containers/blocks the walk follows (deeper is kept as text)
 _BOUNDARY_DEPTH = 5  # how deep a split looks for statement starts
+_SUMMARY_ITEM_LINES = 12  # in an oversized class summary, members longer than this are shortened
+_SUMMARY_ITEM_KEEP = 10  # to their first lines and their last line
 
 Node = tree_sitter.Node
 
@@ -109,6 +111,7 @@ class _Def:
     sig_start: int  # byte where the signature starts
     outer: Node  # the node whose range is the definition (a wrapper, or the definition itself)
     members: list[_Def] = field(default_factory=list)  # members with chunks of their own
+    verbatim: list[tuple[int, int]] = field(default_factory=list)  # line ranges of the other members
 
 
 @dataclass(slots=True)
@@ -140,7 +143,7 @@ class _FileChunker:
 
     def run(self) -> FileChunks:
         root = self.tree.root_node
-        self._walk(root.named_children, (), False, 0, self.defs)
+        self._walk(root.named_children, (), None, 0, self.defs)
         for definition in self.defs:
             self._emit_definition(definition)
         self._emit_module_runs()
@@ -162,7 +165,7 @@ class _FileChunker:
         self,
         children: Sequence[Node],
         scope: tuple[str, ...],
-        in_container: bool,
+        owner: _Def | None,
         depth: int,
         out: list[_Def],
         header_row: int = -1,
@@ -170,9 +173,11 @@ class _FileChunker:
         """Find definitions among sibling nodes; record the rest as loose statements. True if any found.
 
         `header_row`: the first line of an enclosing `if`/`#ifdef`; what lies wholly on it (the condition)
-        is the block's header, not a statement of its own.
+        is the block's header, not a statement of its own. `owner`: the class-like definition whose body
+        this is (None at module level).
         """
         spec = self.spec
+        in_container = owner is not None
         found = False
         pending: list[Node] = []  # comments/decorations that may belong to the next definition
         last_row = -1  # end row of the last non-comment sibling (a comment on it trails that statement)
@@ -180,10 +185,10 @@ class _FileChunker:
             kind = child.type
             if kind in spec.comments or kind in spec.decorations:
                 if child.start_point.row == last_row or (pending and _end_line(pending[-1]) < child.start_point.row):
-                    self._loose_all(pending, in_container)
+                    self._loose_all(pending, owner)
                     pending = []
                 if child.start_point.row == last_row:
-                    self._loose(child, in_container)
+                    self._loose(child, owner)
                 else:
                     pending.append(child)
                 continue
@@ -191,7 +196,7 @@ class _FileChunker:
             matches = self._match(child, in_container)
             if matches:
                 attached = self._attachable(pending, child) if len(matches) == 1 else []
-                self._loose_all(pending[: len(pending) - len(attached)], in_container)
+                self._loose_all(pending[: len(pending) - len(attached)], owner)
                 pending = []
                 for match, outer, sig_start in matches:
                     definition = self._definition(match, outer, sig_start, attached, scope, in_container)
@@ -200,9 +205,11 @@ class _FileChunker:
                     out.append(definition)
                     found = True
                     if match.container and match.body is not None and depth < _MAX_DEPTH:
-                        self._walk(match.body.named_children, definition.parts, True, depth + 1, definition.members)
+                        self._walk(
+                            match.body.named_children, definition.parts, definition, depth + 1, definition.members
+                        )
                 continue
-            self._loose_all(pending, in_container)
+            self._loose_all(pending, owner)
             pending = []
             scope_handler = spec.scopes.get(kind)
             scoped = scope_handler(child) if scope_handler is not None else None
@@ -217,7 +224,7 @@ class _FileChunker:
                     if kind != "ERROR" and inner and inner[0].start_byte != child.start_byte:
                         inner_header = child.start_point.row  # `if cond:`, `#ifdef X`: a header line
                 mark = len(self.loose)
-                if self._walk(inner, inner_scope, in_container, depth + 1, out, inner_header):
+                if self._walk(inner, inner_scope, owner, depth + 1, out, inner_header):
                     found = True
                 elif not in_container:  # nothing defined inside: the whole block is one statement
                     inside = self.loose[mark:]
@@ -233,8 +240,8 @@ class _FileChunker:
                 continue
             if child.start_point.row == header_row and child.end_point.row == header_row:
                 continue
-            self._loose(child, in_container)
-        self._loose_all(pending, in_container)
+            self._loose(child, owner)
+        self._loose_all(pending, owner)
         return found
 
     def _match(self, node: Node, in_container: bool) -> list[tuple[DefMatch, Node, int]]:
@@ -301,8 +308,9 @@ class _FileChunker:
             outer=outer,
         )
 
-    def _loose(self, node: Node, in_container: bool) -> None:
-        if in_container:
+    def _loose(self, node: Node, owner: _Def | None) -> None:
+        if owner is not None:  # a member without a chunk of its own: summary text
+            owner.verbatim.append((node.start_point.row + 1, _end_line(node)))
             return
         spec = self.spec
         kind = node.type
@@ -317,9 +325,9 @@ class _FileChunker:
         names = spec.assigned_names(node) if substantive and spec.assigned_names is not None else ()
         self.loose.append(_Loose(node.start_point.row + 1, _end_line(node), substantive, names))
 
-    def _loose_all(self, nodes: list[Node], in_container: bool) -> None:
+    def _loose_all(self, nodes: list[Node], owner: _Def | None) -> None:
         for node in nodes:
-            self._loose(node, in_container)
+            self._loose(node, owner)
 
     # ---- emitting chunks ---------------------------------------------------------------------------
 
@@ -376,11 +384,41 @@ class _FileChunker:
     def _summary(self, definition: _Def) -> tuple[list[tuple[int, bytes]], list[int]] | None:
         """A class-like definition with each own-chunk member reduced to its header: (lines, member starts).
 
-        None when the members share lines with each other or with the header (one-line classes): the
-        full text is the summary then.
+        When that is still longer than the limit, long other members (docstrings, tables) keep their first
+        and last lines only. None when members share lines with each other or with the header (one-line
+        classes): the full text is the summary then.
         """
+        summary = self._summary_lines(definition, elide_long=False)
+        if summary is not None and len(summary[0]) > self.max_lines:
+            summary = self._summary_lines(definition, elide_long=True)
+        return summary
+
+    def _summary_lines(self, definition: _Def, *, elide_long: bool) -> tuple[list[tuple[int, bytes]], list[int]] | None:
         lines = self.lines
+        elided: dict[int, int] = {}  # first elided line -> last elided line
+        if elide_long:
+            for start, end in definition.verbatim:
+                if end - start + 1 > _SUMMARY_ITEM_LINES:
+                    elided[start + _SUMMARY_ITEM_KEEP] = end - 1
+        marker = self.spec.comment_prefix.encode() + b" ..."
         entries: list[tuple[int, bytes]] = []
+
+        def copy(first: int, stop: int) -> None:
+            if not elided:
+                entries.extend(zip(range(first, stop), lines[first - 1 : stop - 1], strict=True))
+                return
+            number = first
+            while number < stop:
+                last = elided.get(number)
+                if last is None:
+                    entries.append((number, lines[number - 1]))
+                    number += 1
+                    continue
+                text = lines[number - 1]
+                indent = text[: len(text) - len(text.lstrip())]
+                entries.append((number, indent + marker + f" ({last - number + 1} lines)".encode()))
+                number = last + 1
+
         boundaries: list[int] = []
         cursor = definition.start_line
         elision = self.spec.elision.encode()
@@ -390,24 +428,15 @@ class _FileChunker:
                 return None
             if member.end_line >= definition.end_line and self.source[member.outer.end_byte : outer_end].strip():
                 return None
-            entries.extend((n, lines[n - 1]) for n in range(cursor, member.start_line))
+            copy(cursor, member.start_line)
             boundaries.append(len(entries))
             line_start = self.source.rfind(b"\n", 0, member.decl_byte) + 1
             header = self.source[line_start : self._signature_end(member)].rstrip().split(b"\n")
             header[-1] += elision
             entries.extend((member.decl_line + i, text) for i, text in enumerate(header))
             cursor = member.end_line + 1
-        entries.extend((n, lines[n - 1]) for n in range(cursor, definition.end_line + 1))
-        compact: list[tuple[int, bytes]] = []
-        kept: list[int] = []
-        boundary_set = set(boundaries)
-        for index, entry in enumerate(entries):
-            if index in boundary_set:
-                kept.append(len(compact))
-            if not entry[1].strip() and compact and not compact[-1][1].strip():
-                continue  # collapse runs of blank lines
-            compact.append(entry)
-        return compact, kept
+        copy(cursor, definition.end_line + 1)
+        return entries, boundaries
 
     def _statement_starts(self, root: Node) -> list[int]:
         """Lines where statements start inside a node (looking deeper only into oversized children)."""
@@ -453,6 +482,9 @@ class _FileChunker:
                 index += 1
             if not any(item.substantive for item in items):
                 continue
+            # Only the lines the statements span: not the `#endif` or `}` of a block around definitions.
+            start = max(start, min(item.start for item in items))
+            end = min(end, max(item.end for item in items))
             names = list(dict.fromkeys(n for item in items for n in item.names))
             starts = sorted({item.start for item in items})
             self._add(
@@ -520,8 +552,19 @@ class _FileChunker:
     ) -> None:
         self.chunks.append(
             _make_chunk(
-                self.path, self.spec.key, self.spec, self.ids, kind, symbol, qualified, scope, signature,
-                start, end, body, defines,
+                self.path,
+                self.spec.key,
+                self.spec,
+                self.ids,
+                kind,
+                symbol,
+                qualified,
+                scope,
+                signature,
+                start,
+                end,
+                body,
+                defines,
             )
         )
 
@@ -554,16 +597,11 @@ def _make_chunk(
     lexer = spec.lexer if spec is not None else TEXT_LEXER
     keywords = spec.keywords if spec is not None else frozenset()
     defines = list(dict.fromkeys(d for d in defines if d))
-    defined = set(defines)
-    found = set(lexer.findall(body))
-    uses = sorted(
-        {
-            word.decode("utf-8", "replace")
-            for word in found
-            if len(word) > 1 and word not in keywords
-        }
-        - defined
-    )
+    found = set(lexer.findall(body))  # set operations and one decode: no Python loop per identifier
+    found.discard(b"")
+    found -= keywords
+    found.difference_update(d.encode("utf-8", "surrogatepass") for d in defines)
+    uses = sorted(b"\0".join(found).decode("utf-8", "replace").split("\0")) if found else []
     scope_parts = [p for p in qualified.split(".")[:-1] if p]
     return Chunk(
         id=chunk_id,
@@ -602,7 +640,7 @@ def _plan_parts(count: int, boundaries: list[int], max_lines: int) -> list[tuple
 
 
 def _syntax_error(root: Node) -> str:
-    """A short description of the first syntax error in a tree."""
+    """A short description of the first syntax error in a tree (the innermost error node on the way)."""
     node = root
     for _ in range(10_000):
         descend = None
@@ -610,9 +648,6 @@ def _syntax_error(root: Node) -> str:
             if child.is_missing:
                 row, column = child.start_point
                 return f"syntax error: missing {child.type!r} at line {row + 1}, column {column + 1}"
-            if child.is_error:
-                row, column = child.start_point
-                return f"syntax error at line {row + 1}, column {column + 1}"
             if child.has_error:
                 descend = child
                 break
@@ -638,7 +673,5 @@ def _plain_chunks(path: str, source: bytes, max_lines: int) -> FileChunks:
             if first >= stop:
                 continue
             body = b"\n".join(lines[first:stop])
-            chunks.append(
-                _make_chunk(path, PLAIN_TEXT, None, ids, "module", "", "", "", "", first + 1, stop, body, [])
-            )
+            chunks.append(_make_chunk(path, PLAIN_TEXT, None, ids, "module", "", "", "", "", first + 1, stop, body, []))
     return FileChunks(path=path, language=PLAIN_TEXT, chunks=chunks, imports=[])

@@ -249,16 +249,17 @@ def _cmd_status(root: Path, index_dir: str, args: argparse.Namespace) -> int:
         print(f"no index for {root} at {index_dir} (run: srag-index build {root})")
     else:
         print(f"index of {root}")
-        print(f"  location     {index_dir}")
+        print(f"  {'location':<18} {index_dir}")
         for key in ("files", "chunks", "overlay_chunks", "versions", "fragments", "bytes", "initial_build_done"):
             if key in info:
-                print(f"  {key:<12} {info[key]}")
-        print(f"  indexes      {', '.join(info.get('indexes', [])) or 'none'}")
-        print(f"  writer       {'pid ' + str(info['writer_pid']) if info['writer_pid'] else 'none running'}")
+                print(f"  {key:<18} {info[key]}")
+        print(f"  {'indexes':<18} {', '.join(info.get('indexes', [])) or 'none'}")
+        writer = f"pid {info['writer_pid']}" if info["writer_pid"] else "none running"
+        print(f"  {'writer':<18} {writer}")
         if stale:
             print(f"  needs a rebuild: {stale}")
         if "error" in info:
-            print(f"  error        {info['error']}")
+            print(f"  {'error':<18} {info['error']}")
     return EXIT_OK if reader is not None else EXIT_NOT_FOUND
 
 

@@ -208,6 +208,7 @@ class IndexClient:
     async def _spawn(self) -> None:
         env = dict(os.environ if self._env is None else self._env)
         env["PYTHONPATH"] = _PACKAGE_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("MALLOC_ARENA_MAX", "2")  # LanceDB's threads otherwise fragment the heap (measured)
         proc = await asyncio.create_subprocess_exec(
             self.python,
             "-m",
@@ -289,11 +290,11 @@ class IndexClient:
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == protocol.STATUS:
-            request_id = message.pop("id", None)
-            self.last_status = dict(message)
+            request_id = message.get("id")
+            self.last_status = {k: v for k, v in message.items() if k not in ("type", "id")}
             waiter = self._status_waiters.get(request_id) if isinstance(request_id, int) else None
             if waiter is not None and not waiter.done():
-                waiter.set_result(dict(message))
+                waiter.set_result(dict(self.last_status))
             if request_id is not None:
                 return  # an answer to our question, not news for the caller
         self._event(message)

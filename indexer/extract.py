@@ -7,10 +7,14 @@ file: a skip (binary, too large, unreadable, vanished) or a chunker failure come
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.chunker import chunk_file
+from indexer.files import read_source
 from indexer.model import Chunk
 
 
@@ -40,27 +44,22 @@ def extract_file(
     known_hash: str | None = None,
 ) -> FileResult:
     """Read ``root/rel``, hash it, and chunk it unless its hash equals ``known_hash``."""
-    from indexer.chunker import chunk_file
-    from indexer.files import read_source
-
     path = Path(root) / rel
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return FileResult(rel, skipped="vanished")
-    except OSError as exc:
-        return FileResult(rel, skipped=f"cannot stat: {exc.strerror or exc}")
-    result = FileResult(rel, size=st.st_size, mtime_ns=st.st_mtime_ns)
-    try:
-        source = read_source(path, max_bytes)
+        source = read_source(path, max_bytes)  # logs its own skips
     except Exception as exc:  # read_source should not raise, but a file must not stop a build
-        result.skipped = f"unreadable: {exc}"
-        return result
+        return FileResult(rel, skipped=f"unreadable: {exc}")
     text = getattr(source, "text", None)
     if not isinstance(text, str):
-        result.skipped = str(getattr(source, "reason", None) or "skipped")
-        return result
-    result.content_hash = content_hash(text)
+        skipped = FileResult(rel, skipped=str(getattr(source, "reason", None) or "skipped"))
+        try:  # remembered with its stat, so that a restart does not read it again
+            st = os.stat(path)
+            skipped.size, skipped.mtime_ns = st.st_size, st.st_mtime_ns
+        except OSError:
+            pass
+        return skipped
+    result = FileResult(rel, size=source.size, mtime_ns=source.mtime_ns)
+    result.content_hash = getattr(source, "sha1", None) or content_hash(text)
     if known_hash is not None and result.content_hash == known_hash:
         result.unchanged = True
         return result
@@ -72,6 +71,11 @@ def extract_file(
     result.chunks = list(chunked.chunks)
     result.note = chunked.error
     return result
+
+
+def init_pool_process(level: int, fmt: str | None) -> None:
+    """Pool initializer: log warnings (and skips, at the parent's level) to stderr like the parent does."""
+    logging.basicConfig(stream=sys.stderr, level=level, format=fmt or logging.BASIC_FORMAT)
 
 
 def extract_many(

@@ -93,9 +93,7 @@ def node_text(node: Node) -> str:
 
 
 _CONSTANT_NAME = re.compile(r"_*[A-Z][A-Z0-9_]*\Z")
-_FUNCTION_VALUES = frozenset(
-    {"arrow_function", "function_expression", "function", "generator_function", "generator_function_expression"}
-)
+_FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "generator_function"})
 
 
 def is_constant_name(name: str) -> bool:
@@ -103,9 +101,7 @@ def is_constant_name(name: str) -> bool:
     return _CONSTANT_NAME.match(name) is not None
 
 
-def named(
-    kind: str, *, container: bool = False, name_field: str = "name", body_field: str | None = "body"
-) -> Handler:
+def named(kind: str, *, container: bool = False, name_field: str = "name", body_field: str | None = "body") -> Handler:
     """A handler for definitions that spell their name (and body, if any) in the usual fields."""
 
     def handler(node: Node, in_container: bool) -> Sequence[DefMatch]:
@@ -115,6 +111,7 @@ def named(
         body = node.child_by_field_name(body_field) if body_field else None
         return (DefMatch(kind, node_text(name), node, body, container and body is not None),)
 
+    handler.__qualname__ = f"named({kind}, container={container}, {name_field}, {body_field})"
     return handler
 
 
@@ -124,6 +121,7 @@ def top_level(handler: Handler) -> Handler:
     def wrapped(node: Node, in_container: bool) -> Sequence[DefMatch]:
         return () if in_container else handler(node, in_container)
 
+    wrapped.__qualname__ = f"top_level({handler.__qualname__})"
     return wrapped
 
 
@@ -149,26 +147,32 @@ def _dedupe(items: list[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Lexers: group 1 captures an identifier; comments and strings match without capturing, so they skip.
+# Lexers: group 1 captures an identifier (of two or more characters); comments and strings match without
+# capturing, so they are skipped.
 
-_IDENT = rb"([A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)"
+_IDENT = rb"([A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]+)"  # one-letter names are not worth recording
 _C_COMMENTS = rb"//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/"
 _DQ = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
 _SQ = rb"'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
 _CHAR = rb"'(?:[^'\\\n]|\\.[^'\n]*)'"
 _BACKTICK = rb"`[^`\\]*(?:\\.[^`\\]*)*`"
 
+# Each lexer opens with a run of bytes that cannot start anything of interest: matching such runs whole
+# halves the time `findall` takes over stepping through them one byte at a time.
 PYTHON_LEXER = re.compile(
-    rb"(?:[rRbBuUfF]{1,2})?(?:"
+    rb"[^A-Za-z_\x80-\xff\"'#]+|(?:[rRbBuUfF]{1,2})?(?:"
     rb'"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""'
     rb"|'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''|" + _DQ + rb"|" + _SQ + rb")|#[^\n]*|" + _IDENT,
     re.S,
 )
-JS_LEXER = re.compile(_C_COMMENTS + rb"|" + _DQ + rb"|" + _SQ + rb"|" + _BACKTICK + rb"|" + _IDENT, re.S)
-GO_LEXER = re.compile(_C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|`[^`]*`|" + _IDENT, re.S)
-RUST_LEXER = re.compile(_C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|" + _IDENT, re.S)
-JAVA_LEXER = re.compile(rb'"""(?:[^"\\]|\\.|"(?!""))*"""|' + _C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|" + _IDENT, re.S)
-C_LEXER = re.compile(_C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|" + _IDENT, re.S)
+_C_SKIP = rb"[^A-Za-z_\x80-\xff\"'/`]+|"
+JS_LEXER = re.compile(_C_SKIP + _C_COMMENTS + rb"|" + _DQ + rb"|" + _SQ + rb"|" + _BACKTICK + rb"|" + _IDENT, re.S)
+GO_LEXER = re.compile(_C_SKIP + _C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|`[^`]*`|" + _IDENT, re.S)
+RUST_LEXER = re.compile(_C_SKIP + _C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|" + _IDENT, re.S)
+JAVA_LEXER = re.compile(
+    _C_SKIP + rb'"""(?:[^"\\]|\\.|"(?!""))*"""|' + _C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|" + _IDENT, re.S
+)
+C_LEXER = re.compile(_C_SKIP + _C_COMMENTS + rb"|" + _DQ + rb"|" + _CHAR + rb"|" + _IDENT, re.S)
 TEXT_LEXER = re.compile(_IDENT)
 
 
@@ -306,7 +310,6 @@ PYTHON = LanguageSpec(
             "else_clause",
             "try_statement",
             "except_clause",
-            "except_group_clause",
             "finally_clause",
             "with_statement",
             "block",
@@ -344,7 +347,7 @@ def _js_variable(node: Node, in_container: bool) -> Sequence[DefMatch]:
     if value is not None:
         if value.type in _FUNCTION_VALUES:
             return (DefMatch("function", name, node, value.child_by_field_name("body")),)
-        if value.type in ("class", "class_expression"):
+        if value.type == "class":
             body = value.child_by_field_name("body")
             return (DefMatch("class", name, node, body, container=body is not None),)
     first = node.child(0)
@@ -430,7 +433,7 @@ _JS_DEFINITIONS: dict[str, Handler] = {
     "field_definition": _js_field,
 }
 _TS_DEFINITIONS: dict[str, Handler] = {
-    **_JS_DEFINITIONS,
+    **{k: v for k, v in _JS_DEFINITIONS.items() if k != "field_definition"},
     "abstract_class_declaration": named("class", container=True),
     "interface_declaration": named("interface"),
     "type_alias_declaration": top_level(named("type", body_field=None)),
@@ -668,7 +671,10 @@ def _rust_use_paths(node: Node, prefix: str) -> list[str]:
         for child in node.named_children:
             out.extend(_rust_use_paths(child, prefix))
         return out
-    return [prefix + node_text(node).replace(" ", "")]
+    text = node_text(node).replace(" ", "")
+    if text == "self" and prefix:  # `use std::fmt::{self, Display}` imports std::fmt itself
+        return [prefix.removesuffix("::")]
+    return [prefix + text]
 
 
 def _rust_imports(node: Node) -> list[str]:
@@ -771,7 +777,9 @@ def _declarator_name(node: Node) -> str | None:
             return node_text(current)
         inner = current.child_by_field_name("declarator")
         if inner is None:
-            named_children = [c for c in current.named_children if c.type not in ("type_qualifier", "ms_pointer_modifier")]
+            named_children = [
+                c for c in current.named_children if c.type not in ("type_qualifier", "ms_pointer_modifier")
+            ]
             inner = named_children[-1] if named_children else None
         current = inner
     return None
@@ -805,6 +813,7 @@ def _c_record(kind: str, *, container: bool) -> Handler:
             return ()
         return (DefMatch(kind, _split_qualified(node_text(name))[1], node, body, container),)
 
+    handler.__qualname__ = f"c_record({kind}, container={container})"
     return handler
 
 
@@ -836,6 +845,7 @@ def _c_macro(kind: str) -> Handler:
             return ()  # include guards and flags (`#define FOO_H`)
         return (DefMatch(kind, node_text(name), node),)
 
+    handler.__qualname__ = f"c_macro({kind})"
     return handler
 
 
@@ -895,7 +905,7 @@ _C_DEFINITIONS: dict[str, Handler] = {
 _C_TRANSPARENT = frozenset(
     {"preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef", "declaration_list"}
 )
-_C_TRIVIAL = frozenset({"preproc_def", "preproc_call", "preproc_undef"})
+_C_TRIVIAL = frozenset({"preproc_def", "preproc_call"})
 _C_IDENTIFIERS = frozenset({"identifier", "field_identifier", "type_identifier", "statement_identifier"})
 
 C = LanguageSpec(
@@ -987,3 +997,29 @@ def imports_of(language: str, node: Node) -> list[str]:
     """Module paths an import node names (empty when the node is not an import)."""
     reader = LANGUAGES[language].imports.get(node.type)
     return _dedupe(reader(node)) if reader is not None else []
+
+
+def fingerprint() -> str:
+    """A stable description of the table (no memory addresses): stored indexes built with another
+    table are rebuilt. Grammar versions are the caller's to add."""
+    rows = []
+    for spec in LANGUAGES.values():
+        rows.append(
+            "|".join(
+                [
+                    spec.key,
+                    ",".join(spec.extensions),
+                    f"{spec.grammar_module}.{spec.grammar_function}",
+                    ",".join(f"{t}:{getattr(h, '__qualname__', '?')}" for t, h in sorted(spec.definitions.items())),
+                    ",".join(f"{t}:{w.field}:{w.in_signature}" for t, w in sorted(spec.wrappers.items())),
+                    ",".join(sorted(spec.scopes)),
+                    ",".join(sorted(spec.transparent)),
+                    ",".join(sorted(spec.imports)),
+                    ",".join(sorted(spec.comments | spec.decorations | spec.trivial)),
+                    str(spec.attach_comments),
+                    spec.lexer.pattern.decode("latin-1"),
+                    ",".join(sorted(k.decode() for k in spec.keywords)),
+                ]
+            )
+        )
+    return "\n".join(rows)

@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ HIT_COLUMNS = [
 _MAX_ROWS_PER_FILE = 100_000
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _IDENTIFIER = re.compile(r"\w+")
+_PART_HEADER = re.compile(r"\A[^\n]*\(part \d+ of [^\n]*\)[^\n]*\n")
 _DEFINITION_KINDS = frozenset(
     {"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"}
 )
@@ -118,7 +119,7 @@ class IndexReader:
         where = f"{sql_in('symbol', wanted)} OR {sql_in('qualified_name', wanted)}"
         rows = self._run("symbols", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(max(k * 4, 50)))
         wanted_set = set(wanted)
-        hits = [_hit(row, _symbol_score(row, wanted_set)) for row in rows]
+        hits = _merge_parts([_hit(row, _symbol_score(row, wanted_set)) for row in rows])
         return _ranked(hits)[:k]
 
     def symbol_prefix(self, prefix: str, k: int = 20) -> list[Hit]:
@@ -242,6 +243,23 @@ def _symbol_score(row: dict[str, Any], wanted: set[str]) -> float:
     if row["kind"] in _DEFINITION_KINDS:
         score += 0.5
     return score
+
+
+def _merge_parts(hits: list[Hit]) -> list[Hit]:
+    """One hit per split definition: its parts (same file, name and kind) joined in line order."""
+    merged: list[Hit] = []
+    groups: dict[tuple[str, str, str, str, bool], list[Hit]] = {}
+    for hit in hits:
+        if hit.qualified_name and _PART_HEADER.match(hit.text):
+            groups.setdefault((hit.path, hit.qualified_name, hit.symbol, hit.kind, hit.overlay), []).append(hit)
+        else:
+            merged.append(hit)
+    for parts in groups.values():
+        parts.sort(key=lambda h: h.start_line)
+        text = "\n".join(_PART_HEADER.sub("", p.text, count=1) for p in parts)
+        end_line = max(p.end_line for p in parts)
+        merged.append(replace(parts[0], end_line=end_line, text=text, score=max(p.score for p in parts)))
+    return merged
 
 
 def _is_test_path(path: str) -> bool:

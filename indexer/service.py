@@ -32,7 +32,7 @@ EmitFn = Callable[[dict[str, Any]], None]
 @dataclass(slots=True)
 class ServiceTuning:
     watch: bool = True
-    debounce_s: float = 0.1  # quiet period before a batch of file events is indexed
+    debounce_s: float = 0.08  # quiet period before a batch of file events is indexed
     max_debounce_s: float = 1.0
     overlay_quiet_s: float = 0.15  # an unsaved buffer is indexed once typing pauses this long...
     overlay_max_delay_s: float = 1.0  # ...or at the latest this long after its first pending change
@@ -79,6 +79,7 @@ class IndexService:
         self._lock: WriterLock | None = None
         self._overlays: dict[str, int] = {}  # paths whose rows come from an unsaved buffer -> its version
         self._writes_since_optimize = 0
+        self._cleanup_at: float | None = None  # a version cleanup once the last compaction's versions age
         self._last_activity = time.monotonic()
         self._last_progress_at = 0.0
         self._started_at = time.time()
@@ -184,9 +185,10 @@ class IndexService:
         try:
             if not self._acquire():
                 return
-            self._initial_build()
+            self._open()
             if self.tuning.watch and not self._stopping:
-                self._start_watcher()
+                self._start_watcher()  # before the build: changes made while it runs are queued, not lost
+            self._initial_build()
             self._loop()
         except Exception as exc:  # report, then leave: the client restarts the worker
             log.exception("the index writer failed")
@@ -224,23 +226,24 @@ class IndexService:
         return builder
 
     def _initial_build(self) -> None:
-        builder = self._open()
+        builder = self._builder
+        assert builder is not None
         self._update_status(phase="indexing")
         report = self._guarded(lambda: builder.build(self._on_progress, skip=set(self._overlays)))
         if report is not None and not report.interrupted:
             self._update_status(initial_build_done=True, last_build=report.as_dict())
+        if report is not None and report.changed:  # the build compacted: drop its versions once they age
+            self._cleanup_at = time.monotonic() + self.options.cleanup_age.total_seconds() + 0.5
         self._writes_since_optimize = 0
         self._refresh_counts()
         self._update_status(phase="ready")
         self._emit_status()
 
     def _start_watcher(self) -> None:
-        builder = self._builder
-        assert builder is not None
         watcher = WorkspaceWatcher(
             self.root,
             self.file_changed_relative,
-            is_ignored=lambda rel, is_dir: builder.rules.is_ignored(rel, is_dir),
+            is_ignored=self._is_ignored,
             quiet_s=self.tuning.debounce_s,
             max_delay_s=self.tuning.max_debounce_s,
         )
@@ -252,6 +255,10 @@ class IndexService:
             return
         self._watcher = watcher
         self._update_status(watching=True)
+
+    def _is_ignored(self, rel: str, is_dir: bool) -> bool:
+        builder = self._builder
+        return builder.rules.is_ignored(rel, is_dir) if builder is not None else False
 
     def file_changed_relative(self, rels: set[str]) -> None:
         with self._cond:
@@ -271,9 +278,12 @@ class IndexService:
                     optimize_wait = self._optimize_wait()
                     if optimize_wait is not None and optimize_wait <= 0:
                         break
+                    cleanup_wait = None if self._cleanup_at is None else self._cleanup_at - time.monotonic()
+                    if cleanup_wait is not None and cleanup_wait <= 0:
+                        break
                     if wait is None and optimize_wait is None:
                         self._idle.set()
-                    candidates = [w for w in (wait, optimize_wait) if w is not None]
+                    candidates = [w for w in (wait, optimize_wait, cleanup_wait) if w is not None]
                     self._cond.wait(min(candidates) if candidates else None)
                 if self._stopping:
                     return
@@ -315,6 +325,10 @@ class IndexService:
         optimize_wait = self._optimize_wait()
         if optimize_wait is not None and optimize_wait <= 0:
             self._optimize()
+        elif self._cleanup_at is not None and self._cleanup_at <= time.monotonic() and not did_something:
+            self._cleanup_at = None
+            self._guarded(builder.store.cleanup, what="version cleanup")
+            self._refresh_counts()
         if did_something:
             self._last_activity = time.monotonic()
             builder.save_manifest(force=False)
@@ -327,6 +341,8 @@ class IndexService:
         self._update_status(phase="compacting")
         self._guarded(builder.finish_writes, what="compaction")
         self._writes_since_optimize = 0  # after a failure too: retrying at once would only fail again
+        # the versions this compaction replaced are dropped once they are older than the cleanup age
+        self._cleanup_at = time.monotonic() + self.options.cleanup_age.total_seconds() + 0.5
         builder.save_manifest()
         self._refresh_counts()
         self._update_status(phase="ready")

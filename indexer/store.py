@@ -29,7 +29,7 @@ from indexer.model import Chunk
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "chunks"
-DEFAULT_CLEANUP_AGE = timedelta(seconds=30)  # never zero: readers in other processes may still use a version
+DEFAULT_CLEANUP_AGE = timedelta(seconds=10)  # never zero: readers in other processes may still use a version
 
 # name -> (column, config factory). Both FTS indexes use LanceDB's native FTS (not tantivy).
 INDEXES: dict[str, tuple[str, Any]] = {
@@ -206,6 +206,11 @@ class ChunkStore:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._table.optimize(cleanup_older_than=self.cleanup_age)
+
+    def cleanup(self) -> None:
+        """Drop versions older than the cleanup age. An optimize with nothing to compact (a few ms): the
+        table's own ``cleanup_old_versions`` needs the separate ``pylance`` package."""
+        self.optimize()
 
     # -- numbers ----------------------------------------------------------------------------------------
     def count_rows(self) -> int:

@@ -120,6 +120,19 @@ def _handle(message: dict[str, Any], service: IndexService | None, writer: Frame
     return service
 
 
+def _lower_priority() -> None:
+    """Indexing is background work: yield the CPU to the editor and the LSP server (``SRAG_INDEX_NICE``)."""
+    try:
+        increment = int(os.environ.get("SRAG_INDEX_NICE", "5"))
+    except ValueError:
+        increment = 5
+    if increment > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(increment)
+        except OSError as exc:
+            log.debug("cannot lower the worker's priority: %s", exc)
+
+
 def main() -> int:
     logging.basicConfig(
         stream=sys.stderr,
@@ -128,6 +141,7 @@ def main() -> int:
     )
     for noisy in ("watchdog", "lancedb"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _lower_priority()
     writer = FrameWriter(_claim_stdout())
     return serve(sys.stdin.buffer, writer)
 

@@ -56,7 +56,7 @@ stamp=.venv/.srag-install-stamp
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing srag-lsp and its dependencies"
-  "${PIP[@]}" install -e ".[embedded,dev]"
+  "${PIP[@]}" install -e ".[embedded,dev,bench]"
   echo "$want" > "$stamp"
 fi
 

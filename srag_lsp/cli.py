@@ -175,7 +175,7 @@ def models_main(argv: list[str]) -> int:
     for name in args.names or [settings.embedded_model]:
         start = time.perf_counter()
         try:
-            path = ensure_model(name, settings.cache_path())
+            path = ensure_model(name, settings.model_path())
         except Exception as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             status = 1

@@ -48,34 +48,40 @@ def index_dir_for(settings: Settings, root: Path) -> Path:
 
 async def make_backends(settings: Settings, report: Callable[[str, types.MessageType], None]
                         ) -> tuple[ModelBackend, ModelBackend]:
-    """The main backend (auto-selected) and, for two-stage generation, the draft and refine backends."""
+    """The draft and refine backends: the auto-selected main backend, with a second model or KV slot for refining."""
     from srag_lsp.models.selection import select_backend
 
     main, notice = await select_backend(
         settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
-        embedded_model=settings.embedded_model, cache_dir=settings.cache_path(),
+        embedded_model=settings.embedded_model, model_dir=settings.model_path(), n_ctx=settings.num_ctx,
+        keep_alive=settings.keep_alive,
     )
     report(notice, types.MessageType.Info)
     for warning in getattr(main, "warnings", []) or []:
         report(warning, types.MessageType.Warning)
-    draft = refine = main
-    if settings.draft_model and settings.draft_model != main.info.model:
-        draft = await _sibling(main, settings.draft_model, settings)
-    if settings.refine_model and settings.refine_model != main.info.model:
-        refine = await _sibling(main, settings.refine_model, settings)
+    draft = await _sibling(main, settings.draft_model, settings, "draft") if settings.draft_model else main
+    refine_model = settings.refine_model or ""
+    if refine_model or main.info.backend == "embedded":
+        # Embedded: the refinement gets its own KV sequence (same weights, memory-mapped once), so draft
+        # and refined prompts do not evict each other's cached prefix.
+        refine = await _sibling(main, refine_model, settings, "refine")
+    else:
+        refine = main
     return draft, refine
 
 
-async def _sibling(main: ModelBackend, model: str, settings: Settings) -> ModelBackend:
-    """A second backend of the same kind as ``main`` for another model."""
+async def _sibling(main: ModelBackend, model: str, settings: Settings, slot: str) -> ModelBackend:
+    """A backend of the same kind as ``main`` for ``model`` ("" = main's model) in its own slot."""
     if main.info.backend == "ollama":
         from srag_lsp.models.ollama_backend import OllamaBackend
 
-        backend: ModelBackend = OllamaBackend(host=settings.ollama_host, model=model, keep_alive=settings.keep_alive)
+        backend: ModelBackend = OllamaBackend(host=settings.ollama_host, model=model or settings.ollama_model,
+                                              keep_alive=settings.keep_alive)
     else:
         from srag_lsp.models.embedded import EmbeddedBackend
 
-        backend = EmbeddedBackend(model, cache_dir=settings.cache_path(), n_ctx=settings.num_ctx)
+        backend = EmbeddedBackend(model or settings.embedded_model, model_dir=settings.model_path(),
+                                  n_ctx=settings.num_ctx, slot=slot)
     await backend.start()
     return backend
 

@@ -142,9 +142,9 @@ class _Run:
         self.names_checked = False
 
     # ---- output ----------------------------------------------------------------------------------
-    def show(self, text: str, stage: str, done: bool) -> None:
+    def show(self, text: str, stage: str, done: bool, final: bool = False) -> None:
         key = (text, stage, done)
-        if key == self.last_emitted:
+        if key == self.last_emitted and not final:
             return
         self.last_emitted = key
         self.shown, self.shown_stage = text, stage
@@ -153,7 +153,7 @@ class _Run:
         if text.strip():
             self.trace.mark("first_visible")
         self.emit_cb(Suggestion(self.request.id, self.request.uri, self.request.version, self.request.line,
-                                self.request.position_col, text, stage, done))
+                                self.request.position_col, text, stage, done, final))
 
     # ---- tasks -----------------------------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -263,9 +263,9 @@ class _Run:
         ids = frozenset(self.context)
         if ids <= self.used_ids:
             return
-        same_model = self.engine.draft.backend is self.engine.refine.backend
-        if self.draft_task is not None and not self.draft_task.done() and same_model and not self.draft_first_line:
-            # One model, one sequence: let the draft reach a first line the user can see, then refine.
+        if self.draft_task is not None and not self.draft_task.done() and self.engine.serial() \
+                and not self.draft_first_line:
+            # One CPU (or one sequence): let the draft reach a first line the user can see, then refine.
             return
         if self.draft_task is not None and not self.draft_task.done():
             self.draft_task.cancel()
@@ -307,6 +307,10 @@ class CompletionEngine:
         self.tracer = tracer
         self.context = context
 
+    def serial(self) -> bool:
+        """Draft and refinement compete for the same compute (in-process model, or one server sequence)."""
+        return self.draft.backend is self.refine.backend or self.draft.backend.info.backend == "embedded"
+
     def prompt_for(self, generator: Generator, request: CompletionRequest, prefix: str, suffix: str,
                    chunks: Sequence[ContextChunkLike]) -> Prompt:
         snippets = [ContextSnippet(c.path, c.text, getattr(c, "symbol", "")) for c in chunks]
@@ -334,7 +338,7 @@ class CompletionEngine:
                 await asyncio.gather(*run.tasks, return_exceptions=True)
             self.tracer.finish(trace)
         final = Suggestion(request.id, request.uri, request.version, request.line, request.position_col,
-                           run.shown, run.shown_stage, True)
+                           run.shown, run.shown_stage, True, True)
         return Outcome(final, trace, run.draft_shown, list(run.context.values()))
 
     # ---- sequential: retrieve, then generate -------------------------------------------------------
@@ -470,7 +474,7 @@ class CompletionEngine:
             run.trace.numbers["unknown_identifiers_draft"] = 0
 
     def _finish(self, run: _Run, text: str, stage: str) -> None:
-        run.show(text, stage, True)
+        run.show(text, stage, True, final=True)
         trace = run.trace
         trace.mark("done")
         if "first_model_call" in trace.events:

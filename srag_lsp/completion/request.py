@@ -57,7 +57,8 @@ class Suggestion:
     col: int
     text: str
     stage: str  # "draft" | "refined"
-    done: bool
+    done: bool  # the last notification of its stage
+    final: bool = False  # the last notification of the request
 
     def to_params(self) -> dict:
         return {
@@ -68,4 +69,5 @@ class Suggestion:
             "text": self.text,
             "stage": self.stage,
             "done": self.done,
+            "final": self.final,
         }

@@ -88,8 +88,9 @@ def build_context(workspace: Path, location: Location) -> CursorContext:
         raise CaseError(f"line {location.line} is past the end of {rel} ({len(lines)} lines)")
     line_text = lines[location.line - 1]
     if location.col > len(line_text) + 1:
-        raise CaseError(f"column {location.col} is past the end of line {location.line} of {rel} "
-                        f"({len(line_text)} characters)")
+        raise CaseError(
+            f"column {location.col} is past the end of line {location.line} of {rel} ({len(line_text)} characters)"
+        )
     return CursorContext(rel, text, location.line - 1, location.col - 1, None)
 
 
@@ -131,7 +132,7 @@ def _print_human(out: TextIO, location: str, result: RetrievalResult, k: int, sc
 
 def _read_batch(path: str) -> list[Location | CaseError]:
     cases: list[Location | CaseError] = []
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
     try:
         for number, raw in enumerate(stream, start=1):
             if not raw.strip():
@@ -184,7 +185,9 @@ async def _run(args: argparse.Namespace, workspace: Path) -> int:
                     if isinstance(case, CaseError):
                         raise case
                     ctx = build_context(workspace, case)
-                    result = await retriever.retrieve(ctx, deadline_ms=args.deadline_ms, budget_tokens=args.budget_tokens)
+                    result = await retriever.retrieve(
+                        ctx, deadline_ms=args.deadline_ms, budget_tokens=args.budget_tokens
+                    )
                     record = result_record(result, args.k)
                 except CaseError as exc:
                     failures += 1
@@ -192,7 +195,7 @@ async def _run(args: argparse.Namespace, workspace: Path) -> int:
                 sys.stdout.write(json.dumps(record) + "\n")
                 sys.stdout.flush()
             if failures:
-                say(f"{failures} of {len(cases)} cases could not be run (see their \"error\")")
+                say(f'{failures} of {len(cases)} cases could not be run (see their "error")')
             return 0
         try:
             location = parse_location(args.location)
@@ -225,11 +228,19 @@ def run_retrieve_cli(argv: list[str]) -> int:
     parser.add_argument("-k", type=int, default=10, help="show at most N chunks (default 10)")
     parser.add_argument("--batch", metavar="CASES.jsonl", help="run every cursor in a JSON-lines file ('-': stdin)")
     parser.add_argument("--index-dir", help="the index folder (default: the workspace's folder in the cache)")
-    parser.add_argument("--deadline-ms", type=float, default=CLI_DEADLINE_MS,
-                        help=f"drop sources slower than this (default {CLI_DEADLINE_MS:.0f}; the editor uses "
-                             f"{defaults.retrieval_deadline_ms})")
-    parser.add_argument("--budget-tokens", type=int, default=defaults.context_budget_tokens,
-                        help=f"the prompt's context budget (default {defaults.context_budget_tokens})")
+    parser.add_argument(
+        "--deadline-ms",
+        type=float,
+        default=CLI_DEADLINE_MS,
+        help=f"drop sources slower than this (default {CLI_DEADLINE_MS:.0f}; the editor uses "
+        f"{defaults.retrieval_deadline_ms})",
+    )
+    parser.add_argument(
+        "--budget-tokens",
+        type=int,
+        default=defaults.context_budget_tokens,
+        help=f"the prompt's context budget (default {defaults.context_budget_tokens})",
+    )
     args = parser.parse_args(argv)
     if not args.batch and not args.location:
         parser.error("give FILE:LINE:COL or --batch CASES.jsonl")

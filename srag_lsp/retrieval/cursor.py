@@ -80,13 +80,14 @@ class CursorAnalysis:
     line: int  # 0-based, clamped to the buffer
     col: int
     partial: str  # the identifier being typed, up to the cursor ("" if none)
+    line_prefix: str  # the cursor's line up to the partial identifier
     receiver: str  # the dotted expression before ``.partial`` ("" if none)
     receiver_class: str  # the class the receiver is known to be ("" if unknown)
     receiver_module: ImportBinding | None  # the import the receiver names, if it is a module
     names: list[str]  # identifiers in play, nearest first (no keywords, builtins or local bindings)
     members: list[str]  # "Class.member" for attribute accesses on known classes, nearest first
     attribute_names: list[str]  # members accessed on receivers of unknown type, nearest first
-    module_members: list[tuple[ImportBinding, str]]  # (module import, member) for ``module.member`` uses
+    module_members: list[tuple[ImportBinding, str, int]]  # (module import, member, distance), nearest first
     name_distance: dict[str, int]  # identifier -> lines from the cursor to its nearest use before it
     scopes: list[Scope]
     scope: str  # qualified enclosing scope ("Session.request"; "" at module level)
@@ -139,21 +140,33 @@ def _normalize_annotation(annotation: str) -> str:
     return name
 
 
-_PY_ASSIGN = re.compile(r"^[ \t]*([A-Za-z_][\w]*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)[ \t]*(?::[ \t]*([^=\n]+?))?[ \t]*=(?!=)[ \t]*(.*)$")
+_PY_ASSIGN = re.compile(
+    r"^[ \t]*([A-Za-z_][\w]*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)[ \t]*(?::[ \t]*([^=\n]+?))?[ \t]*=(?!=)[ \t]*(.*)$"
+)
 _PY_SELF_ATTR = re.compile(r"^[ \t]*self\.([A-Za-z_]\w*)[ \t]*(?::[ \t]*([^=\n]+?))?[ \t]*(?:=(?!=)[ \t]*(.*))?$")
 _PY_FOR = re.compile(r"\bfor[ \t]+([\w, \t]+?)[ \t]+in\b")
 _PY_AS = re.compile(r"\bas[ \t]+([A-Za-z_]\w*)")
 _PY_WITH_AS = re.compile(r"\bwith[ \t]+([A-Za-z_][\w.]*)[ \t]*\(.*\)[ \t]+as[ \t]+([A-Za-z_]\w*)")
 _CALL_CLASS = re.compile(r"^(?:await[ \t]+)?(?:new[ \t]+)?([A-Za-z_][\w.]*)[ \t]*[(<{]")
-_JS_DECL = re.compile(r"\b(?:const|let|var)[ \t]+([A-Za-z_$][\w$]*)[ \t]*(?::[ \t]*([^=;\n]+?))?[ \t]*(?:=[ \t]*(.*))?$")
+_JS_DECL = re.compile(
+    r"\b(?:const|let|var)[ \t]+([A-Za-z_$][\w$]*)[ \t]*(?::[ \t]*([^=;\n]+?))?[ \t]*(?:=[ \t]*(.*))?$"
+)
 _JS_PARAM = re.compile(r"([A-Za-z_$][\w$]*)[ \t]*\??:[ \t]*([A-Z][\w.]*)")
 _GO_DECL = re.compile(r"\b([A-Za-z_]\w*)[ \t]*:=[ \t]*&?([A-Za-z_][\w.]*)[ \t]*[{(]")
 _GO_VAR = re.compile(r"\bvar[ \t]+([A-Za-z_]\w*)[ \t]+\*?([A-Z][\w.]*)")
 
 
 _LITERAL_TYPES = (
-    "string", "comment", "template_string", "interpreted_string_literal", "raw_string_literal",
-    "string_literal", "line_comment", "block_comment", "char_literal", "text_block",
+    "string",
+    "comment",
+    "template_string",
+    "interpreted_string_literal",
+    "raw_string_literal",
+    "string_literal",
+    "line_comment",
+    "block_comment",
+    "char_literal",
+    "text_block",
 )
 _literal_queries: dict[str, Query | None] = {}
 _NOT_NEWLINE = re.compile(rb"[^\n]")
@@ -167,7 +180,7 @@ def _literal_query(tree: Tree, language: str) -> Query | None:
             _literal_queries[language] = (
                 Query(grammar, "[" + " ".join(f"({k})" for k in kinds) + "] @literal") if kinds else None
             )
-        except Exception:  # noqa: BLE001 - a grammar without these nodes: no masking
+        except Exception:
             _literal_queries[language] = None
     return _literal_queries[language]
 
@@ -338,7 +351,7 @@ class CursorAnalyzer:
                     for b in extract_imports(language, parsed.tree.root_node, function_nodes)
                 ]
                 tree_ok = True
-            except Exception as exc:  # noqa: BLE001 - no grammar, a parser failure: fall back to text only
+            except Exception as exc:
                 notes.append(f"no syntax tree ({exc})")
                 log.debug("cursor analysis without a tree for %s: %s", ctx.path, exc)
         line_text = lines[line]
@@ -400,9 +413,9 @@ class CursorAnalyzer:
                     else:
                         attributes.append(Attribute("", part, dist))
         after: list[str] = []
-        after_end = offset + len("\n".join([line_text[col:], *lines[line + 1 : line + 1 + AFTER_LINES]]).encode(
-            "utf-8", "surrogatepass"
-        ))
+        after_end = offset + len(
+            "\n".join([line_text[col:], *lines[line + 1 : line + 1 + AFTER_LINES]]).encode("utf-8", "surrogatepass")
+        )
         for text in masked_text(tree, language, source, offset, after_end).split("\n"):
             after.extend(m.group(0) for m in _IDENT.finditer(text))
 
@@ -420,7 +433,8 @@ class CursorAnalyzer:
 
         members: list[str] = []
         attribute_names: list[str] = []
-        module_members: list[tuple[ImportBinding, str]] = []
+        module_members: list[tuple[ImportBinding, str, int]] = []
+        seen_members: set[tuple[str, str]] = set()
         for attribute in attributes:
             if attribute.member in noise or len(attribute.member) < 2:
                 continue
@@ -431,8 +445,9 @@ class CursorAnalyzer:
                     if qualified not in members:
                         members.append(qualified)
             elif module is not None:
-                if (module, attribute.member) not in module_members:
-                    module_members.append((module, attribute.member))
+                if (module.local, attribute.member) not in seen_members:
+                    seen_members.add((module.local, attribute.member))
+                    module_members.append((module, attribute.member, attribute.distance))
             elif attribute.member not in attribute_names and attribute.member not in names:
                 attribute_names.append(attribute.member)
         receiver_class, receiver_module = receiver_target(receiver) if receiver else ("", None)
@@ -444,6 +459,7 @@ class CursorAnalyzer:
             line=line,
             col=col,
             partial=partial,
+            line_prefix=before_partial,
             receiver=receiver,
             receiver_class=receiver_class,
             receiver_module=receiver_module,

@@ -28,8 +28,29 @@ from tree_sitter import Node
 log = logging.getLogger(__name__)
 
 SOURCE_SUFFIXES = frozenset(
-    {".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".go", ".rs", ".java",
-     ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"}
+    {
+        ".py",
+        ".pyi",
+        ".js",
+        ".jsx",
+        ".mjs",
+        ".cjs",
+        ".ts",
+        ".tsx",
+        ".mts",
+        ".cts",
+        ".go",
+        ".rs",
+        ".java",
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".cxx",
+        ".hpp",
+        ".hh",
+        ".hxx",
+    }
 )
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "target", "dist", "build"})
 _JS_EXTENSIONS = ("", ".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
@@ -223,9 +244,22 @@ _EXTRACTORS = {
 }
 # Containers whose direct statements are still "top level" for imports (try/except ImportError, if TYPE_CHECKING).
 _CONTAINERS = frozenset(
-    {"try_statement", "if_statement", "else_clause", "except_clause", "finally_clause", "block",
-     "elif_clause", "with_statement", "preproc_ifdef", "preproc_if", "preproc_else", "mod_item",
-     "declaration_list", "export_statement"}
+    {
+        "try_statement",
+        "if_statement",
+        "else_clause",
+        "except_clause",
+        "finally_clause",
+        "block",
+        "elif_clause",
+        "with_statement",
+        "preproc_ifdef",
+        "preproc_if",
+        "preproc_else",
+        "mod_item",
+        "declaration_list",
+        "export_statement",
+    }
 )
 
 
@@ -279,8 +313,10 @@ class WorkspaceModules:
         root = str(self.root)
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [
-                d for d in dirnames
-                if not d.startswith(".") and d not in _SKIP_DIRS
+                d
+                for d in dirnames
+                if not d.startswith(".")
+                and d not in _SKIP_DIRS
                 and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
             ]
             rel_dir = os.path.relpath(dirpath, root)
@@ -289,8 +325,9 @@ class WorkspaceModules:
                     rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
                     found.add(rel)
                     if len(found) >= self._max_files:
-                        log.warning("workspace has more than %d source files; import resolution sees the first",
-                                    self._max_files)
+                        log.warning(
+                            "workspace has more than %d source files; import resolution sees the first", self._max_files
+                        )
                         return found
         return found
 
@@ -382,7 +419,11 @@ class WorkspaceModules:
         if not paths:
             return binding
         return ImportBinding(
-            binding.local, binding.module, binding.name, binding.line, tuple(paths),
+            binding.local,
+            binding.module,
+            binding.name,
+            binding.line,
+            tuple(paths),
             binding.is_module if is_module is None else is_module,
         )
 
@@ -409,8 +450,11 @@ class WorkspaceModules:
         importer_dir = posixpath.dirname(importer)
 
         def closeness(path: str) -> tuple[int, int, str]:
-            shared = len(posixpath.commonpath([importer_dir, posixpath.dirname(path)]).split("/")) \
-                if importer_dir and posixpath.dirname(path) else 0
+            shared = (
+                len(posixpath.commonpath([importer_dir, posixpath.dirname(path)]).split("/"))
+                if importer_dir and posixpath.dirname(path)
+                else 0
+            )
             return (-shared, path.count("/"), path)
 
         return sorted(candidates, key=closeness)[:1]

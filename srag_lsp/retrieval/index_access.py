@@ -48,7 +48,7 @@ def open_or_build(
         say(f"no index at {index_dir}: building one for {workspace} (this happens once)")
     try:
         report = build_index(workspace, index_dir)
-    except Exception as exc:  # noqa: BLE001 - LockHeld, a bad folder: retrieval goes on without an index
+    except Exception as exc:
         if say is not None:
             say(f"could not build the index: {exc}")
         log.warning("could not build the index in %s: %s", index_dir, exc)

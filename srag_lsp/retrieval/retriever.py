@@ -90,13 +90,17 @@ class Retriever:
         self.cache = cache or RetrievalCache()
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(max_workers=6, thread_name_prefix="srag-retrieval")
-        self.sources: list[Source] = sources if sources is not None else [
-            SymbolSource(self.reader),
-            ImportsSource(self.reader),
-            FtsSource(self.reader),
-            BufferSource(buffers),
-            VectorSource(self.reader, embed),
-        ]
+        self.sources: list[Source] = (
+            sources
+            if sources is not None
+            else [
+                SymbolSource(self.reader),
+                ImportsSource(self.reader),
+                FtsSource(self.reader),
+                BufferSource(buffers),
+                VectorSource(self.reader, embed),
+            ]
+        )
         self._last: dict[tuple[str, str], _LastResult] = {}
 
     # -- the index -----------------------------------------------------------------------------------
@@ -145,12 +149,14 @@ class Retriever:
         names = [s.name for s in self.sources]
         prepare = loop.run_in_executor(self._executor, self._prepare, ctx)
         try:
-            analysis, available = await asyncio.wait_for(asyncio.shield(prepare), max(0.0, deadline - time.perf_counter()))
+            analysis, available = await asyncio.wait_for(
+                asyncio.shield(prepare), max(0.0, deadline - time.perf_counter())
+            )
         except TimeoutError:
             log.info("retrieval for %s: cursor analysis missed the %.0f ms deadline", ctx.path, deadline_ms)
             yield RetrievalUpdate("deadline", elapsed_ms(), [], {}, final=True, dropped=names)
             return
-        except Exception as exc:  # noqa: BLE001 - bad input must not take the caller down
+        except Exception as exc:
             log.warning("retrieval for %s failed in cursor analysis: %s", ctx.path, exc)
             yield RetrievalUpdate("error", elapsed_ms(), [], {}, final=True, dropped=names)
             return
@@ -185,7 +191,12 @@ class Retriever:
             if final:
                 self._remember(ctx.path, analysis, ranked, visible)
             return RetrievalUpdate(
-                source, source_ms, chunks, dict(ms), final=final, dropped=list(dropped) if final else [],
+                source,
+                source_ms,
+                chunks,
+                dict(ms),
+                final=final,
+                dropped=list(dropped) if final else [],
                 cached=bool(cached_sources),
             )
 
@@ -211,7 +222,7 @@ class Retriever:
                     source, _, cache_key = pending.pop(future)
                     try:
                         chunks = future.result()
-                    except Exception as exc:  # noqa: BLE001 - one failing source costs only itself
+                    except Exception as exc:
                         log.warning("retrieval source %s failed: %s", source.name, exc)
                         dropped.append(source.name)
                         continue
@@ -287,6 +298,10 @@ class Retriever:
         """The index re-indexed ``paths`` (None: everything): drop what depends on them. Returns entries dropped."""
         path_list = None if paths is None else list(paths)
         dropped = self.cache.invalidate(path_list)
+        for source in self.sources:
+            forget = getattr(source, "invalidate", None)
+            if callable(forget):
+                forget(path_list)
         self.modules.refresh(path_list)
         self.analyzer.clear_resolutions()
         if path_list is None:
@@ -303,6 +318,10 @@ class Retriever:
         self.analyzer.forget(path)
 
     def close(self) -> None:
+        for source in self.sources:
+            closer = getattr(source, "close", None)
+            if callable(closer):
+                closer()
         if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False, cancel_futures=True)
         closer = getattr(self._reader, "close", None)
@@ -317,7 +336,7 @@ class Retriever:
             try:
                 if source.available():
                     available.append(source)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("retrieval source %s unavailable: %s", source.name, exc)
         return analysis, available
 

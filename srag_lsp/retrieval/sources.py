@@ -19,11 +19,14 @@ import logging
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from srag_lsp.retrieval.cursor import CursorAnalysis, noise_words
+from srag_lsp.retrieval.expectation import AffinityScorer, expect, kind_factor
 from srag_lsp.retrieval.imports import ImportBinding
 from srag_lsp.retrieval.types import ContextChunk, CursorContext
 
@@ -33,12 +36,10 @@ ReaderFn = Callable[[], Any]  # returns an indexer.query.IndexReader, or None wh
 BufferProvider = Callable[[], Mapping[str, str]]
 Embedder = Callable[[str], list[float]]
 
-DEFINITION_KINDS = frozenset(
-    {"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"}
-)
+DEFINITION_KINDS = frozenset({"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"})
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _CLASS_BASES = re.compile(r"^\s*class\s+\w+\s*\(([^)]*)\)")
-MAX_FTS_TERMS = 40
+MAX_FTS_TERMS = 24
 
 
 def chunk_from_hit(hit: Any, source: str, score: float | None = None) -> ContextChunk:
@@ -92,6 +93,10 @@ class SymbolSource:
     """Exact definitions of the names in play; ``Class.member``; the partial identifier's completions."""
 
     name = "symbol"
+    TYPED_MEMBER_WEIGHT = 3.0  # ``obj.par|`` with obj's class known: its members starting with "par" first
+    MAX_NAMES = 16  # names in play looked up (nearest first)
+    MAX_ATTRIBUTES = 4  # members of receivers of unknown type
+    MAX_MEMBERS = 8  # Class.member lookups
 
     def __init__(self, reader_fn: ReaderFn) -> None:
         self._reader = reader_fn
@@ -103,7 +108,7 @@ class SymbolSource:
         return (
             tuple(analysis.names),
             tuple(analysis.members),
-            tuple(analysis.attribute_names[:8]),
+            tuple(analysis.attribute_names[: self.MAX_ATTRIBUTES]),
             analysis.partial,
             analysis.receiver_class,
             analysis.receiver_module.paths if analysis.receiver_module else (),
@@ -116,22 +121,31 @@ class SymbolSource:
         imported_paths: dict[str, tuple[str, ...]] = {
             b.local: b.paths for b in analysis.imports if b.paths and not b.is_module
         }
-        name_rank = {n: i for i, n in enumerate(analysis.names)}
-        attribute_rank = {n: i for i, n in enumerate(analysis.attribute_names[:8])}
-        member_rank = {m: i for i, m in enumerate(analysis.members)}
+        # Names bound by a resolved import are the imports source's: it knows which definition they name.
+        imported_here = {b.local for b in analysis.imports if b.paths}
+        unimported = [n for n in analysis.names if n not in imported_here][: self.MAX_NAMES]
+        name_rank = {n: i for i, n in enumerate(unimported)}
+        attribute_rank = {n: i for i, n in enumerate(analysis.attribute_names[: self.MAX_ATTRIBUTES])}
+        member_list = analysis.members[: self.MAX_MEMBERS]
+        member_rank = {m: i for i, m in enumerate(member_list)}
         receiver_classes = [analysis.receiver_class] if analysis.receiver_class else []
-        owners = sorted({m.split(".", 1)[0] for m in analysis.members} | set(receiver_classes))
-        query = [*analysis.names, *attribute_rank, *analysis.members, *owners]
-        hits = reader.symbols(query, k=max(8 * k, 120)) if query else []
+        owners = sorted({m.split(".", 1)[0] for m in member_list} | set(receiver_classes))
+        query = list(dict.fromkeys([*name_rank, *attribute_rank, *member_list, *owners]))
+        # A row budget, not a per-name one: each query costs ~5 ms plus ~0.015 ms a row on the stdlib index.
+        hits = reader.symbols(query, k=len(query) + k) if query else []
         by_name: dict[str, int] = {}
         for hit in hits:
             by_name[hit.symbol] = by_name.get(hit.symbol, 0) + 1
 
+        expectation = expect(analysis, analysis.line_prefix)
+        affinity = AffinityScorer(expectation, by_name)
         scored: list[tuple[float, ContextChunk]] = []
         found_members: set[str] = set()
         class_hits: dict[str, Any] = {}
         for hit in hits:
             definition = 1.0 if hit.kind in DEFINITION_KINDS else 0.4
+            definition *= kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
+            definition *= 1 + 0.5 * affinity(hit.symbol)
             ambiguity = 1.0 / math.sqrt(by_name.get(hit.symbol, 1))
             score = 0.0
             if hit.qualified_name in member_rank:
@@ -155,7 +169,7 @@ class SymbolSource:
                 scored.append((score, chunk_from_hit(hit, self.name)))
 
         # Members not defined on the class itself: look on its bases (one more query).
-        missing = [m for m in analysis.members if m not in found_members]
+        missing = [m for m in member_list if m not in found_members]
         if missing and class_hits:
             base_members: dict[str, float] = {}
             for member in missing:
@@ -188,26 +202,43 @@ class SymbolSource:
             if analysis.receiver_class:
                 if hit.scope.rsplit(".", 1)[-1] != analysis.receiver_class:
                     continue
-                weight = 1.5
+                weight = self.TYPED_MEMBER_WEIGHT
             elif module_paths:
                 if hit.path not in module_paths or hit.scope:
                     continue
-                weight = 1.5
+                weight = self.TYPED_MEMBER_WEIGHT
             elif analysis.receiver:
                 weight = 0.5  # a member of something we could not type
             else:
-                weight = 1.0 if not hit.scope else 0.6
+                weight = 1.5 if not hit.scope else 0.6
             out.append((weight * (0.5 + 0.5 * closeness), chunk_from_hit(hit, self.name)))
         return out
 
 
 class ImportsSource:
-    """Definitions from the workspace modules this file imports."""
+    """Definitions from the workspace modules this file imports, ranked for what the cursor needs next.
+
+    Candidates are the names imported with ``from m import a, b`` (resolved to their definitions in ``m``,
+    through re-exports), members used as ``module.member``, and, after ``module.``, every top-level
+    definition of that module. Each is scored by how it has been used (an import not used yet before the
+    cursor is likely used soon; one used a line above is likely used again), whether it fits what the
+    cursor line expects (``raise`` wants an exception), and the words it shares with the cursor line.
+    """
 
     name = "imports"
+    UNUSED_PRIOR = 1.0
+    SAME_LINE_PRIOR = 0.6  # a name just typed on the cursor's line is seldom the very next one
+    RECEIVER_MODULE_TIER = 100.0  # after ``module.``, that module's members come before everything else
+    AFFINITY_WEIGHT = 1.5
+    MAX_MODULE_SCANS = 4  # modules read whole (in the background) for names that are no symbol (``codes = ...``)
+    MEMO_ENTRIES = 256
 
     def __init__(self, reader_fn: ReaderFn) -> None:
         self._reader = reader_fn
+        self._memos: OrderedDict[Hashable, tuple[Any, frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pending: set[Hashable] = set()
+        self._background: ThreadPoolExecutor | None = None
 
     def available(self) -> bool:
         return _reader_ready(self._reader)
@@ -215,77 +246,258 @@ class ImportsSource:
     def cache_key(self, analysis: CursorAnalysis) -> Hashable:
         return (
             tuple(b for b in analysis.imports if b.paths),
-            tuple((b.local, m) for b, m in analysis.module_members),
-            analysis.partial if analysis.receiver_module else "",
+            tuple((b.local, m, d) for b, m, d in analysis.module_members),
+            analysis.partial,
+            analysis.line_prefix,
+            tuple(analysis.window_before.split("\n")[-4:]),
             analysis.receiver_module,
             tuple(sorted((n, d) for n, d in analysis.name_distance.items() if n in _bound(analysis))),
         )
+
+    @classmethod
+    def usage_prior(cls, distance: int | None) -> float:
+        """How likely a candidate is to be typed next, from where (if anywhere) it was used before.
+
+        Most next uses of an imported name are first uses, so a name not used yet is as likely as one used
+        a few lines up; one used far above less so, and one on the cursor's own line was just typed.
+        (Measured: a prior proportional to counts, which favours the few used names, ranks worse.)
+        """
+        if distance is None:
+            return cls.UNUSED_PRIOR
+        if distance == 0:
+            return cls.SAME_LINE_PRIOR
+        return 0.5 + 1.0 / (1 + distance / 5)
 
     def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
         reader = self._reader()
         if reader is None:
             return []
+        expectation = expect(analysis, analysis.line_prefix)
         names = [b for b in analysis.imports if b.paths and not b.is_module and b.name not in ("", "*", "default")]
-        # Order: names used nearest the cursor first, then names imported but not used yet (the code
-        # below the cursor is where they will be used), in the order they were imported.
-        used = sorted((b for b in names if b.local in analysis.name_distance),
-                      key=lambda b: analysis.name_distance[b.local])
-        unused = [b for b in names if b.local not in analysis.name_distance]
-        order = _interleave(used, unused)
-        rank = {}
-        for i, binding in enumerate(order):
-            rank.setdefault(binding.name, (i, binding))
-        members = {m: (i, b) for i, (b, m) in enumerate(analysis.module_members) if b.paths}
-        wanted = sorted({*rank, *members})
+        by_name: dict[str, list[ImportBinding]] = {}
+        for binding in names:
+            by_name.setdefault(binding.name, []).append(binding)
+        # (label, import local, distance, hit) for imported names and for members used as module.member
+        entries: list[tuple[str, str, int | None, Any]] = []
+        for name, hit in self._imported_definitions(reader, analysis.path, by_name).items():
+            local = by_name[name][0].local
+            entries.append((local, local, analysis.name_distance.get(local), hit))
+        members = {m: (d, b) for b, m, d in analysis.module_members if b.paths}
+        for member, (distance, binding) in members.items():
+            hit = self._top_level(reader, binding.paths[0], wait=False).get(member)
+            if hit is not None:
+                entries.append((member, binding.local, distance, hit))
+        affinity = AffinityScorer(expectation, [*by_name, *members])
+        order = {b.local: i for i, b in enumerate(names)}
         scored: list[tuple[float, ContextChunk]] = []
-        if wanted:
-            hits = reader.symbols(wanted, k=max(6 * len(wanted), 60))
-            resolved_in_place: set[str] = set()
-            for hit in hits:
-                if hit.scope:
-                    continue
-                if hit.symbol in rank:
-                    i, binding = rank[hit.symbol]
-                    if hit.path in binding.paths:
-                        resolved_in_place.add(hit.symbol)
-                        scored.append((1.0 / (1 + 0.1 * i), chunk_from_hit(hit, self.name)))
-                if hit.symbol in members:
-                    i, binding = members[hit.symbol]
-                    if hit.path in binding.paths:
-                        scored.append((0.9 / (1 + 0.1 * i), chunk_from_hit(hit, self.name)))
-            # Re-exports (``from .api import get`` in a package's __init__): the definition lives elsewhere;
-            # take the one nearest the module the import named.
-            for hit in hits:
-                if hit.scope or hit.symbol not in rank or hit.symbol in resolved_in_place:
-                    continue
-                i, binding = rank[hit.symbol]
-                near = _shared_dirs(hit.path, binding.paths[0])
-                scored.append((0.6 / (1 + 0.1 * i) * (1 + 0.1 * near), chunk_from_hit(hit, self.name)))
+        for label, local, distance, hit in entries:
+            score = self.usage_prior(distance) * kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
+            score *= 1 + self.AFFINITY_WEIGHT * affinity(label)
+            score *= 1 - 1e-4 * order.get(local, 0)  # stable: earlier imports first among equals
+            scored.append((score, chunk_from_hit(hit, self.name)))
         module = analysis.receiver_module
         if module is not None and module.paths:
-            partial = analysis.partial
-            for path in module.paths[:2]:
-                for hit in reader.by_path(path):
-                    if hit.scope or not hit.symbol or hit.kind not in DEFINITION_KINDS:
-                        continue
-                    if partial and not hit.symbol.startswith(partial):
-                        continue
-                    scored.append((1.2 if partial else 0.7, chunk_from_hit(hit, self.name)))
+            scored.extend(self._module_members(reader, analysis, module, expectation, members))
         return _ranked(scored, k)
+
+    # -- what the imports name: looked up once per file (and per module), until those files change --
+    # Slow lookups that only some requests need (reading a whole module) run in the background; their
+    # results land in the memo, so the next keystroke has them and this one is not held up.
+
+    def _memo(self, key: Hashable, depends: frozenset[str], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            entry = self._memos.get(key)
+            if entry is not None:
+                self._memos.move_to_end(key)
+                return entry[0]
+        value = compute()
+        with self._lock:
+            self._memos[key] = (value, depends)
+            while len(self._memos) > self.MEMO_ENTRIES:
+                self._memos.popitem(last=False)
+        return value
+
+    def _peek(self, key: Hashable) -> Any | None:
+        with self._lock:
+            entry = self._memos.get(key)
+            return entry[0] if entry is not None else None
+
+    def _later(self, key: Hashable, job: Callable[[], Any]) -> None:
+        """Run ``job`` once in the background (per key, while it is pending)."""
+        with self._lock:
+            if key in self._pending:
+                return
+            self._pending.add(key)
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srag-imports")
+            background = self._background
+
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:
+                log.debug("background import lookup failed: %s", exc)
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+
+        try:
+            background.submit(run)
+        except RuntimeError:  # shut down
+            with self._lock:
+                self._pending.discard(key)
+
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait for the background lookups (tests and benchmarks); True when none is left."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending:
+                    return True
+            time.sleep(0.005)
+        return False
+
+    def close(self) -> None:
+        with self._lock:
+            background, self._background = self._background, None
+        if background is not None:
+            background.shutdown(wait=False, cancel_futures=True)
+
+    def invalidate(self, paths: Iterable[str] | None) -> None:
+        with self._lock:
+            if paths is None:
+                self._memos.clear()
+                return
+            changed = set(paths)
+            for key in [key for key, (_, depends) in self._memos.items() if depends & changed]:
+                del self._memos[key]
+
+    def _module_chunks(self, reader: Any, path: str) -> list[Any]:
+        return self._memo(("chunks", path), frozenset({path}), lambda: reader.by_path(path))
+
+    def _top_level(self, reader: Any, path: str, *, wait: bool = True) -> dict[str, Any]:
+        """A module's top-level definitions by name; with ``wait=False``, {} until a background read lands."""
+        key = ("top", path)
+        if not wait:
+            known = self._peek(key)
+            if known is None:
+                self._later(key, lambda: self._top_level(reader, path))
+                return {}
+            return known
+
+        def compute() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for hit in self._module_chunks(reader, path):
+                if not hit.scope and hit.symbol and hit.kind in DEFINITION_KINDS:
+                    out.setdefault(hit.symbol, hit)
+            return out
+
+        return self._memo(key, frozenset({path}), compute)
+
+    def _imported_definitions(
+        self, reader: Any, importer: str, by_name: dict[str, list[ImportBinding]]
+    ) -> dict[str, Any]:
+        """Imported name -> the hit of its definition (in the module it names, or where that re-exports from)."""
+        if not by_name:
+            return {}
+        key = ("imports", importer, tuple(sorted((n, tuple(b.paths for b in bs)) for n, bs in by_name.items())))
+        module_paths = frozenset(p for bs in by_name.values() for b in bs for p in b.paths)
+
+        def compute() -> dict[str, Any]:
+            found: dict[str, Any] = {}
+            fallback: dict[str, Any] = {}
+            wanted = sorted(by_name)
+            for hit in reader.symbols(wanted, k=len(wanted) + 8):
+                if hit.scope:
+                    continue
+                for binding in by_name.get(hit.symbol, ()):
+                    if hit.path in binding.paths:
+                        found.setdefault(hit.symbol, hit)
+                    elif hit.symbol not in fallback or _shared_dirs(hit.path, binding.paths[0]) > _shared_dirs(
+                        fallback[hit.symbol].path, binding.paths[0]
+                    ):
+                        fallback[hit.symbol] = hit  # a re-export: the definition lives elsewhere
+            for name, hit in fallback.items():
+                found.setdefault(name, hit)
+            return found
+
+        found = self._memo(key, module_paths, compute)
+        with self._lock:
+            entry = self._memos.get(key)
+            if entry is not None:  # a later edit of a defining file must drop this entry too
+                self._memos[key] = (entry[0], entry[1] | {h.path for h in found.values()})
+            found = dict(found)
+        missing = [n for n in by_name if n not in found]
+        if missing:
+            self._later(("scan", key), lambda: self._complete(reader, key, missing, by_name))
+        return found
+
+    def _complete(
+        self, reader: Any, key: Hashable, missing: list[str], by_name: dict[str, list[ImportBinding]]
+    ) -> None:
+        """Background: find the names the symbol query missed and add them to the file's memo entry."""
+        extra = self._scan_modules(reader, missing, by_name)
+        with self._lock:
+            entry = self._memos.get(key)
+            if entry is not None and extra:
+                entry[0].update(extra)
+                self._memos[key] = (entry[0], entry[1] | {h.path for h in extra.values()})
+
+    def _module_members(
+        self,
+        reader: Any,
+        analysis: CursorAnalysis,
+        module: ImportBinding,
+        expectation: Any,
+        members: dict[str, tuple[int, ImportBinding]],
+    ) -> list[tuple[float, ContextChunk]]:
+        """After ``module.``: the module's top-level definitions, the partial's completions first."""
+        partial = analysis.partial
+        hits = [
+            hit
+            for path in module.paths[:2]
+            for hit in self._top_level(reader, path).values()
+            if not partial or hit.symbol.startswith(partial)
+        ]
+        affinity = AffinityScorer(expectation, [h.symbol for h in hits])
+        out = []
+        for hit in hits:
+            used = members.get(hit.symbol)
+            distance = used[0] if used and used[1].local == module.local else None
+            score = self.usage_prior(distance) * kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
+            score *= 1 + self.AFFINITY_WEIGHT * affinity(hit.symbol)
+            out.append((self.RECEIVER_MODULE_TIER + score, chunk_from_hit(hit, self.name)))
+        return out
+
+    def _scan_modules(self, reader: Any, missing: list[str], by_name: dict[str, list[ImportBinding]]) -> dict[str, Any]:
+        """Names not found as symbols: a definition that a common name pushed out of the symbol query, or a
+        plain assignment (``codes = LookupDict(...)``) that is no symbol at all: read the module."""
+        paths: dict[str, list[str]] = {}
+        for name in missing:
+            for binding in by_name[name]:
+                paths.setdefault(binding.paths[0], []).append(name)
+        out: dict[str, Any] = {}
+        for path in list(paths)[: self.MAX_MODULE_SCANS]:
+            top = self._top_level(reader, path)
+            patterns = {}
+            for name in paths[path]:
+                if name in top:
+                    out[name] = top[name]
+                else:
+                    patterns[name] = re.compile(rf"^{re.escape(name)}\s*(?::[^=\n]*)?=", re.M)
+            if not patterns:
+                continue
+            for hit in self._module_chunks(reader, path):
+                if hit.scope:
+                    continue
+                for name, pattern in patterns.items():
+                    if name not in out and pattern.search(hit.text):
+                        out[name] = hit
+        return out
 
 
 def _bound(analysis: CursorAnalysis) -> set[str]:
     return {b.local for b in analysis.imports}
-
-
-def _interleave(first: list[ImportBinding], second: list[ImportBinding]) -> list[ImportBinding]:
-    out: list[ImportBinding] = []
-    for i in range(max(len(first), len(second))):
-        if i < len(first):
-            out.append(first[i])
-        if i < len(second):
-            out.append(second[i])
-    return out
 
 
 def _shared_dirs(a: str, b: str) -> int:
@@ -298,7 +510,7 @@ def _shared_dirs(a: str, b: str) -> int:
 
 
 def fts_query(analysis: CursorAnalysis) -> str:
-    """The identifiers of the lines before the cursor, nearest first, without keywords (at most 40)."""
+    """The identifiers of the lines before the cursor, nearest first, without keywords (at most 24)."""
     noise = noise_words(analysis.language)
     seen: dict[str, None] = {}
     for line in reversed(analysis.window_before.split("\n")):
@@ -352,7 +564,7 @@ class _BufferChunks:
             from indexer.chunker import chunk_file
 
             chunks = chunk_file(path, text).chunks
-        except Exception as exc:  # noqa: BLE001 - an unparsable buffer simply contributes nothing
+        except Exception as exc:
             log.debug("cannot chunk buffer %s: %s", path, exc)
             chunks = []
         with self._lock:
@@ -382,7 +594,7 @@ class BufferSource:
             return []
         try:
             buffers = dict(self._provider())
-        except Exception as exc:  # noqa: BLE001 - the provider belongs to the caller
+        except Exception as exc:
             log.warning("buffer provider failed: %s", exc)
             return []
         buffers[ctx.path] = ctx.text
@@ -448,7 +660,7 @@ class VectorSource:
         has_vectors = getattr(reader, "has_vectors", None)
         try:
             return bool(has_vectors() if callable(has_vectors) else has_vectors)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
 
     def cache_key(self, analysis: CursorAnalysis) -> Hashable:

@@ -36,11 +36,7 @@ class ContextChunk:
     compact: bool = False  # True when `text` was shortened to the signature/outline by the budget
 
     def overlaps(self, other: ContextChunk) -> bool:
-        return (
-            self.path == other.path
-            and self.start_line <= other.end_line
-            and other.start_line <= self.end_line
-        )
+        return self.path == other.path and self.start_line <= other.end_line and other.start_line <= self.end_line
 
 
 @dataclass(slots=True)

@@ -1,0 +1,267 @@
+"""Streaming vs sequential, side by side in one run, through the real daemon over LSP.
+
+For cross-file cursor positions in real code (requests, flask, jinja2, werkzeug: the cases of the
+retrieval evaluation, where the answer needs a name defined in another module), the daemon runs in
+`streaming` and in `sequential` mode with the same model, index and positions, at artificial retrieval
+delays of 0, 100 and 500 ms (the `retrieval_delay_ms` setting, for benchmarks). A client that opted in to
+streaming measures the time to the first visible character (the first `srag/suggestion` with text) and
+to the final suggestion. The daemon's traces give its own overhead (request to the first model call, last
+token to the client), whether the final text kept the draft's first line, and the identifiers in drafts
+and final texts that the workspace does not define.
+
+    .venv/bin/python -m benchmarks.bench_streaming [--cases 50] [--delays 0,100,500] [--model NAME]
+
+Prints a table, writes benchmarks/results/streaming.json and benchmarks/results/streaming.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from benchmarks.retrieval_cases import Case, all_cases, install_packages, sample_cases
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SERVER = [sys.executable, "-m", "srag_lsp.cli", "--stdio"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def as_dict(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: as_dict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [as_dict(v) for v in obj]
+    if hasattr(obj, "__dict__") and not isinstance(obj, type):
+        return {k: as_dict(v) for k, v in vars(obj).items() if not k.startswith("_")}
+    return obj
+
+
+def build_index(workspace: Path, index_dir: Path) -> None:
+    """The same index for every configuration (the headless CLI is quick when nothing changed)."""
+    subprocess.run([sys.executable, "-m", "indexer.cli", "build", str(workspace), "--index-dir", str(index_dir)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+async def run_config(workspace: Path, index_dir: Path, cases: list[Case], strategy: str, delay_ms: int,
+                     model: str, scratch: Path) -> list[dict[str, Any]]:
+    cache = scratch / f"cache-{strategy}-{delay_ms}"
+    cache.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, SRAG_CACHE_DIR=str(cache), SRAG_INDEX_DIR=str(index_dir), SRAG_BACKEND="embedded",
+               SRAG_EMBEDDED_MODEL=model, SRAG_STRATEGY=strategy, SRAG_RETRIEVAL_DELAY_MS=str(delay_ms),
+               SRAG_STREAMING="true", SRAG_MAX_TOKENS="24", SRAG_DRAFT_MAX_TOKENS="16", SRAG_PREFIX_LINES="30",
+               SRAG_SUFFIX_LINES="0", SRAG_CONTEXT_BUDGET_TOKENS="300", SRAG_INLINE_WAIT_MS="50",
+               SRAG_INDEX_ENABLED="false")
+    client: LanguageClient = await ClientServerConfig(server_command=SERVER, server_env=env).start()
+    events: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    finished: dict[str, asyncio.Event] = {}
+
+    def on_suggestion(_ls: Any, params: Any) -> None:
+        p = as_dict(params)
+        uri = p["uri"]
+        events.setdefault(uri, []).append((time.perf_counter(), p))
+        if p.get("final"):
+            finished.setdefault(uri, asyncio.Event()).set()
+
+    client.feature("srag/suggestion")(on_suggestion)
+    await client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=workspace.as_uri(),
+        initialization_options={"streaming": True}))
+    while True:
+        status = as_dict(await client.protocol.send_request_async("srag/status", {}))
+        if status.get("ready") or status.get("backend_error"):
+            break
+        await asyncio.sleep(0.2)
+    if status.get("backend_error"):
+        raise SystemExit(f"backend failed: {status['backend_error']}")
+    rows: list[dict[str, Any]] = []
+    for i, case in enumerate(cases):
+        path = workspace / case.file
+        uri = path.as_uri()
+        finished[uri] = asyncio.Event()
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=case.text)))
+        lines = case.text.split("\n")
+        t0 = time.perf_counter()
+        await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=len(lines) - 1, character=len(lines[-1])),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
+        try:
+            await asyncio.wait_for(finished[uri].wait(), 180)
+        except TimeoutError:
+            print(f"  case {i}: no final suggestion within 180 s", file=sys.stderr)
+        seen = events.get(uri, [])
+        first_visible = next(((t - t0) * 1000 for t, p in seen if p["text"].strip()), None)
+        final = next(((t - t0) * 1000, p) for t, p in reversed(seen) if p.get("final")) if any(
+            p.get("final") for _, p in seen) else (None, {})
+        rows.append({"case": i, "file": case.file, "name": case.name, "first_visible_ms": first_visible,
+                     "final_ms": final[0], "final_text": final[1].get("text", ""),
+                     "final_stage": final[1].get("stage"), "id": final[1].get("id")})
+        client.text_document_did_close(types.DidCloseTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+    await client.shutdown_session()
+    await client.stop()
+    traces = {}
+    trace_file = cache / "traces" / "trace.jsonl"
+    if trace_file.exists():
+        for line in trace_file.read_text().splitlines():
+            record = json.loads(line)
+            traces[record["id"]] = record
+    for row in rows:
+        trace = traces.get(row["id"] or "", {})
+        row["trace"] = {"events": trace.get("events", {}), "numbers": trace.get("numbers", {}),
+                        "flags": trace.get("flags", {})}
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    fv = [r["first_visible_ms"] for r in rows if r["first_visible_ms"] is not None]
+    fin = [r["final_ms"] for r in rows if r["final_ms"] is not None]
+    nums = [r["trace"]["numbers"] for r in rows]
+    flags = [r["trace"]["flags"] for r in rows]
+    kept = [f["kept_draft_first_line"] for f in flags if "kept_draft_first_line" in f]
+    unk_draft = [n["unknown_identifiers_draft"] for n in nums if "unknown_identifiers_draft" in n]
+    unk_final = [n["unknown_identifiers_final"] for n in nums if "unknown_identifiers_final" in n]
+    over_first = [n["overhead_first_call_ms"] for n in nums if "overhead_first_call_ms" in n]
+    over_last = [n["overhead_last_token_ms"] for n in nums if "overhead_last_token_ms" in n]
+    reuse_total = sum(n.get("prompt_tokens", 0) for n in nums)
+    reuse_eval = sum(n.get("prompt_evaluated", 0) for n in nums)
+    return {
+        "n": len(rows),
+        "first_visible_p50": percentile(fv, 0.5), "first_visible_p95": percentile(fv, 0.95),
+        "final_p50": percentile(fin, 0.5), "final_p95": percentile(fin, 0.95),
+        "kept_draft_first_line": (sum(kept) / len(kept)) if kept else None,
+        "unknown_ids_draft_mean": statistics.fmean(unk_draft) if unk_draft else None,
+        "unknown_ids_final_mean": statistics.fmean(unk_final) if unk_final else None,
+        "overhead_first_call_p95": percentile(over_first, 0.95),
+        "overhead_last_token_p95": percentile(over_last, 0.95),
+        "prompt_reuse": (1 - reuse_eval / reuse_total) if reuse_total else None,
+        "refined": sum(1 for f in flags if f.get("refined")),
+    }
+
+
+def fmt(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"\nstreaming vs sequential: {report['cases']} cursor positions, model {report['model']}\n")
+    header = (f"{'delay':>6} {'strategy':>10} {'first p50':>10} {'first p95':>10} {'final p50':>10} "
+              f"{'final p95':>10} {'kept 1st':>9} {'unk draft':>9} {'unk final':>9} {'ovh p95':>8} {'reuse':>6}")
+    print(header)
+    print("-" * len(header))
+    for delay, by_strategy in report["results"].items():
+        for strategy, s in by_strategy.items():
+            print(f"{delay:>6} {strategy:>10} {fmt(s['first_visible_p50']):>10} {fmt(s['first_visible_p95']):>10} "
+                  f"{fmt(s['final_p50']):>10} {fmt(s['final_p95']):>10} {fmt(s['kept_draft_first_line'], 2):>9} "
+                  f"{fmt(s['unknown_ids_draft_mean'], 2):>9} {fmt(s['unknown_ids_final_mean'], 2):>9} "
+                  f"{fmt(s['overhead_first_call_p95'], 1):>8} {fmt(s['prompt_reuse'], 2):>6}")
+    print("\nratios streaming/sequential (p50, p95):")
+    for delay, ratio in report["ratios"].items():
+        print(f"  delay {delay:>4} ms: first visible {fmt(ratio['first_p50'], 2)}, {fmt(ratio['first_p95'], 2)}; "
+              f"final {fmt(ratio['final_p50'], 2)}, {fmt(ratio['final_p95'], 2)}")
+    print("(times in ms; 'kept 1st': share of refined finals that kept the draft's first line; 'unk': identifiers "
+          "the workspace does not define, mean per suggestion; 'ovh p95': request to first model call)")
+
+
+def draw(report: dict[str, Any], rows: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no PNG (pip install matplotlib)", file=sys.stderr)
+        return
+    delays = list(rows)
+    fig, axes = plt.subplots(1, len(delays), figsize=(5 * len(delays), 4), sharey=True)
+    if len(delays) == 1:
+        axes = [axes]
+    for ax, delay in zip(axes, delays, strict=True):
+        data, labels = [], []
+        for strategy in ("streaming", "sequential"):
+            for metric, name in (("first_visible_ms", "first"), ("final_ms", "final")):
+                data.append([r[metric] for r in rows[delay][strategy] if r[metric] is not None])
+                labels.append(f"{strategy[:3]}\n{name}")
+        ax.boxplot(data, tick_labels=labels)
+        ax.set_title(f"retrieval delay {delay} ms")
+        ax.set_ylabel("ms")
+    fig.suptitle(f"streaming vs sequential ({report['cases']} positions, {report['model']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--delays", default="0,100,500")
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-streaming"))
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    roots = install_packages(work / "packages")
+    workspace = work / "packages"
+    cases: list[Case] = []
+    per_package = max(1, args.cases // len(roots))
+    for package in roots:
+        cases.extend(sample_cases(all_cases(workspace, package), per_package, args.seed))
+    cases = cases[: args.cases]
+    index_dir = work / "index"
+    build_index(workspace, index_dir)
+    delays = [int(d) for d in args.delays.split(",")]
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for delay in delays:
+        rows[str(delay)] = {}
+        results[str(delay)] = {}
+        for strategy in ("streaming", "sequential"):
+            print(f"running {strategy} at delay {delay} ms over {len(cases)} positions...", file=sys.stderr)
+            got = asyncio.run(run_config(workspace, index_dir, cases, strategy, delay, args.model, work))
+            rows[str(delay)][strategy] = got
+            results[str(delay)][strategy] = summarize(got)
+    ratios = {}
+    for delay, s in results.items():
+        st, sq = s["streaming"], s["sequential"]
+        ratios[delay] = {
+            "first_p50": st["first_visible_p50"] / sq["first_visible_p50"] if sq["first_visible_p50"] else None,
+            "first_p95": st["first_visible_p95"] / sq["first_visible_p95"] if sq["first_visible_p95"] else None,
+            "final_p50": st["final_p50"] / sq["final_p50"] if sq["final_p50"] else None,
+            "final_p95": st["final_p95"] / sq["final_p95"] if sq["final_p95"] else None,
+        }
+    report = {"cases": len(cases), "model": args.model, "results": results, "ratios": ratios,
+              "machine": {"cpus": os.cpu_count()}}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "streaming.json").write_text(json.dumps({**report, "rows": rows}, indent=1, default=str))
+    draw(report, rows, RESULTS / "streaming.png")
+    print_table(report)
+    print(f"\nwrote {RESULTS / 'streaming.json'} and {RESULTS / 'streaming.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

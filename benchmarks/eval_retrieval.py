@@ -1,0 +1,338 @@
+"""Retrieval quality and latency on real cross-file completions, beside the baselines, in one command.
+
+    .venv/bin/python benchmarks/eval_retrieval.py [--cases-per-package 120] [--seed 7] [--no-stdlib]
+
+1. Installs pinned pure-Python packages from PyPI (requests, flask, jinja2, werkzeug) into a work folder
+   and indexes each package folder as a workspace with the real builder.
+2. Builds cross-file completion cases (see ``benchmarks/retrieval_cases.py``): the cursor at the start of a
+   use of a name defined in another module of the package; the buffer is the file cut at the cursor.
+3. Scores three methods on the same cases: srag (this retriever: symbol + imports + full text, fused and
+   budgeted as for a prompt), bm25-window (BM25 over 20-line windows of the other files, queried with the
+   20 lines before the cursor: what Tabby and Cody do), and none (no retrieval).
+   Metrics: recall@1, recall@5, MRR of the defining chunk; retrieval latency p50/p95.
+4. Times retrieval on an index of a copy of the CPython standard library at sampled cursors.
+5. Prints a table and writes ``benchmarks/results/retrieval.json``.
+
+The completion-quality part (exact match / edit similarity of model completions with and without
+retrieval) is the hook :func:`completion_quality_hook`, wired by the completion engine's owner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import sysconfig
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.bm25_windows import WindowIndex, query_for  # noqa: E402
+from benchmarks.retrieval_cases import PACKAGES, Case, all_cases, answer_rank, install_packages, sample_cases  # noqa: E402
+from srag_lsp.retrieval.cache import RetrievalCache  # noqa: E402
+from srag_lsp.retrieval.index_access import build_index  # noqa: E402
+from srag_lsp.retrieval.retriever import Retriever  # noqa: E402
+from srag_lsp.retrieval.types import ContextChunk, CursorContext  # noqa: E402
+from srag_lsp.settings import Settings  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "retrieval.json"
+DEADLINE_MS = 1000.0  # quality is measured with every source landed; the latency columns show the cost
+TOP_K = 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def metrics(ranks: list[int | None], latencies: list[float]) -> dict[str, float]:
+    n = max(1, len(ranks))
+    return {
+        "recall_at_1": sum(1 for r in ranks if r == 1) / n,
+        "recall_at_5": sum(1 for r in ranks if r is not None and r <= 5) / n,
+        "mrr": sum(1.0 / r for r in ranks if r is not None) / n,
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+    }
+
+
+def completion_quality_hook(
+    package: str, workspace: Path, cases: list[Case], retrieved: list[list[ContextChunk]]
+) -> dict[str, Any] | None:
+    """HOOK (model part, to be wired by the completion engine's owner): completion quality with retrieval.
+
+    Given the cases of one package and, for each, the chunks srag retrieved (in prompt order), run the
+    completion engine on a subset with and without those chunks and return figures such as
+    ``{"exact_match": {"with": .., "without": ..}, "edit_similarity": {"with": .., "without": ..}}``.
+    Returning None (as now) leaves the model columns out of the report.
+    """
+    return None
+
+
+def ensure_index(workspace: Path, index_dir: Path, say: Callable[[str], None]) -> float:
+    started = time.perf_counter()
+    report = build_index(workspace, str(index_dir))  # incremental when the index is already there
+    seconds = time.perf_counter() - started
+    say(
+        f"  indexed {workspace.name}: {getattr(report, 'indexed', '?')} files, "
+        f"{getattr(report, 'chunks_written', '?')} chunks in {seconds:.1f} s"
+    )
+    return seconds
+
+
+async def run_srag(
+    workspace: Path, index_dir: Path, cases: list[Case], budget_tokens: int
+) -> tuple[list[int | None], list[float], list[list[ContextChunk]], dict[str, list[float]]]:
+    retriever = Retriever(workspace, index_dir=str(index_dir), cache=RetrievalCache(max_entries=0))
+    ranks: list[int | None] = []
+    latencies: list[float] = []
+    retrieved: list[list[ContextChunk]] = []
+    per_source: dict[str, list[float]] = {}
+    try:
+        # one warm-up query: opening the table and loading its indexes is paid once per process
+        warm = cases[0]
+        await retriever.retrieve(
+            CursorContext(warm.file, warm.text, warm.line - 1, warm.col - 1), deadline_ms=DEADLINE_MS
+        )
+        for case in cases:
+            ctx = CursorContext(case.file, case.text, case.line - 1, case.col - 1)
+            started = time.perf_counter()
+            result = await retriever.retrieve(ctx, deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens)
+            latencies.append((time.perf_counter() - started) * 1000)
+            chunks = result.chunks[:TOP_K]
+            ranks.append(answer_rank(chunks, case.answer))
+            retrieved.append(chunks)
+            for source, ms in result.ms.items():
+                per_source.setdefault(source, []).append(ms)
+    finally:
+        retriever.close()
+    return ranks, latencies, retrieved, per_source
+
+
+def run_bm25(workspace: Path, cases: list[Case]) -> tuple[list[int | None], list[float], float]:
+    files = {
+        p.relative_to(workspace).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(workspace.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
+    started = time.perf_counter()
+    index = WindowIndex(files)
+    build_s = time.perf_counter() - started
+    ranks: list[int | None] = []
+    latencies: list[float] = []
+    for case in cases:
+        started = time.perf_counter()
+        windows = index.search(query_for(case.text), exclude_path=case.file, k=TOP_K)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranks.append(answer_rank(windows, case.answer))
+    return ranks, latencies, build_s
+
+
+def stdlib_copy(dest: Path) -> Path:
+    """A copy of the running interpreter's standard library (without site-packages and caches)."""
+    source = Path(sysconfig.get_paths()["stdlib"])
+    if not (dest / "os.py").exists():
+        shutil.copytree(
+            source,
+            dest,
+            ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc"),
+            symlinks=False,
+            dirs_exist_ok=True,
+        )
+    return dest
+
+
+def stdlib_cursors(root: Path, n: int, seed: int) -> list[tuple[str, str, int, int]]:
+    """Cursors at the start of a random identifier on a random code line of random files."""
+    rng = random.Random(seed)
+    files = sorted(p for p in root.rglob("*.py") if "test" not in p.relative_to(root).parts[0])
+    out: list[tuple[str, str, int, int]] = []
+    while len(out) < n and files:
+        path = rng.choice(files)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        lines = text.split("\n")
+        candidates = [
+            i
+            for i, line in enumerate(lines)
+            if line.strip() and not line.lstrip().startswith(("#", "import ", "from ", '"', "'"))
+        ]
+        if not candidates:
+            continue
+        line = rng.choice(candidates)
+        starts = [
+            i
+            for i, ch in enumerate(lines[line])
+            if (ch.isalpha() or ch == "_")
+            and (i == 0 or not (lines[line][i - 1].isalnum() or lines[line][i - 1] == "_"))
+        ]
+        col = rng.choice(starts) if starts else len(lines[line]) - len(lines[line].lstrip())
+        out.append((path.relative_to(root).as_posix(), text, line, col))
+    return out
+
+
+async def time_stdlib(root: Path, index_dir: Path, n: int, seed: int, budget_tokens: int) -> dict[str, Any]:
+    cursors = stdlib_cursors(root, n, seed)
+    retriever = Retriever(root, index_dir=str(index_dir), cache=RetrievalCache(max_entries=0))
+    latencies: list[float] = []
+    analysis_ms: list[float] = []
+    per_source: dict[str, list[float]] = {}
+    dropped = 0
+    try:
+        path, text, line, col = cursors[0]
+        await retriever.retrieve(CursorContext(path, text, line, col), deadline_ms=DEADLINE_MS)
+        for path, text, line, col in cursors:
+            ctx = CursorContext(path, text, line, col)
+            started = time.perf_counter()
+            result = await retriever.retrieve(ctx, deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens)
+            latencies.append((time.perf_counter() - started) * 1000)
+            dropped += bool(result.dropped)
+            for source, ms in result.ms.items():
+                per_source.setdefault(source, []).append(ms)
+            analysis_ms.append(retriever.analyzer.analyze(ctx).total_ms)
+    finally:
+        retriever.close()
+    return {
+        "cursors": len(cursors),
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "mean_ms": statistics.fmean(latencies) if latencies else 0.0,
+        "cursor_analysis_p50_ms": percentile(analysis_ms, 50),
+        "per_source_p50_ms": {s: percentile(v, 50) for s, v in sorted(per_source.items())},
+        "per_source_p95_ms": {s: percentile(v, 95) for s, v in sorted(per_source.items())},
+        "requests_with_drops": dropped,
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    header = (
+        f"{'package':<10} {'cases':>5}  {'method':<12} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>8} {'p95 ms':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, package in report["packages"].items():
+        first = True
+        for method, figures in package["methods"].items():
+            label = f"{name} {package['version']}" if first else ""
+            cases = str(package["cases"]) if first else ""
+            print(
+                f"{label:<10} {cases:>5}  {method:<12} {figures['recall_at_1']:6.3f} {figures['recall_at_5']:6.3f} "
+                f"{figures['mrr']:6.3f} {figures['p50_ms']:8.2f} {figures['p95_ms']:8.2f}"
+            )
+            first = False
+    if "stdlib" in report:
+        s = report["stdlib"]
+        print(
+            f"\nCPython stdlib index ({s['files']} files, {s['chunks']} chunks): srag retrieval at {s['cursors']} "
+            f"cursors p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms (cursor analysis p50 "
+            f"{s['cursor_analysis_p50_ms']:.1f} ms); per source p95: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in s["per_source_p95_ms"].items())
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases-per-package", type=int, default=120)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stdlib-cursors", type=int, default=300)
+    parser.add_argument("--no-stdlib", action="store_true", help="skip the standard-library latency run")
+    parser.add_argument(
+        "--work-dir",
+        default=os.path.join(Settings().cache_dir, "bench", "retrieval"),
+        help="where packages, the stdlib copy and the indexes go (reused between runs)",
+    )
+    parser.add_argument("--budget-tokens", type=int, default=Settings().context_budget_tokens)
+    parser.add_argument("--output", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    work = Path(args.work_dir).expanduser()
+    work.mkdir(parents=True, exist_ok=True)
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    say(f"installing {', '.join(f'{k}=={v}' for k, v in PACKAGES.items())} into {work / 'packages'}")
+    roots = install_packages(work / "packages")
+    report: dict[str, Any] = {
+        "settings": {
+            "cases_per_package": args.cases_per_package,
+            "seed": args.seed,
+            "top_k": TOP_K,
+            "budget_tokens": args.budget_tokens,
+            "deadline_ms": DEADLINE_MS,
+            "bm25_window": {"window_lines": 20, "stride": 10, "query_lines": 20},
+            "buffer": "the file cut at the cursor (prefix only)",
+            "retrieval_cache": "disabled",
+        },
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "packages": {},
+    }
+    for name, root in roots.items():
+        say(f"{name}: building cases and the index")
+        pool = all_cases(root, name)
+        cases = sample_cases(pool, args.cases_per_package, args.seed)
+        index_s = ensure_index(root, work / "indexes" / name, say)
+        ranks, latencies, retrieved, per_source = asyncio.run(
+            run_srag(root, work / "indexes" / name, cases, args.budget_tokens)
+        )
+        bm25_ranks, bm25_latencies, bm25_build_s = run_bm25(root, cases)
+        by_form: dict[str, list[int | None]] = {}
+        for case, rank in zip(cases, ranks, strict=True):
+            by_form.setdefault(case.form, []).append(rank)
+        package = {
+            "version": PACKAGES[name],
+            "cases": len(cases),
+            "cases_available": len(pool),
+            "index_seconds": round(index_s, 2),
+            "methods": {
+                "srag": metrics(ranks, latencies),
+                "bm25-window": metrics(bm25_ranks, bm25_latencies),
+                "none": metrics([None] * len(cases), [0.0] * len(cases)),
+            },
+            "srag_by_form": {form: metrics(r, [])["recall_at_5"] for form, r in by_form.items()},
+            "srag_per_source_p95_ms": {s: percentile(v, 95) for s, v in sorted(per_source.items())},
+            "bm25_index_build_s": round(bm25_build_s, 3),
+        }
+        quality = completion_quality_hook(name, root, cases, retrieved)
+        if quality is not None:
+            package["completion_quality"] = quality
+        report["packages"][name] = package
+    if not args.no_stdlib:
+        root = stdlib_copy(work / "stdlib")
+        say(f"stdlib: indexing a copy of the standard library in {root}")
+        index_dir = work / "indexes" / "stdlib"
+        index_s = ensure_index(root, index_dir, say)
+        from indexer.query import IndexReader
+
+        reader = IndexReader.open(str(index_dir))
+        stats = reader.stats() if reader is not None else {}
+        stdlib = asyncio.run(time_stdlib(root, index_dir, args.stdlib_cursors, args.seed, args.budget_tokens))
+        stdlib.update({"files": stats.get("files"), "chunks": stats.get("chunks"), "index_seconds": round(index_s, 1)})
+        report["stdlib"] = stdlib
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(report)
+    say(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

