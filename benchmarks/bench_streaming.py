@@ -50,6 +50,8 @@ def percentile(values: list[float], q: float) -> float:
 def as_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: as_dict(v) for k, v in obj.items()}
+    if hasattr(obj, "_asdict"):
+        return {k: as_dict(v) for k, v in obj._asdict().items()}
     if isinstance(obj, list | tuple):
         return [as_dict(v) for v in obj]
     if hasattr(obj, "__dict__") and not isinstance(obj, type):

@@ -337,21 +337,6 @@ class IndexBuilder:
     def indexable(self, rel: str) -> bool:
         return language_for_path(rel) is not None and not self.rules.is_ignored(rel, False)
 
-    def relative(self, path: str | Path) -> str | None:
-        """The workspace-relative form of an absolute or relative path; None when it lies outside."""
-        candidate = Path(path)
-        if not candidate.is_absolute():
-            rel = candidate.as_posix().lstrip("./") if str(candidate) not in (".", "") else ""
-            return rel or None
-        try:
-            rel = candidate.resolve().relative_to(self.root).as_posix()
-        except (ValueError, OSError):
-            try:
-                rel = candidate.relative_to(self.root).as_posix()
-            except ValueError:
-                return None
-        return rel if rel and rel != "." else None
-
     def finish_writes(self) -> None:
         """Create missing indexes, then compact and clean up old versions."""
         created = self.store.ensure_indexes()
@@ -438,7 +423,12 @@ class IndexBuilder:
                 record = self.manifest.files[result.path]
                 record.size, record.mtime_ns = result.size, result.mtime_ns
                 self._manifest_dirty = True
-            elif result.chunks is not None or result.path in self.manifest.files or result.error is not None:
+            elif (
+                result.chunks is not None
+                or result.path in self.manifest.files
+                or result.error is not None
+                or delete_always
+            ):
                 pending.append(result)
                 pending_chunks += len(result.chunks or ())
             elif result.skipped != "vanished":

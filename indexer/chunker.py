@@ -428,7 +428,10 @@ class _FileChunker:
                 return None
             if member.end_line >= definition.end_line and self.source[member.outer.end_byte : outer_end].strip():
                 return None
-            copy(cursor, member.start_line)
+            if cursor == definition.start_line or any(
+                line.strip() for line in lines[cursor - 1 : member.start_line - 1]
+            ):
+                copy(cursor, member.start_line)  # (blank lines between two elided members are dropped)
             boundaries.append(len(entries))
             line_start = self.source.rfind(b"\n", 0, member.decl_byte) + 1
             header = self.source[line_start : self._signature_end(member)].rstrip().split(b"\n")
@@ -596,13 +599,15 @@ def _make_chunk(
     ids.add(chunk_id)
     lexer = spec.lexer if spec is not None else TEXT_LEXER
     keywords = spec.keywords if spec is not None else frozenset()
-    defines = list(dict.fromkeys(d for d in defines if d))
+    if len(defines) > 1 or not all(defines):
+        defines = list(dict.fromkeys(filter(None, defines)))
     found = set(lexer.findall(body))  # set operations and one decode: no Python loop per identifier
     found.discard(b"")
     found -= keywords
-    found.difference_update(d.encode("utf-8", "surrogatepass") for d in defines)
+    if defines:
+        found.difference_update([d.encode("utf-8", "surrogatepass") for d in defines])
     uses = sorted(b"\0".join(found).decode("utf-8", "replace").split("\0")) if found else []
-    scope_parts = [p for p in qualified.split(".")[:-1] if p]
+    scope_parts = scope.split(".") if scope else []
     return Chunk(
         id=chunk_id,
         path=path,

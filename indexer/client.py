@@ -6,9 +6,10 @@ into one set, buffer changes into the newest message per path, and a single writ
 worker that exits or breaks its pipe is logged and restarted with backoff (a bounded number of times); the
 restarted worker gets ``start`` again plus the buffers that are still open, so overlays survive a crash.
 
-Events from the worker reach ``on_event(message)``: ``ready``, ``progress``, ``indexed``, ``status``,
-``error``, plus two from the client itself: ``worker_exited {returncode}`` and ``worker_failed {message}``
-(restarts exhausted). Call the methods from the event loop's thread.
+Events from the worker reach ``on_event(message)`` (or ``on_event(kind, payload)`` when the callback takes
+two arguments): ``ready``, ``progress``, ``indexed``, ``status``, ``error``, plus two from the client
+itself: ``worker_exited {returncode}`` and ``worker_failed {message}`` (restarts exhausted). Call the
+methods from the event loop's thread.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from indexer import protocol
 
 log = logging.getLogger(__name__)
 
-EventFn = Callable[[dict[str, Any]], Any]
+# on_event(message) with the whole message, or on_event(kind, payload) (the message without "type")
+EventFn = Callable[..., Any]
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -60,6 +62,7 @@ class IndexClient:
         self._index_dir: str | None = None
         self._settings: dict[str, Any] = {}
         self._on_event: EventFn | None = None
+        self._event_two_args = False
         self._proc: asyncio.subprocess.Process | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._supervisor: asyncio.Task[None] | None = None
@@ -94,6 +97,7 @@ class IndexClient:
         self._index_dir = index_dir or None
         self._settings = dict(settings or {})
         self._on_event = on_event
+        self._event_two_args = _takes_two_arguments(on_event)
         self._stopping = False
         self._wake = asyncio.Event()
         self.state = "starting"
@@ -338,10 +342,31 @@ class IndexClient:
         if self._on_event is None:
             return
         try:
-            result = self._on_event(message)
+            if self._event_two_args:
+                payload = {k: v for k, v in message.items() if k != "type"}
+                result = self._on_event(message.get("type"), payload)  # type: ignore[call-arg]
+            else:
+                result = self._on_event(message)
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 self._event_tasks.add(task)
                 task.add_done_callback(self._event_tasks.discard)
         except Exception:  # the caller's bug must not stop the reader
             log.exception("the index event handler failed")
+
+
+def _takes_two_arguments(callback: Callable[..., Any] | None) -> bool:
+    """Whether ``callback`` wants ``(kind, payload)`` rather than the whole message."""
+    if callback is None:
+        return False
+    try:
+        parameters = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        and p.default is inspect.Parameter.empty
+    ]
+    return len(positional) >= 2

@@ -68,6 +68,7 @@ class LanguageSpec:
     comment_prefix: str  # line comment syntax, for the header of split chunks
     elision: str  # appended to a member's signature in a class summary
     definitions: Mapping[str, Handler]
+    lexer: re.Pattern[bytes]  # pulls identifiers (group 1) out of code, skipping comments and strings
     wrappers: Mapping[str, Wrapper] = field(default_factory=dict)
     scopes: Mapping[str, ScopeHandler] = field(default_factory=dict)
     transparent: frozenset[str] = frozenset()  # look through these for definitions
@@ -79,7 +80,6 @@ class LanguageSpec:
     trivial: frozenset[str] = frozenset()  # statements that alone do not make a module chunk
     assigned_names: NamesReader | None = None  # names a module-level statement binds
     identifiers: frozenset[str] = frozenset({"identifier"})  # node types that are identifiers
-    lexer: re.Pattern[bytes] = field(default=None)  # type: ignore[assignment]  # group 1: identifier
     keywords: frozenset[bytes] = frozenset()  # identifiers that are not worth recording
 
 

@@ -130,7 +130,7 @@ class IndexReader:
         where = f"symbol >= {sql_string(prefix)}" + (f" AND symbol < {sql_string(upper)}" if upper else "")
         limit = max(k * 4, 50)
         rows = self._run("symbol_prefix", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(limit))
-        hits = [_hit(row, 1.0 / (1 + len(row["symbol"]) - len(prefix))) for row in rows]
+        hits = _merge_parts([_hit(row, 1.0 / (1 + len(row["symbol"]) - len(prefix))) for row in rows])
         return _ranked(hits)[:k]
 
     def text_search(self, query: str, k: int = 10, *, field: str = "tokens") -> list[Hit]:

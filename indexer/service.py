@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer import protocol
-from indexer.builder import BuildOptions, BuildReport, IndexBuilder, open_index
+from indexer.builder import BuildOptions, IndexBuilder, open_index
+from indexer.files import is_ignore_file
 from indexer.location import ensure_index_dir, resolve_index_dir
 from indexer.watcher import WorkspaceWatcher
 from indexer.writer_lock import LockHeld, WriterLock
@@ -307,6 +308,8 @@ class IndexService:
                     self._guarded(lambda rel=rel: builder.reindex(rel))
                 else:
                     paths.add(rel)
+            elif not builder.indexable(rel):
+                log.debug("not indexing the buffer of %s: ignored or not a source language", rel)
             else:
                 chunks = self._guarded(lambda rel=rel, text=pending.text: builder.write_overlay(rel, text))
                 if chunks is not None:
@@ -317,9 +320,9 @@ class IndexService:
             if report is not None:
                 self._update_status(last_build=report.as_dict(), initial_build_done=True)
         elif paths:
-            gitignore = any(p.rsplit("/", 1)[-1] == ".gitignore" for p in paths)
+            rules_changed = any(is_ignore_file(p) for p in paths)
             self._guarded(lambda: builder.update(paths, skip=skip, progress=self._on_progress))
-            if gitignore and self._watcher is not None:
+            if rules_changed and self._watcher is not None:  # newly ignored or unignored folders
                 self._watcher.stop()
                 self._start_watcher()
         optimize_wait = self._optimize_wait()
@@ -475,10 +478,6 @@ class IndexService:
                 continue
             return rel if rel not in ("", ".") else None
         return None
-
-    def last_report(self) -> BuildReport | None:
-        data = self._status.get("last_build")
-        return BuildReport(**data) if isinstance(data, dict) else None
 
 
 def _resolve_parent(path: Path) -> Path:

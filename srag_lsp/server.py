@@ -157,7 +157,7 @@ def create_server() -> SragServer:
         if ls.runtime is not None:
             ls.runtime.buffer_closed(params.text_document.uri)
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: SragServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
         request = ls.request_for(params.text_document.uri, params.position)
         if request is None:

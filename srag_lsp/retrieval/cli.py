@@ -170,8 +170,8 @@ async def _run(args: argparse.Namespace, workspace: Path) -> int:
         say("retrieving without an index (only the buffer itself is searched)")
     retriever = Retriever(workspace, reader=reader, index_dir=index_dir)
     try:
-        if reader is not None:  # warm the handle and its indexes: the first query pays for opening them
-            await loop.run_in_executor(None, lambda: (reader.symbols(["__warmup__"], 1), reader.text_search("x", 1)))
+        # the file list and the index's handles: the first query would pay for opening them
+        await asyncio.wrap_future(retriever.warm())
         if args.batch:
             try:
                 cases = _read_batch(args.batch)

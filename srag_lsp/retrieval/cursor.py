@@ -16,13 +16,15 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from srag_lsp.retrieval.imports import ImportBinding, WorkspaceModules, extract_imports
+from srag_lsp.retrieval.imports import ImportBinding, extract_imports
 from srag_lsp.retrieval.scopes import Scope, enclosing_scopes, qualified_scope
 from srag_lsp.retrieval.trees import DocumentTrees
 from srag_lsp.retrieval.types import CursorContext
+from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class CursorAnalysis:
     attribute_names: list[str]  # members accessed on receivers of unknown type, nearest first
     module_members: list[tuple[ImportBinding, str, int]]  # (module import, member, distance), nearest first
     name_distance: dict[str, int]  # identifier -> lines from the cursor to its nearest use before it
+    name_after: dict[str, int]  # identifier -> lines from the cursor to its first use after it (0: same line)
     scopes: list[Scope]
     scope: str  # qualified enclosing scope ("Session.request"; "" at module level)
     enclosing_function: str
@@ -103,6 +106,7 @@ class CursorAnalysis:
     total_ms: float = 0.0
     incremental: bool = False
     notes: list[str] = field(default_factory=list)
+    lookup: Any = None  # per-request scratch the retriever attaches (a shared symbol query), or None
 
     def import_for(self, local: str) -> ImportBinding | None:
         for binding in self.imports:
@@ -413,11 +417,14 @@ class CursorAnalyzer:
                     else:
                         attributes.append(Attribute("", part, dist))
         after: list[str] = []
+        after_distance: dict[str, int] = {}
         after_end = offset + len(
             "\n".join([line_text[col:], *lines[line + 1 : line + 1 + AFTER_LINES]]).encode("utf-8", "surrogatepass")
         )
-        for text in masked_text(tree, language, source, offset, after_end).split("\n"):
-            after.extend(m.group(0) for m in _IDENT.finditer(text))
+        for dist, text in enumerate(masked_text(tree, language, source, offset, after_end).split("\n")):
+            for match in _IDENT.finditer(text):
+                after.append(match.group(0))
+                after_distance.setdefault(match.group(0), dist)
 
         def wanted(name: str) -> bool:
             if len(name) < 2 or name in noise or name[0].isdigit():
@@ -468,6 +475,7 @@ class CursorAnalyzer:
             attribute_names=attribute_names[:MAX_NAMES],
             module_members=module_members[:MAX_MEMBERS],
             name_distance=distance,
+            name_after=after_distance,
             scopes=scopes,
             scope=qualified_scope(scopes),
             enclosing_function=functions[-1].name if functions else "",

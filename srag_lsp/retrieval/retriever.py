@@ -22,7 +22,6 @@ from srag_lsp.retrieval.budget import Tokenizer, fit_budget
 from srag_lsp.retrieval.cache import RetrievalCache
 from srag_lsp.retrieval.cursor import CursorAnalysis, CursorAnalyzer
 from srag_lsp.retrieval.fusion import DEFAULT_WEIGHTS, VisibleRange, fuse
-from srag_lsp.retrieval.imports import WorkspaceModules
 from srag_lsp.retrieval.sources import (
     DEFINITION_KINDS,
     BufferProvider,
@@ -30,12 +29,14 @@ from srag_lsp.retrieval.sources import (
     Embedder,
     FtsSource,
     ImportsSource,
+    SharedSymbols,
     Source,
     SymbolSource,
     VectorSource,
     chunk_from_hit,
 )
 from srag_lsp.retrieval.types import ContextChunk, CursorContext, RetrievalResult, RetrievalUpdate
+from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,33 @@ class Retriever:
     def set_reader(self, reader: Any | None) -> None:
         with self._reader_lock:
             self._reader = reader
-        self.cache.invalidate(None)
+        self.invalidate(None)
+
+    def warm(self) -> Any:
+        """Start, in the background, what the first request would otherwise wait for: the workspace's file
+        list (import resolution) and the index handle. Returns a concurrent Future; nothing needs to wait."""
+
+        def work() -> None:
+            self.modules.paths()
+            reader = self.reader()
+            if reader is not None:
+                reader.symbols(["__srag_warmup__"], 1)
+                reader.text_search("warmup", 1)
+
+        return self._executor.submit(work)
+
+    def prepare_document(self, path: str, text: str, language: str | None = None) -> Any:
+        """A document was opened: parse it and look up what its imports name, in the background, so that the
+        first completion in it finds the tree and the import definitions ready. Returns a concurrent Future."""
+
+        def work() -> None:
+            analysis = self.analyzer.analyze(CursorContext(path, text, 0, 0, language))
+            for source in self.sources:
+                prefetch = getattr(source, "prefetch", None)
+                if callable(prefetch):
+                    prefetch(analysis)
+
+        return self._executor.submit(work)
 
     # -- analysis ------------------------------------------------------------------------------------
     def analyze_blocking(self, ctx: CursorContext) -> CursorAnalysis:
@@ -170,6 +197,9 @@ class Retriever:
         ranked: dict[str, list[ContextChunk]] = {}
         ms: dict[str, float] = {}
         dropped: list[str] = []
+        reader = self._reader
+        shared = SharedSymbols(reader) if reader is not None else None
+        analysis.lookup = shared
         pending: dict[asyncio.Future[list[ContextChunk]], tuple[Source, float, Any]] = {}
         cached_sources: list[str] = []
         for source in available:
@@ -181,6 +211,9 @@ class Retriever:
                 ms[source.name] = elapsed_ms()
                 cached_sources.append(source.name)
                 continue
+            plan = getattr(source, "plan", None)
+            if shared is not None and callable(plan):
+                plan(analysis, shared, self.k_per_source)
             budget = self.source_budget_ms.get(source.name)
             source_deadline = min(deadline, started + budget / 1000.0) if budget is not None else deadline
             future = loop.run_in_executor(self._executor, source.run, analysis, ctx, self.k_per_source)
@@ -198,11 +231,14 @@ class Retriever:
                 final=final,
                 dropped=list(dropped) if final else [],
                 cached=bool(cached_sources),
+                analysis_ms=analysis.total_ms,
             )
 
+        final_sent = False
         try:
             if cached_sources:
-                yield update("cache", elapsed_ms(), final=not pending)
+                final_sent = not pending
+                yield update("cache", elapsed_ms(), final=final_sent)
             if not pending and not cached_sources:
                 yield update("none", elapsed_ms(), final=True)
                 return
@@ -231,8 +267,9 @@ class Retriever:
                     if cache_key is not None:
                         depends = [p for b in analysis.imports for p in b.paths]
                         self.cache.put(cache_key, chunks, depends)
-                    yield update(source.name, ms[source.name], final=not pending)
-            if dropped:
+                    final_sent = not pending
+                    yield update(source.name, ms[source.name], final=final_sent)
+            if not final_sent:  # the last sources were dropped (late or failed): say so in a final update
                 yield update("deadline", elapsed_ms(), final=True)
         finally:
             for future in pending:
@@ -253,7 +290,14 @@ class Retriever:
         total = round((time.perf_counter() - started) * 1000.0, 3)
         if last is None:  # pragma: no cover - stream always yields a final update
             return RetrievalResult([], {}, [], total_ms=total)
-        return RetrievalResult(last.chunks, last.ms_by_source, last.dropped, cached=last.cached, total_ms=total)
+        return RetrievalResult(
+            last.chunks,
+            last.ms_by_source,
+            last.dropped,
+            cached=last.cached,
+            total_ms=total,
+            analysis_ms=last.analysis_ms,
+        )
 
     def cached(self, ctx: CursorContext, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> list[ContextChunk] | None:
         """The last result for the scope the cursor is in (no parsing, no index reads): for instant drafts."""
@@ -312,6 +356,16 @@ class Retriever:
                 if key[0] in changed or any(c.path in changed for c in last.chunks):
                     self._last.pop(key, None)
         return dropped
+
+    def settle(self, timeout_s: float = 10.0) -> bool:
+        """Wait (blocking) until the sources' background lookups are done: for tests and benchmarks that
+        want the state the next keystroke would see. True when nothing is left."""
+        done = True
+        for source in self.sources:
+            drain = getattr(source, "drain", None)
+            if callable(drain):
+                done = drain(timeout_s) and done
+        return done
 
     def forget_document(self, path: str) -> None:
         """The editor closed ``path``: release its syntax tree."""

@@ -50,6 +50,7 @@ class RetrievalUpdate:
     final: bool = False  # the last update of this request (all sources landed or the deadline passed)
     dropped: list[str] = field(default_factory=list)  # set on the final update: sources past the deadline
     cached: bool = False  # the chunks came (at least partly) from the retrieval cache
+    analysis_ms: float = 0.0  # the cursor analysis (parse included), before any source started
 
 
 @dataclass(slots=True)
@@ -61,3 +62,4 @@ class RetrievalResult:
     dropped: list[str]  # sources that missed the deadline (or failed)
     cached: bool = False
     total_ms: float = 0.0
+    analysis_ms: float = 0.0  # the cursor analysis (parse included)

@@ -153,7 +153,10 @@ async def test_restarts_are_bounded(tmp_path: Path) -> None:
 async def test_stop_ends_the_process(tmp_path: Path) -> None:
     root = small_workspace(tmp_path / "ws")
     client = IndexClient()
-    await client.start(root, str(tmp_path / "index"), {})
+    seen: list[tuple[str, dict[str, Any]]] = []
+    await client.start(root, str(tmp_path / "index"), {}, lambda kind, payload: seen.append((kind, payload)))
+    await eventually(lambda: any(kind == "indexed" and payload["chunks"] > 0 for kind, payload in seen))
+    assert seen[0] == ("ready", {"pid": client.pid})  # a (kind, payload) callback gets that form
     pid = client.pid
     assert pid is not None
     await client.stop()

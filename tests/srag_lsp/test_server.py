@@ -130,34 +130,76 @@ async def test_incremental_edit_then_completion_and_plain_completion(workspace: 
         await stop_client(client)
 
 
+NUMBERS = "NUMBERS = [\n    1,\n    2,\n    3,\n    "
+
+
+def read_traces(cache_dir: Path) -> list[dict]:
+    path = cache_dir / "traces" / "trace.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 @pytest.mark.model
-async def test_cancel_stops_generation_and_server_keeps_serving(workspace: Path, cache_dir: Path) -> None:
-    env = server_env(cache_dir, SRAG_MAX_TOKENS="400", SRAG_INLINE_WAIT_MS="600000")
-    client, _, _ = await start_client(workspace, env)
+async def test_newer_edit_supersedes_and_stops_generation(workspace: Path, cache_dir: Path) -> None:
+    """A long generation (a list that goes on) is stopped by the next edit: the trace shows it cancelled."""
+    env = server_env(cache_dir, SRAG_MAX_TOKENS="300")
+    client, _, _ = await start_client(workspace, env, {"streaming": True})
     try:
         await wait_ready(client)
-        text = SAMPLE.replace("    return \n", "    \n")
-        uri = open_doc(client, workspace / "shapes.py", text)
-        msg_id = "cancel-me"
-        future = client.protocol.send_request("textDocument/inlineCompletion",
-                                              inline_params(uri, 12, 4), msg_id=msg_id)
-        await asyncio.sleep(1.0)
-        client.protocol.notify("$/cancelRequest", types.CancelParams(id=msg_id))
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(future), 120)
-        except Exception:
-            pass  # a cancelled request answers with an error: that is the point
-        stats = as_dict(await client.protocol.send_request_async("srag/stats", {}))
-        assert stats.get("requests", 0) >= 1
-        assert "cancelled" in stats, stats
-        # The daemon still serves.
-        status = as_dict(await client.protocol.send_request_async("srag/status", {}))
-        assert status["ready"] is True
+        uri = open_doc(client, workspace / "numbers.py", NUMBERS)
+        result = await client.text_document_inline_completion_async(inline_params(uri, 4, 4))
+        items = result.items if isinstance(result, types.InlineCompletionList) else result
+        assert items and items[0].insert_text.strip()  # answered at the first line; generation goes on
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=NUMBERS + "4,\n    ")]))
+        # The daemon keeps serving: the next request is answered.
+        again = await client.text_document_inline_completion_async(inline_params(uri, 5, 4))
+        assert again is not None
+        for _ in range(600):
+            if any(t["flags"].get("cancelled") for t in read_traces(cache_dir)):
+                break
+            await asyncio.sleep(0.1)
     finally:
         await stop_client(client)
-    traces = [json.loads(line) for line in (cache_dir / "traces" / "trace.jsonl").read_text().splitlines()]
+    traces = read_traces(cache_dir)
     cancelled = [t for t in traces if t["flags"].get("cancelled")]
-    assert cancelled and cancelled[0]["numbers"].get("generated_tokens", 0) < 400
+    assert cancelled, traces
+    assert cancelled[0]["numbers"].get("generated_tokens", 0) < 300
+    assert "cancelled" in cancelled[0]["events"]
+
+
+async def test_cancel_request_closes_a_stalled_model_stream(workspace: Path, cache_dir: Path) -> None:
+    """$/cancelRequest while the model server stalls (fault injection: a server that never answers)."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.ollama_server", "--port", "0", "--fault", "stall",
+                             "--model", "gemma3-270m"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        env = server_env(cache_dir, SRAG_BACKEND="ollama", OLLAMA_HOST=url, SRAG_OLLAMA_MODEL="gemma3-270m",
+                         SRAG_INLINE_WAIT_MS="600000")
+        client, _, _ = await start_client(workspace, env)
+        try:
+            status = await wait_ready(client)
+            assert status["backend"] == "ollama", status
+            uri = open_doc(client, workspace / "shapes.py", SAMPLE)
+            future = client.protocol.send_request("textDocument/inlineCompletion", inline_params(uri, *CURSOR),
+                                                  msg_id="cancel-me")
+            await asyncio.sleep(0.5)
+            assert not future.done(), "the stalled request should still be waiting"
+            client.protocol.notify("$/cancelRequest", types.CancelParams(id="cancel-me"))
+            with pytest.raises(Exception, match=r"(?i)cancel"):
+                await asyncio.wait_for(asyncio.wrap_future(future), 60)
+            stats = as_dict(await client.protocol.send_request_async("srag/stats", {}))
+            assert stats.get("cancelled", {}).get("n") == 1, stats
+            status = as_dict(await client.protocol.send_request_async("srag/status", {}))
+            assert status["ready"] is True
+        finally:
+            await stop_client(client)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    traces = read_traces(cache_dir)
+    assert traces and traces[0]["flags"].get("cancelled") is True
 
 
 async def test_dead_model_server_is_reported_and_daemon_keeps_serving(workspace: Path, cache_dir: Path) -> None:

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from srag_lsp.retrieval.cursor import CursorAnalyzer
-from srag_lsp.retrieval.imports import ImportBinding, WorkspaceModules
+from srag_lsp.retrieval.imports import ImportBinding
 from srag_lsp.retrieval.types import CursorContext
+from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 from tests.srag_lsp.retrieval.sample_workspace import FILES, insert_at, position, write_sample_workspace
 
 HTTPX = Path(httpx.__file__).parent  # a real, installed package with relative imports
@@ -100,6 +101,7 @@ def test_module_receiver_and_relative_imports(shop: CursorAnalyzer):
     assert binding(a, "Order").paths == ("shop/models.py",)
     assert binding(a, "apply_coupon").paths == ("shop/pricing.py",)
     assert not any(m == "format_money" for _, m, _ in a.module_members)  # used after the cursor only
+    assert a.name_after["format_money"] == 1 and "format_money" not in a.name_distance
     # the imported names used before the cursor are in play, nearest first
     assert a.names.index("apply_coupon") < a.names.index("discount_for")
 

@@ -123,6 +123,27 @@ async def test_deadline_drops_a_slow_source_and_does_not_wait(indexed_workspace:
         retriever.close()
 
 
+async def test_a_source_over_its_own_budget_is_dropped_alone(indexed_workspace: tuple[Path, Path]):
+    """Fault injection: the symbol source is delayed by 2 s and has a 100 ms budget; the deadline is 10 s."""
+    root, index_dir = indexed_workspace
+    reader = IndexReader.open(index_dir)
+    slow = SlowSource(SymbolSource(lambda: reader), delay_s=2.0)
+    retriever = Retriever(
+        root,
+        reader=reader,
+        sources=[slow, ImportsSource(lambda: reader), FtsSource(lambda: reader)],
+        source_budget_ms={"symbol": 100},
+    )
+    try:
+        updates = [u async for u in retriever.stream(cut_at("shop/api.py", 'OrderError("an order'), deadline_ms=10_000)]
+        assert [u.final for u in updates].count(True) == 1 and updates[-1].final
+        assert updates[-1].dropped == ["symbol"]
+        assert set(updates[-1].ms_by_source) == {"imports", "fts"}
+        assert not slow.finished.is_set()
+    finally:
+        retriever.close()
+
+
 async def test_a_failing_source_is_dropped_and_the_others_deliver(indexed_workspace: tuple[Path, Path]):
     """Fault injection: the full-text source raises."""
     root, index_dir = indexed_workspace
@@ -239,3 +260,14 @@ async def test_bad_input_never_raises(retriever: Retriever, ctx: CursorContext):
     result = await retriever.retrieve(ctx, deadline_ms=10_000)
     assert isinstance(result.chunks, list)
     assert all(isinstance(c, ContextChunk) for c in result.chunks)
+
+
+async def test_prepare_document_parses_and_looks_up_imports_ahead(retriever: Retriever):
+    text = FILES["shop/api.py"]
+    await asyncio.wrap_future(retriever.prepare_document("shop/api.py", text))
+    assert retriever.settle()
+    assert "shop/api.py" in retriever.analyzer.trees
+    imports = next(s for s in retriever.sources if s.name == "imports")
+    analysis = retriever.analyzer.analyze(CursorContext("shop/api.py", text, 0, 0))
+    definitions = imports._imported_definitions(None, analysis, imports._by_name(analysis)[1])  # memo: no reader
+    assert {"Customer", "Order", "OrderError", "apply_coupon", "discount_for"} <= set(definitions)

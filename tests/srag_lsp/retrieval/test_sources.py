@@ -8,9 +8,9 @@ import pytest
 
 from indexer.query import IndexReader
 from srag_lsp.retrieval.cursor import CursorAnalyzer
-from srag_lsp.retrieval.imports import WorkspaceModules
 from srag_lsp.retrieval.sources import BufferSource, FtsSource, ImportsSource, SymbolSource, VectorSource, fts_query
 from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 from tests.srag_lsp.retrieval.sample_workspace import FILES
 
 
@@ -75,8 +75,10 @@ def test_imports_after_a_module_name_list_its_members(reader: IndexReader, analy
     analysis = analyzer.analyze(ctx)
     assert analysis.receiver == "utils"
     chunks = ImportsSource(lambda: reader).run(analysis, ctx, 8)
-    assert set(names(chunks)[:2]) == {"format_money", "slugify"}
-    assert all(c.path == "shop/utils.py" for c in chunks[:2])
+    # its functions, and the module-level code that binds `registry`, before anything else
+    assert all(c.path == "shop/utils.py" for c in chunks[:3])
+    assert {"format_money", "slugify"} <= set(names(chunks)[:3])
+    assert any("registry = " in c.text for c in chunks[:3])
     ctx = cut_at("shop/api.py", "format_money(total)", "sl")
     chunks = ImportsSource(lambda: reader).run(analyzer.analyze(ctx), ctx, 8)
     assert names(chunks)[0] == "slugify"

@@ -1,0 +1,48 @@
+"""The ``fts`` source: BM25 over identifier sub-words, queried with the identifiers before the cursor."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable
+
+from srag_lsp.retrieval.cursor import CursorAnalysis, noise_words
+from srag_lsp.retrieval.sources.base import ReaderFn, chunk_from_hit, reader_ready
+from srag_lsp.retrieval.types import ContextChunk, CursorContext
+
+_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+MAX_FTS_TERMS = 24
+
+
+def fts_query(analysis: CursorAnalysis) -> str:
+    """The identifiers of the lines before the cursor, nearest first, without keywords (at most 24)."""
+    noise = noise_words(analysis.language)
+    seen: dict[str, None] = {}
+    for line in reversed(analysis.window_before.split("\n")):
+        for word in reversed(_IDENT.findall(line)):
+            if len(word) > 1 and word not in noise and word not in seen:
+                seen[word] = None
+                if len(seen) >= MAX_FTS_TERMS:
+                    return " ".join(seen)
+    return " ".join(seen)
+
+
+class FtsSource:
+    """BM25 (LanceDB full-text search) over identifier sub-words, queried with the window before the cursor."""
+
+    name = "fts"
+
+    def __init__(self, reader_fn: ReaderFn) -> None:
+        self._reader = reader_fn
+
+    def available(self) -> bool:
+        return reader_ready(self._reader)
+
+    def cache_key(self, analysis: CursorAnalysis) -> Hashable:
+        return fts_query(analysis)
+
+    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
+        reader = self._reader()
+        query = fts_query(analysis)
+        if reader is None or not query:
+            return []
+        return [chunk_from_hit(hit, self.name) for hit in reader.text_search(query, k=k)]
