@@ -1,0 +1,149 @@
+"""The streaming engine with the real model and real retrieval over a real index of examples/shop.
+
+The only injected fault is the retrieval delay (a setting meant for benchmarks), used to make retrieval
+land after the draft's first token, and a dead model server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from srag_lsp.completion.context import make_context_provider
+from srag_lsp.completion.engine import CompletionEngine, Generator, edit_distance, new_identifiers
+from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.models.ollama_backend import OllamaBackend
+from srag_lsp.retrieval.index_access import build_index
+from srag_lsp.settings import Settings, default_model_dir
+from srag_lsp.trace import Tracer
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
+CHECKOUT = "checkout.py"
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    base = tmp_path_factory.mktemp("engine")
+    root = base / "shop"
+    shutil.copytree(EXAMPLE, root)
+    index_dir = base / "index"
+    report = build_index(root, str(index_dir))
+    assert report.errors == 0
+    yield root, index_dir
+
+
+@pytest.fixture(scope="module")
+def backends() -> tuple[EmbeddedBackend, EmbeddedBackend]:
+    draft = EmbeddedBackend("qwen2.5-coder-0.5b", model_dir=default_model_dir(), slot="engine-draft")
+    refine = draft.with_slot("engine-refine")
+
+    async def start() -> None:
+        await draft.start()
+        await refine.start()
+
+    asyncio.run(start())
+    return draft, refine
+
+
+def engine_for(root: Path, index_dir: Path, backends: tuple[EmbeddedBackend, EmbeddedBackend], tmp_path: Path,
+               **overrides: object) -> CompletionEngine:
+    values: dict[str, object] = {"max_tokens": 20, "draft_max_tokens": 16, "cache_dir": str(tmp_path), **overrides}
+    settings = Settings(**values)  # type: ignore[arg-type]
+    context = make_context_provider(settings, root, index_dir)
+    draft, refine = backends
+    return CompletionEngine(Generator.for_backend(draft, "auto"), Generator.for_backend(refine, "auto"), settings,
+                            Tracer(tmp_path / "traces"), context)
+
+
+def checkout_request(root: Path) -> CompletionRequest:
+    text = (root / CHECKOUT).read_text()
+    line = text.split("\n").index("    discounted = ")
+    return CompletionRequest(uri=(root / CHECKOUT).as_uri(), path=CHECKOUT, text=text, line=line, col=17,
+                             version=1, language="python")
+
+
+pytestmark = pytest.mark.model
+
+
+async def test_draft_first_then_refined_with_workspace_context(shop, backends, tmp_path: Path) -> None:
+    root, index_dir = shop
+    engine = engine_for(root, index_dir, backends, tmp_path, retrieval_delay_ms=1500)
+    seen: list[Suggestion] = []
+    outcome = await engine.run(checkout_request(root), seen.append)
+    stages = [s.stage for s in seen]
+    assert stages[0] == "draft", stages
+    assert "refined" in stages and stages[-1] == "refined"
+    assert seen[-1].final and seen[-1].done and seen[-1].text == outcome.suggestion.text
+    assert sum(1 for s in seen if s.final) == 1
+    trace = outcome.trace
+    # The draft was visible before retrieval landed; the refinement started after it.
+    assert trace.events["first_visible"] < trace.events["retrieval_first"] <= trace.refinements[0]["start_ms"]
+    assert any(c.symbol in ("apply_discount", "add_tax") for c in outcome.context)
+    assert "apply_discount" in outcome.suggestion.text
+    assert trace.numbers["prompt_tokens"] > 0
+
+
+async def test_sequential_generates_once_with_context(shop, backends, tmp_path: Path) -> None:
+    root, index_dir = shop
+    engine = engine_for(root, index_dir, backends, tmp_path, strategy="sequential")
+    seen: list[Suggestion] = []
+    outcome = await engine.run(checkout_request(root), seen.append)
+    assert {s.stage for s in seen} == {"refined"}
+    assert outcome.trace.events["retrieval_done"] < outcome.trace.events["first_model_call"]
+    assert outcome.context and outcome.suggestion.text.strip()
+
+
+async def test_cached_scope_skips_the_draft(shop, backends, tmp_path: Path) -> None:
+    root, index_dir = shop
+    engine = engine_for(root, index_dir, backends, tmp_path)
+    await engine.run(checkout_request(root), lambda s: None)
+    seen: list[Suggestion] = []
+    outcome = await engine.run(checkout_request(root), seen.append)
+    assert outcome.trace.flags.get("skipped_draft") is True
+    assert seen and all(s.stage == "refined" for s in seen)
+
+
+async def test_cancelling_a_run_stops_generation_and_is_traced(shop, backends, tmp_path: Path) -> None:
+    root, index_dir = shop
+    engine = engine_for(root, index_dir, backends, tmp_path, max_tokens=300, draft_max_tokens=300,
+                        retrieval_delay_ms=60000)
+    request = checkout_request(root)
+    request.text = "NUMBERS = [\n    1,\n    2,\n    "
+    request.line, request.col, request.path = 3, 4, "numbers.py"
+    seen: list[Suggestion] = []
+    task = asyncio.create_task(engine.run(request, seen.append))
+    while not seen:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    record = engine.tracer.recent[-1]
+    assert record["flags"]["cancelled"] is True and "cancelled" in record["events"]
+    assert record["numbers"]["generated_tokens"] < 300
+
+
+async def test_dead_model_server_gives_an_empty_final_and_an_error(shop, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        host = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead = OllamaBackend(host=host, model="qwen2.5-coder:1.5b-base")  # never started: nothing listens there
+    root, index_dir = shop
+    settings = Settings(cache_dir=str(tmp_path))
+    engine = CompletionEngine(Generator(dead, "qwen"), Generator(dead, "qwen"), settings, Tracer(None),
+                              make_context_provider(settings, root, index_dir))
+    seen: list[Suggestion] = []
+    outcome = await engine.run(checkout_request(root), seen.append)
+    assert outcome.suggestion.text == "" and seen[-1].final
+    assert host in outcome.trace.flags["error"]
+
+
+def test_new_identifiers_and_edit_distance() -> None:
+    assert new_identifiers("total = apply_discount(subtotal, rate)", "subtotal = 1") == ["total", "apply_discount",
+                                                                                          "rate"]
+    assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3
