@@ -94,7 +94,7 @@ class IndexClient:
         if self._supervisor is not None:
             raise RuntimeError("the index client is already started")
         self._root = str(Path(root).expanduser().resolve())
-        self._index_dir = index_dir or None
+        self._index_dir = str(index_dir) if index_dir else None
         self._settings = dict(settings or {})
         self._on_event = on_event
         self._event_two_args = _takes_two_arguments(on_event)

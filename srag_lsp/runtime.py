@@ -142,7 +142,7 @@ class Runtime:
             from indexer.client import IndexClient
 
             self.index_client = IndexClient()
-            await self.index_client.start(self.root, index_dir, self._index_settings(), self._on_index_event)
+            await self.index_client.start(str(self.root), str(index_dir), self._index_settings(), self._on_index_event)
             self.index_state = {"state": "indexing", "index_dir": str(index_dir)}
         except Exception as exc:
             log.exception("index worker failed to start")
@@ -167,25 +167,36 @@ class Runtime:
             log.warning("index: %s", payload.get("message"))
 
     def _report_progress(self, payload: dict[str, Any]) -> None:
+        """One `$/progress` session per build: begin, a report per batch, end when the worker says done."""
+        done, total = int(payload.get("done", 0)), int(payload.get("total", 0))
+        phase = str(payload.get("phase", "index"))
+        if phase == "done":
+            self.index_state["state"] = "ready"
+            self.index_state["initial_build_done"] = True
+            warm = getattr(self.context, "warm", None)
+            if warm is not None:
+                warm()  # the index may not have existed when retrieval first looked
         progress = self._progress
         if progress is None:
             return
-        done, total = int(payload.get("done", 0)), int(payload.get("total", 0))
-        phase = str(payload.get("phase", "indexing"))
         try:
+            if phase == "done":
+                if self._progress_token is not None:
+                    progress.end(self._progress_token, types.WorkDoneProgressEnd(message=f"{done} files indexed"))
+                    self._progress_token = None
+                return
             if self._progress_token is None:
+                if self.index_state.get("initial_build_done") and total < 50:
+                    return  # a small incremental update: no progress UI
                 self._progress_token = f"srag-index-{uuid.uuid4().hex[:8]}"
                 progress.create(self._progress_token)
                 progress.begin(self._progress_token, types.WorkDoneProgressBegin(
-                    title="srag: indexing", message=f"{done}/{total} files", percentage=0, cancellable=False))
-            pct = int(100 * done / total) if total else 100
-            if phase == "done" or (total and done >= total):
-                progress.end(self._progress_token, types.WorkDoneProgressEnd(message=f"{done} files indexed"))
-                self._progress_token = None
-                self.index_state["state"] = "ready"
-            else:
-                progress.report(self._progress_token, types.WorkDoneProgressReport(
-                    message=f"{done}/{total} files", percentage=pct))
+                    title="srag: indexing", message=f"{phase} {done}/{total} files", percentage=0,
+                    cancellable=False))
+                return
+            pct = min(100, int(100 * done / total)) if total else 0
+            progress.report(self._progress_token, types.WorkDoneProgressReport(
+                message=f"{phase} {done}/{total} files", percentage=pct))
         except Exception as exc:
             log.debug("progress not sent: %s", exc)
 

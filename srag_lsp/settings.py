@@ -53,7 +53,7 @@ class Settings:
     strategy: str = "streaming"  # streaming | sequential (retrieve, then generate)
     streaming: bool = False  # client opted in to srag/suggestion notifications
     max_refinements: int = 2
-    retrieval_deadline_ms: int = 150
+    retrieval_deadline_ms: int = 300
     retrieval_delay_ms: int = 0  # an artificial delay for benchmarks
     inline_wait_ms: int = 1500  # how long inlineCompletion waits for a useful first line
     debounce_ms: int = 30  # applied only while keystrokes arrive faster than this

@@ -49,7 +49,14 @@ class RetrieverContext:
     def invalidate(self, paths: list[str]) -> None:
         self.retriever.invalidate(paths or None)
 
+    def warm(self) -> None:
+        """Open the index and list the workspace in the background, so the first request does not pay for it."""
+        self.retriever.warm()
+
     def buffer_changed(self, path: str, text: str) -> None:
+        if path not in self.buffers:
+            # A newly opened document: parse it and prefetch its imports' definitions in the background.
+            self.retriever.prepare_document(path, text)
         self.buffers[path] = text
         self.buffers.move_to_end(path)
         while len(self.buffers) > MAX_BUFFERS:
@@ -72,4 +79,5 @@ def make_context_provider(settings: Settings, root: Path | None, index_dir: Path
                           visible_lines=(settings.prefix_lines, settings.suffix_lines))
     context = RetrieverContext(retriever, settings)
     holder.append(context)
+    context.warm()
     return context

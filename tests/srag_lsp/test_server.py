@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -259,3 +260,37 @@ async def test_completion_through_real_ollama_client(workspace: Path, cache_dir:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.mark.model
+async def test_streaming_client_sees_draft_before_retrieval_and_refined_after(tmp_path: Path, cache_dir: Path) -> None:
+    """Index on (a real worker process), retrieval delivered late (the benchmark delay setting)."""
+    root = tmp_path / "shop"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "shop", root)
+    env = server_env(cache_dir, SRAG_INDEX_ENABLED="true", SRAG_RETRIEVAL_DELAY_MS="3000", SRAG_MAX_TOKENS="20",
+                     SRAG_RETRIEVAL_DEADLINE_MS="5000")
+    client, collected, _ = await start_client(root, env, {"streaming": True})
+    try:
+        await wait_ready(client)
+        for _ in range(1200):
+            status = as_dict(await client.protocol.send_request_async("srag/indexStatus", {}))
+            if status.get("initial_build_done"):
+                break
+            await asyncio.sleep(0.1)
+        assert status.get("initial_build_done") and status.get("files") == 3, status
+        assert client.progress_reports, "initial indexing reports $/progress"
+        kinds = [getattr(v, "kind", None) for values in client.progress_reports.values() for v in values]
+        assert "begin" in kinds and "end" in kinds
+        text = (root / "checkout.py").read_text()
+        uri = open_doc(client, root / "checkout.py", text)
+        line = text.split("\n").index("    discounted = ")
+        await client.text_document_inline_completion_async(inline_params(uri, line, 17))
+        await collected.wait_for(lambda s: any(x.get("final") for x in s))
+        stages = [s["stage"] for s in collected.suggestions]
+        assert stages[0] == "draft" and stages[-1] == "refined", stages
+        context = as_dict(await client.protocol.send_request_async("srag/context", {}))
+        events = context["trace"]["events"]
+        assert events["first_visible"] < events["retrieval_first"]
+        assert {c["path"] for c in context["chunks"]} & {"pricing.py", "cart.py"}
+    finally:
+        await stop_client(client)
