@@ -71,14 +71,14 @@ async def run_config(workspace: Path, index_dir: Path, cases: list[Case], strate
     cache.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, SRAG_CACHE_DIR=str(cache), SRAG_INDEX_DIR=str(index_dir), SRAG_BACKEND="embedded",
                SRAG_EMBEDDED_MODEL=model, SRAG_STRATEGY=strategy, SRAG_RETRIEVAL_DELAY_MS=str(delay_ms),
-               SRAG_STREAMING="true", SRAG_MAX_TOKENS="24", SRAG_DRAFT_MAX_TOKENS="16", SRAG_PREFIX_LINES="30",
-               SRAG_SUFFIX_LINES="0", SRAG_CONTEXT_BUDGET_TOKENS="300", SRAG_INLINE_WAIT_MS="50",
+               SRAG_STREAMING="true", SRAG_MAX_TOKENS="24", SRAG_DRAFT_MAX_TOKENS="16", SRAG_PREFIX_LINES="24",
+               SRAG_SUFFIX_LINES="0", SRAG_CONTEXT_BUDGET_TOKENS="256", SRAG_INLINE_WAIT_MS="50",
                SRAG_INDEX_ENABLED="false")
     client: LanguageClient = await ClientServerConfig(server_command=SERVER, server_env=env).start()
     events: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     finished: dict[str, asyncio.Event] = {}
 
-    def on_suggestion(_ls: Any, params: Any) -> None:
+    def on_suggestion(ls: Any, params: Any) -> None:
         p = as_dict(params)
         uri = p["uri"]
         events.setdefault(uri, []).append((time.perf_counter(), p))

@@ -131,13 +131,15 @@ class Runtime:
     async def _start_index(self) -> None:
         from srag_lsp.completion.context import make_context_provider
 
-        if not self.settings.index_enabled or self.root is None:
-            self.context = make_context_provider(self.settings, self.root, None)
+        if self.root is None:
             return
         index_dir = index_dir_for(self.settings, self.root)
+        # Retrieval reads whatever index is there (built by `srag-index` in CI, say) even with the worker off.
         self.context = make_context_provider(self.settings, self.root, index_dir)
         if self.engine is not None:
             self.engine.context = self.context
+        if not self.settings.index_enabled:
+            return
         try:
             from indexer.client import IndexClient
 
