@@ -267,7 +267,7 @@ async def test_streaming_client_sees_draft_before_retrieval_and_refined_after(tm
     """Index on (a real worker process), retrieval delivered late (the benchmark delay setting)."""
     root = tmp_path / "shop"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "shop", root)
-    env = server_env(cache_dir, SRAG_INDEX_ENABLED="true", SRAG_RETRIEVAL_DELAY_MS="3000", SRAG_MAX_TOKENS="20",
+    env = server_env(cache_dir, SRAG_INDEX_ENABLED="true", SRAG_RETRIEVAL_DELAY_MS="8000", SRAG_MAX_TOKENS="20",
                      SRAG_RETRIEVAL_DEADLINE_MS="5000")
     client, collected, _ = await start_client(root, env, {"streaming": True})
     try:

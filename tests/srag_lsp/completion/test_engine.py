@@ -7,9 +7,7 @@ land after the draft's first token, and a dead model server.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,36 +17,11 @@ from srag_lsp.completion.engine import CompletionEngine, Generator, edit_distanc
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.models.embedded import EmbeddedBackend
 from srag_lsp.models.ollama_backend import OllamaBackend
-from srag_lsp.retrieval.index_access import build_index
-from srag_lsp.settings import Settings, default_model_dir
+from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 CHECKOUT = "checkout.py"
-
-
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    base = tmp_path_factory.mktemp("engine")
-    root = base / "shop"
-    shutil.copytree(EXAMPLE, root)
-    index_dir = base / "index"
-    report = build_index(root, str(index_dir))
-    assert report.errors == 0
-    yield root, index_dir
-
-
-@pytest.fixture(scope="module")
-def backends() -> tuple[EmbeddedBackend, EmbeddedBackend]:
-    draft = EmbeddedBackend("qwen2.5-coder-0.5b", model_dir=default_model_dir(), slot="engine-draft")
-    refine = draft.with_slot("engine-refine")
-
-    async def start() -> None:
-        await draft.start()
-        await refine.start()
-
-    asyncio.run(start())
-    return draft, refine
 
 
 def engine_for(root: Path, index_dir: Path, backends: tuple[EmbeddedBackend, EmbeddedBackend], tmp_path: Path,
@@ -71,11 +44,38 @@ def checkout_request(root: Path) -> CompletionRequest:
 pytestmark = pytest.mark.model
 
 
+class GatedContext:
+    """Fault injection: retrieval is held back until the draft has shown text (a slow retrieval, made exact)."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.gate = asyncio.Event()
+
+    def cached(self, request):  # type: ignore[no-untyped-def]
+        return self.inner.cached(request)
+
+    async def stream(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        await self.gate.wait()
+        async for update in self.inner.stream(request, **kwargs):
+            yield update
+
+    async def lookup_names(self, names):  # type: ignore[no-untyped-def]
+        return await self.inner.lookup_names(names)
+
+
 async def test_draft_first_then_refined_with_workspace_context(shop, backends, tmp_path: Path) -> None:
     root, index_dir = shop
-    engine = engine_for(root, index_dir, backends, tmp_path, retrieval_delay_ms=1500)
+    engine = engine_for(root, index_dir, backends, tmp_path)
+    gated = GatedContext(engine.context)
+    engine.context = gated  # type: ignore[assignment]
     seen: list[Suggestion] = []
-    outcome = await engine.run(checkout_request(root), seen.append)
+
+    def emit(s: Suggestion) -> None:
+        seen.append(s)
+        if s.text.strip():
+            gated.gate.set()
+
+    outcome = await engine.run(checkout_request(root), emit)
     stages = [s.stage for s in seen]
     assert stages[0] == "draft", stages
     assert "refined" in stages and stages[-1] == "refined"
