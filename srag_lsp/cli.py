@@ -27,14 +27,18 @@ log = logging.getLogger("srag_lsp")
 SUBCOMMANDS = ("complete", "retrieve", "stats", "models")
 
 
-def setup_logging(verbose: int, log_file: str | None) -> None:
+def setup_logging(verbose: int, log_file: str | None, *, daemon: bool = False) -> None:
+    """Log to stderr (and a file). The daemon logs its own INFO lines; headless commands only warnings."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     logging.basicConfig(level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("srag_lsp").setLevel(min(level, logging.INFO))
-    logging.getLogger("indexer").setLevel(min(level, logging.INFO))
+    ours = min(level, logging.INFO) if daemon else level
+    logging.getLogger("srag_lsp").setLevel(ours)
+    logging.getLogger("indexer").setLevel(ours)
+    # llama.cpp's own chatter (routed into logging by the embedded backend) only with -vv.
+    logging.getLogger("srag_lsp.models.llama_cpp").setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
     # pygls logs every message at INFO/DEBUG: that fills an editor's log.
     logging.getLogger("pygls").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
     for noisy in ("httpx", "httpcore"):
@@ -70,7 +74,7 @@ def serve(argv: list[str]) -> int:
     parser.add_argument("-v", "--verbose", action="count", default=0)
     parser.add_argument("--version", action="version", version=f"srag-lsp {__version__}")
     args = parser.parse_args(argv)
-    setup_logging(args.verbose, args.log_file)
+    setup_logging(args.verbose, args.log_file, daemon=True)
     from srag_lsp.server import create_server
 
     server = create_server()

@@ -122,10 +122,18 @@ def _balance_closers(text: str, shape: Shape) -> str:
     return text
 
 
+def _drop_repeated_line_prefix(text: str, shape: Shape) -> str:
+    """Models sometimes restate the code already on the cursor's line ("total = " after "total = ")."""
+    typed = shape.line_prefix.strip()
+    if len(typed) >= 3 and text.startswith(typed) and len(text) > len(typed):
+        return text[len(typed):].lstrip(" ")
+    return text
+
+
 def finish(raw: str, shape: Shape, stops: list[str]) -> str:
     """Turn raw model output into the suggestion to show."""
     text, _ = cut_at_stops(raw, stops)
-    text = text.replace("\r\n", "\n")
+    text = _drop_repeated_line_prefix(text.replace("\r\n", "\n"), shape)
     if not shape.multiline:
         # A single line: if the model starts with a newline on a line that has code, nothing to add.
         text = text.split("\n", 1)[0]

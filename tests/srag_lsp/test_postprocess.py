@@ -49,3 +49,10 @@ def test_first_line_ready() -> None:
     shape = decide_shape("def f():\n    ", "\n")
     assert not first_line_ready("x = 1", shape)
     assert first_line_ready("x = 1\n", shape)
+
+
+def test_restated_line_prefix_is_dropped() -> None:
+    shape = decide_shape("    discounted = ", "\n")
+    assert finish("discounted = apply_discount(subtotal, 5)", shape, []) == "apply_discount(subtotal, 5)"
+    # A completion that merely starts the same way as a short prefix is left alone.
+    assert finish("x + 1", decide_shape("x", "\n"), []) == "x + 1"
