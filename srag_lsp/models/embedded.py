@@ -1,10 +1,16 @@
 """The embedded backend: llama.cpp in process (llama-cpp-python), generation off the event loop.
 
-One long-lived ``Llama`` per (model file, slot) for the whole process, so a prompt that extends the
+One long-lived ``Llama`` per (model file, slot, n_ctx) for the whole process, so a prompt that extends the
 previous one re-uses its KV cache: only the new tokens are evaluated. The draft and refine stages use
-separate slots (the weights are memory-mapped once; each slot has its own small KV cache), so they do not
-evict each other's prefix. Generation runs in a worker thread that hands text to the event loop; a cancel
-flag is checked between prompt-evaluation batches and between generated tokens.
+separate slots (each slot is its own context and KV sequence), so they do not evict each other's prefix.
+Generation runs in a worker thread that hands text to the event loop (``call_soon_threadsafe`` into an
+``asyncio.Queue``); a cancel flag is checked between prompt-evaluation batches and between generated tokens,
+and a per-slot lock lets one generation at a time use the slot's single sequence.
+
+stdout carries the LSP protocol, so loading never touches it: with ``verbose=False`` llama-cpp-python
+points fds 1 and 2 at /dev/null for the whole process while it loads (a protocol frame written by the event
+loop meanwhile would be lost), so we load with ``verbose=True`` instead and route llama.cpp's log lines into
+``logging`` (DEBUG) through our own log callback.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import ctypes
+import io
 import logging
 import os
 import threading
@@ -25,36 +33,55 @@ from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, G
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
 
 log = logging.getLogger(__name__)
+llama_log = logging.getLogger("srag_lsp.models.llama_cpp")
 
-EVAL_BATCH = 64  # prompt tokens evaluated between two looks at the cancel flag
+EVAL_BATCH = 32  # prompt tokens evaluated between two looks at the cancel flag (~280 ms of qwen here)
+N_BATCH = 256  # llama.cpp's logical batch
 
 _registry_lock = threading.Lock()
 _registry: dict[tuple[str, str, int], _Slot] = {}
+_log_callback: Any = None  # keeps the ctypes callback alive
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 2
 
 
 class _Slot:
     """One loaded model instance (one KV sequence) and the lock that serialises its use."""
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: Any, load_ms: float) -> None:
         self.llm = llm
+        self.load_ms = load_ms
         self.lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srag-llama")
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Any:
-    """llama.cpp must never write to stdout (it carries the LSP protocol): point fd 1 at fd 2 meanwhile."""
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
+def _install_log_callback() -> None:
+    """Route llama.cpp's own log lines into ``logging`` instead of stderr (called once, before the first load)."""
+    global _log_callback
+    if _log_callback is not None:
         return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    import llama_cpp
+
+    # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the previous line). llama.cpp's INFO
+    # is a page of model metadata per load: DEBUG here.
+    levels = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
+    last = [logging.DEBUG]
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        py_level = last[0] if level == 5 else levels.get(level, logging.DEBUG)
+        last[0] = py_level
+        line = text.decode("utf-8", errors="replace").rstrip()
+        if line and llama_log.isEnabledFor(py_level):
+            llama_log.log(py_level, "%s", line)
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
 def _load(path: Path, slot: str, n_ctx: int) -> _Slot:
@@ -65,12 +92,26 @@ def _load(path: Path, slot: str, n_ctx: int) -> _Slot:
             return found
         import llama_cpp
 
-        with _stdout_to_stderr():
+        _install_log_callback()
+        started = time.perf_counter()
+        # verbose=True keeps llama-cpp-python from redirecting fds 1 and 2 (see the module docstring); its own
+        # Python-level chatter (model metadata, system info) goes to a buffer and then to the log.
+        chatter = io.StringIO()
+        with contextlib.redirect_stderr(chatter):
             llm = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 2, n_batch=256,
-                verbose=False, logits_all=False,
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=N_BATCH,
+                n_threads=_cpu_count(),
+                n_threads_batch=_cpu_count(),
+                logits_all=False,
+                verbose=True,
             )
-        _registry[key] = _Slot(llm)
+        llm.verbose = False  # no per-request prints from here on
+        log.debug("llama-cpp-python while loading %s:\n%s", path.name, chatter.getvalue()[:4000])
+        load_ms = (time.perf_counter() - started) * 1000
+        log.info("loaded %s (slot %s, n_ctx %d) in %.0f ms", path.name, slot, n_ctx, load_ms)
+        _registry[key] = _Slot(llm, load_ms)
         return _registry[key]
 
 
@@ -93,6 +134,40 @@ def _held_back(text: str, stops: list[str]) -> int:
     return hold
 
 
+class _TextAssembler:
+    """Generated token bytes in, safe text out: whole UTF-8 characters only, stop sequences cut and held back."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.text = ""
+        self.emitted = 0
+        self.stopped = False
+
+    def feed(self, data: bytes) -> str:
+        """The text that can be shown now ("" while a character or a possible stop sequence is incomplete)."""
+        self.text += self.decoder.decode(data)
+        cut = min(
+            (i for i in (self.text.find(s, max(0, self.emitted - len(s))) for s in self.stops) if i != -1), default=-1
+        )
+        if cut != -1:
+            self.text = self.text[:cut]
+            self.stopped = True
+            return self.flush()
+        safe = len(self.text) - _held_back(self.text, self.stops)
+        if safe <= self.emitted:
+            return ""
+        piece = self.text[self.emitted : safe]
+        self.emitted = safe
+        return piece
+
+    def flush(self) -> str:
+        """What was held back for a stop sequence that never came (an unfinished character is dropped)."""
+        piece = self.text[self.emitted :]
+        self.emitted = len(self.text)
+        return piece
+
+
 class EmbeddedBackend:
     """llama.cpp in process. ``slot`` names an independent KV sequence of the same model file."""
 
@@ -104,14 +179,21 @@ class EmbeddedBackend:
         name, fim = model_info(model)
         self.info = BackendInfo(backend="embedded", model=name, fim=fim)
         self.warnings: list[str] = []
+        self.load_ms = 0.0
         self._slot: _Slot | None = None
+        self._load_reported = False
 
     async def start(self) -> None:
+        """Assemble (first use) and load the model in a thread; BackendError with a user-facing message."""
+        if self._slot is not None:
+            return
         loop = asyncio.get_running_loop()
         try:
             path = await loop.run_in_executor(None, ensure_model, self.model, self.model_dir)
         except ModelUnavailable as exc:
             raise BackendError(str(exc)) from None
+        except OSError as exc:
+            raise BackendError(f"cannot prepare the embedded model {self.model} in {self.model_dir}: {exc}") from None
         try:
             self._slot = await loop.run_in_executor(None, _load, path, self.slot_name, self.n_ctx)
         except ImportError:
@@ -120,6 +202,7 @@ class EmbeddedBackend:
             ) from None
         except Exception as exc:
             raise BackendError(f"cannot load the embedded model {path}: {exc}") from exc
+        self.load_ms = self._slot.load_ms
         self.info.detail = str(path)
         if not self.info.fim:
             self.warnings.append(
@@ -131,20 +214,31 @@ class EmbeddedBackend:
         """The same model in another KV sequence (for a second generation stage)."""
         return EmbeddedBackend(self.model, model_dir=self.model_dir, n_ctx=self.n_ctx, slot=slot)
 
+    def tokenize(self, text: str) -> list[int]:
+        """The model's tokens for ``text`` as a prompt (special tokens parsed); for budgeting prompts."""
+        if self._slot is None:
+            raise BackendError("the embedded model is not loaded")
+        return list(self._slot.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
+        """Text pieces as the model produces them; closing or cancelling the iterator stops generation."""
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
         slot = self._slot
         stats = stats if stats is not None else GenerationStats()
+        if not self._load_reported:
+            stats.load_ms = self.load_ms  # like Ollama's load_duration: reported by the first request
+            self._load_reported = True
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         cancel = threading.Event()
+        done = threading.Event()
 
         def put(kind: str, value: str) -> None:
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
-        future = loop.run_in_executor(slot.executor, self._generate, slot, request, stats, cancel, put)
+        loop.run_in_executor(slot.executor, self._generate, slot, request, stats, cancel, done, put)
         try:
             while True:
                 kind, value = await queue.get()
@@ -155,42 +249,65 @@ class EmbeddedBackend:
                 else:
                     break
         finally:
-            if not future.done():
-                cancel.set()
-                stats.finish_reason = stats.finish_reason or "cancelled"
+            if not done.is_set():
+                cancel.set()  # the worker stops before its next token (or prompt batch)
+                stats.finish_reason = "cancelled"
 
-    def _generate(self, slot: _Slot, request: GenerationRequest, stats: GenerationStats,
-                  cancel: threading.Event, put: Callable[[str, str], None]) -> None:
+    def _generate(
+        self,
+        slot: _Slot,
+        request: GenerationRequest,
+        stats: GenerationStats,
+        cancel: threading.Event,
+        done: threading.Event,
+        put: Callable[[str, str], None],
+    ) -> None:
         try:
             with slot.lock:
-                self._generate_locked(slot.llm, request, stats, cancel, put)
+                if not cancel.is_set():
+                    self._generate_locked(slot.llm, request, stats, cancel, put)
         except Exception as exc:  # a llama.cpp failure ends this request, not the daemon
             log.exception("embedded generation failed")
             stats.finish_reason = "error"
-            put("error", f"embedded model failed: {exc}")
+            done.set()
+            put("error", f"the embedded model failed: {exc}")
             return
+        if cancel.is_set():
+            stats.finish_reason = "cancelled"
+        done.set()
         put("end", "")
 
-    def _generate_locked(self, llm: Any, request: GenerationRequest, stats: GenerationStats,
-                         cancel: threading.Event, put: Callable[[str, str], None]) -> None:
+    def _generate_locked(
+        self,
+        llm: Any,
+        request: GenerationRequest,
+        stats: GenerationStats,
+        cancel: threading.Event,
+        put: Callable[[str, str], None],
+    ) -> None:
         import llama_cpp
 
         t0 = time.perf_counter()
-        tokens = llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=True)
-        limit = min(self.n_ctx, request.num_ctx) - max(1, request.max_tokens)
+        tokens = list(llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=True))
+        if not tokens:
+            stats.finish_reason = "stop"
+            return
+        n_ctx = min(self.n_ctx, request.num_ctx) if request.num_ctx > 0 else self.n_ctx
+        max_tokens = request.max_tokens if request.max_tokens > 0 else n_ctx
+        limit = max(1, n_ctx - min(max_tokens, n_ctx // 2))
         if len(tokens) > limit:
-            # Keep the end of the prompt (the cursor is there); FIM prompts put the middle marker last.
+            # Keep the end of the prompt (the cursor is there); prompts are meant to be budgeted before this.
+            log.warning("prompt of %d tokens cut to its last %d (n_ctx %d)", len(tokens), limit, n_ctx)
             tokens = tokens[-limit:]
+        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         stats.prompt_tokens = len(tokens)
-        prefix = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
-        if prefix >= len(tokens):
-            prefix = len(tokens) - 1
+        # Re-use the KV cache for the common prefix; the last prompt token is always evaluated (it gives logits).
+        prefix = min(_common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
         if prefix < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
             llm.reset()
             prefix = 0
         llm.n_tokens = prefix
         stats.prompt_evaluated = len(tokens) - prefix
-        # Evaluate the prompt (all but its last token) in small batches so a cancel lands quickly.
         pending = tokens[prefix:-1]
         for i in range(0, len(pending), EVAL_BATCH):
             if cancel.is_set():
@@ -201,15 +318,14 @@ class EmbeddedBackend:
         if cancel.is_set():
             stats.finish_reason = "cancelled"
             return
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = ""
-        emitted = 0
+        text = _TextAssembler(request.stop)
         t1 = time.perf_counter()
         stats.finish_reason = "length"
-        stopped_by_string = False
         vocab = llm._model.vocab
-        for token in llm.generate(tokens, temp=request.temperature, top_k=40, top_p=0.95, repeat_penalty=1.0,
-                                  reset=True):
+        # generate() sees all but the last token cached and evaluates just that one before sampling.
+        for token in llm.generate(
+            tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, reset=True
+        ):
             if cancel.is_set():
                 stats.finish_reason = "cancelled"
                 break
@@ -217,23 +333,18 @@ class EmbeddedBackend:
                 stats.finish_reason = "stop"
                 break
             stats.generated_tokens += 1
-            text += decoder.decode(llm.detokenize([token], special=True))
-            cut = min((text.find(s) for s in request.stop if s and s in text), default=-1)
-            if cut != -1:
-                text = text[:cut]
-                if len(text) > emitted:
-                    put("text", text[emitted:])
+            piece = text.feed(llm.detokenize([token], special=True))
+            if piece:
+                put("text", piece)
+            if text.stopped:
                 stats.finish_reason = "stop"
-                stopped_by_string = True
                 break
-            safe = len(text) - _held_back(text, request.stop)
-            if safe > emitted:
-                put("text", text[emitted:safe])
-                emitted = safe
-            if stats.generated_tokens >= request.max_tokens:
+            if stats.generated_tokens >= max_tokens:
                 break
-        if stats.finish_reason != "cancelled" and not stopped_by_string and len(text) > emitted:
-            put("text", text[emitted:])  # what was held back for a stop sequence that never came
+        if stats.finish_reason != "cancelled" and not text.stopped:
+            rest = text.flush()
+            if rest:
+                put("text", rest)
         stats.generation_ms = (time.perf_counter() - t1) * 1000
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,24 +23,57 @@ from srag_lsp.prompts import template_for_model
 log = logging.getLogger(__name__)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _connection_problem(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower() or isinstance(exc, httpx.ConnectError):
+    """A few words on why talking to the server failed, for messages such as "no Ollama at HOST (...)"."""
+    chain = _causes(exc)
+    if any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain):
         return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "unknown host"
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
-    return text
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code} from {exc.request.url.path}"
+    if isinstance(exc, ConnectionError) and "Failed to connect to Ollama" in str(exc):
+        return "cannot connect"  # the ollama client's wrapper of httpx.ConnectError
+    if isinstance(exc, ValueError):
+        return "the answer is not Ollama's"
+    return str(exc) or type(exc).__name__
+
+
+def _fill_stats(stats: GenerationStats, last: Any) -> None:
+    """Figures from the stream's last line (durations in nanoseconds)."""
+    stats.prompt_tokens = int(last.get("prompt_eval_count") or 0)
+    stats.prompt_evaluated = stats.prompt_tokens  # Ollama reports only the tokens it evaluated
+    stats.generated_tokens = int(last.get("eval_count") or stats.generated_tokens)
+    stats.load_ms = (last.get("load_duration") or 0) / 1e6
+    stats.prompt_eval_ms = (last.get("prompt_eval_duration") or 0) / 1e6
+    stats.generation_ms = (last.get("eval_duration") or 0) / 1e6
+    stats.finish_reason = "length" if last.get("done_reason") == "length" else "stop"
 
 
 class OllamaBackend:
-    def __init__(self, *, host: str, model: str, keep_alive: str = "30m", probe_timeout: float = 2.0,
-                 read_timeout: float = 120.0) -> None:
+    """A model served by Ollama at ``host``; ``warnings`` collects what the user should know (no FIM, ...)."""
+
+    def __init__(
+        self, *, host: str, model: str, keep_alive: str = "30m", probe_timeout: float = 2.0, read_timeout: float = 120.0
+    ) -> None:
         self.host = host.rstrip("/")
         self.model = model
         self.keep_alive = keep_alive
         self.probe_timeout = probe_timeout
-        self.info = BackendInfo(backend="ollama", model=model, fim=template_for_model(model) != "prefix",
-                                detail=self.host)
+        self.info = BackendInfo(
+            backend="ollama", model=model, fim=template_for_model(model) != "prefix", detail=self.host
+        )
         self.warnings: list[str] = []
         self.server_version = ""
         self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(read_timeout, connect=probe_timeout))
@@ -55,6 +89,7 @@ class OllamaBackend:
             raise BackendError(f"no Ollama at {self.host} ({_connection_problem(exc)})") from None
 
     async def start(self) -> None:
+        """Check the server and the model; BackendError naming the host, or the `ollama pull` command."""
         self.server_version = await self.probe()
         try:
             shown = await self._client.show(self.model)
@@ -66,6 +101,8 @@ class OllamaBackend:
             raise BackendError(f"Ollama at {self.host} could not describe {self.model!r}: {exc.error}") from None
         except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"no Ollama at {self.host} ({_connection_problem(exc)})") from None
+        except ValueError as exc:  # an answer the client cannot parse
+            raise BackendError(f"Ollama at {self.host} sent an unexpected answer about {self.model!r}: {exc}") from None
         capabilities = list(getattr(shown, "capabilities", None) or [])
         if capabilities:
             self.info.fim = "insert" in capabilities
@@ -75,11 +112,18 @@ class OllamaBackend:
                 "capability); completions see only the text before the cursor. A code model such as "
                 "qwen2.5-coder:1.5b-base does better."
             )
-        log.info("Ollama %s at %s with %s (capabilities: %s)", self.server_version, self.host, self.model,
-                 ", ".join(capabilities) or "unknown")
+        log.info(
+            "Ollama %s at %s with %s (capabilities: %s)",
+            self.server_version,
+            self.host,
+            self.model,
+            ", ".join(capabilities) or "unknown",
+        )
 
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
+        """Text pieces from `/api/generate` (raw prompt); closing or cancelling the iterator closes the HTTP stream."""
         stats = stats if stats is not None else GenerationStats()
+        model = request.model or self.model
         options: dict[str, Any] = {
             "num_ctx": request.num_ctx,
             "num_predict": request.max_tokens,
@@ -87,43 +131,51 @@ class OllamaBackend:
         }
         if request.stop:
             options["stop"] = request.stop
+        parts: Any = None
+        answered = False  # the server sent at least one line
         try:
+            # The call only builds the request: connecting and reading happen at the first iteration.
             parts = await self._client.generate(
-                model=request.model or self.model, prompt=request.prompt, raw=True, stream=True,
-                options=options, keep_alive=self.keep_alive,
+                model=model,
+                prompt=request.prompt,
+                raw=True,
+                stream=True,
+                options=options,
+                keep_alive=self.keep_alive,
             )
-        except (httpx.HTTPError, ConnectionError) as exc:
-            stats.finish_reason = "error"
-            raise BackendError(f"no Ollama at {self.host} ({_connection_problem(exc)})") from None
-        try:
             async for part in parts:
+                answered = True
                 piece = part.get("response") or ""
                 if piece:
                     stats.generated_tokens += 1
                     yield piece
                 if part.get("done"):
-                    stats.prompt_tokens = int(part.get("prompt_eval_count") or 0)
-                    stats.prompt_evaluated = stats.prompt_tokens
-                    stats.generated_tokens = int(part.get("eval_count") or stats.generated_tokens)
-                    stats.load_ms = (part.get("load_duration") or 0) / 1e6
-                    stats.prompt_eval_ms = (part.get("prompt_eval_duration") or 0) / 1e6
-                    stats.generation_ms = (part.get("eval_duration") or 0) / 1e6
-                    stats.finish_reason = "stop" if part.get("done_reason") == "stop" else "length"
+                    _fill_stats(stats, part)
                     return
             stats.finish_reason = "error"
             raise BackendError(f"Ollama at {self.host} ended the stream without finishing")
         except ollama.ResponseError as exc:
             stats.finish_reason = "error"
+            if exc.status_code == 404:
+                raise BackendError(
+                    f"Ollama at {self.host} does not have the model {model!r}: run `ollama pull {model}`"
+                ) from None
             raise BackendError(f"Ollama at {self.host}: {exc.error}") from None
         except (httpx.HTTPError, ConnectionError) as exc:
             stats.finish_reason = "error"
-            raise BackendError(f"Ollama at {self.host} broke off the stream ({_connection_problem(exc)})") from None
+            if answered:
+                raise BackendError(f"Ollama at {self.host} broke off the stream ({_connection_problem(exc)})") from None
+            raise BackendError(f"no Ollama at {self.host} ({_connection_problem(exc)})") from None
+        except ValueError as exc:  # a line that is not JSON, or not a generate response
+            stats.finish_reason = "error"
+            raise BackendError(f"Ollama at {self.host} sent a malformed line: {exc}") from None
         finally:
             if not stats.finish_reason:
                 stats.finish_reason = "cancelled"
-            # Closing the generator closes the HTTP response: the server stops generating.
-            with contextlib.suppress(Exception):
-                await parts.aclose()
+            if parts is not None:
+                # Closing the generator closes the HTTP response: the server stops generating.
+                with contextlib.suppress(Exception):
+                    await parts.aclose()
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -55,10 +55,10 @@ def as_dict(params: Any) -> Any:
     """pygls hands custom notification params over as attribute objects; turn them into plain data."""
     if isinstance(params, dict):
         return {k: as_dict(v) for k, v in params.items()}
-    if isinstance(params, list | tuple):
-        return [as_dict(v) for v in params]
     if hasattr(params, "_asdict"):
         return {k: as_dict(v) for k, v in params._asdict().items()}
+    if isinstance(params, list | tuple):
+        return [as_dict(v) for v in params]
     if hasattr(params, "__dict__") and not isinstance(params, type):
         return {k: as_dict(v) for k, v in vars(params).items() if not k.startswith("_")}
     return params

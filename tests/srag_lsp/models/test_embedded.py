@@ -1,17 +1,20 @@
-"""The embedded backend with the real model: tokens, stop sequences, prefix reuse, cancellation."""
+"""The embedded backend with the real model: tokens, stop sequences, UTF-8, prefix reuse, cancellation, stdout."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
-from srag_lsp.models.embedded import EmbeddedBackend
-
-pytestmark = pytest.mark.model
+from srag_lsp.models.embedded import EmbeddedBackend, _TextAssembler
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def collect(backend: EmbeddedBackend, request: GenerationRequest, stats: GenerationStats) -> str:
@@ -21,21 +24,61 @@ async def collect(backend: EmbeddedBackend, request: GenerationRequest, stats: G
     return out
 
 
+def test_assembler_keeps_characters_whole() -> None:
+    text = _TextAssembler([])
+    data = "é€😀".encode()
+    pieces = [text.feed(data[i : i + 1]) for i in range(len(data))]
+    assert "".join(pieces) == "é€😀"
+    assert all("\ufffd" not in p for p in pieces)
+    assert pieces[:2] == ["", "é"]  # nothing until the character is complete
+
+
+def test_assembler_holds_back_a_possible_stop_and_cuts_it() -> None:
+    text = _TextAssembler(["\n\n", "<|end|>"])
+    assert text.feed(b"foo(") == "foo("
+    assert text.feed(b"x)\n") == "x)"  # the newline may start "\n\n": held back
+    assert text.feed(b"y") == "\ny"  # it did not
+    assert text.feed(b"<|e") == ""
+    assert text.feed(b"nd|> tail") == ""
+    assert text.stopped and text.text == "foo(x)\ny"
+    unfinished = _TextAssembler(["STOP"])
+    assert unfinished.feed(b"abc ST") == "abc "
+    assert unfinished.flush() == "ST"  # released when the stream ends without the stop
+
+
+@pytest.mark.model
 async def test_real_tokens_and_stats(qwen: EmbeddedBackend) -> None:
     stats = GenerationStats()
-    text = await collect(qwen, GenerationRequest(FIM, max_tokens=8, stop=["<|endoftext|>"]), stats)
-    assert "a + b" in text
-    assert stats.generated_tokens >= 1 and stats.prompt_tokens > 5
-    assert stats.finish_reason in ("stop", "length")
+    text = await collect(qwen, GenerationRequest(FIM, max_tokens=8), stats)
+    assert text.startswith("a + b")
+    assert stats.generated_tokens == 8 and stats.finish_reason == "length"
+    assert stats.prompt_tokens == len(qwen.tokenize(FIM)) and 0 < stats.prompt_evaluated <= stats.prompt_tokens
+    assert stats.prompt_eval_ms > 0 and stats.generation_ms > 0
+    assert qwen.info.fim and qwen.info.backend == "embedded" and qwen.warnings == []
 
 
+@pytest.mark.model
 async def test_stop_sequence_cuts_the_text(qwen: EmbeddedBackend) -> None:
     stats = GenerationStats()
     text = await collect(qwen, GenerationRequest(FIM, max_tokens=24, stop=["\n"]), stats)
-    assert "\n" not in text and text.strip()
-    assert stats.finish_reason == "stop"
+    assert text == "a + b"
+    assert stats.finish_reason == "stop" and stats.generated_tokens < 24
 
 
+@pytest.mark.model
+async def test_multibyte_output_arrives_whole(qwen: EmbeddedBackend) -> None:
+    prompt = "# 中文注释：这个函数计算两个数的和，并返回结果。\n# 中文注释："
+    pieces = []
+    async for piece in qwen.stream(GenerationRequest(prompt, max_tokens=16), GenerationStats()):
+        pieces.append(piece)
+    text = "".join(pieces)
+    assert any(ord(c) > 0x2E80 for c in text), text  # the model answered in Chinese
+    assert "\ufffd" not in text
+    for piece in pieces:
+        piece.encode("utf-8")  # each piece is valid text on its own (no lone surrogates)
+
+
+@pytest.mark.model
 async def test_prompt_that_extends_the_previous_one_reuses_the_cache(qwen: EmbeddedBackend) -> None:
     base = "<|fim_prefix|>import os\n\n\ndef list_python_files(folder):\n    "
     first = GenerationStats()
@@ -45,8 +88,15 @@ async def test_prompt_that_extends_the_previous_one_reuses_the_cache(qwen: Embed
     await collect(qwen, GenerationRequest(extended, max_tokens=2), second)
     assert second.prompt_tokens > first.prompt_tokens
     assert second.prompt_evaluated < second.prompt_tokens // 2, second
+    again = GenerationStats()
+    await collect(qwen, GenerationRequest(extended, max_tokens=2), again)
+    assert again.prompt_evaluated == 1  # the same prompt: only the last token, for fresh logits
+    changed = GenerationStats()
+    await collect(qwen, GenerationRequest("# other\n" + extended, max_tokens=2), changed)
+    assert changed.prompt_evaluated == changed.prompt_tokens  # a change at the start costs everything
 
 
+@pytest.mark.model
 async def test_closing_the_stream_stops_generation(qwen: EmbeddedBackend) -> None:
     stats = GenerationStats()
     stream = qwen.stream(GenerationRequest("# A long story about the sea\n", max_tokens=300), stats)
@@ -56,13 +106,14 @@ async def test_closing_the_stream_stops_generation(qwen: EmbeddedBackend) -> Non
         if pieces == 3:
             break
     await stream.aclose()
-    # The worker thread notices the flag before its next token; the next request gets the model at once.
-    follow = GenerationStats()
-    await collect(qwen, GenerationRequest(FIM, max_tokens=2), follow)
     assert stats.finish_reason == "cancelled"
-    assert stats.generated_tokens < 300
+    # The worker notices the flag before its next token; the next request then gets the model.
+    await collect(qwen, GenerationRequest(FIM, max_tokens=2), GenerationStats())
+    assert stats.finish_reason == "cancelled"
+    assert stats.generated_tokens <= 6
 
 
+@pytest.mark.model
 async def test_task_cancellation_stops_generation(qwen: EmbeddedBackend) -> None:
     stats = GenerationStats()
 
@@ -77,13 +128,104 @@ async def test_task_cancellation_stops_generation(qwen: EmbeddedBackend) -> None
     with pytest.raises(asyncio.CancelledError):
         await task
     await collect(qwen, GenerationRequest(FIM, max_tokens=1), GenerationStats())
-    assert stats.finish_reason == "cancelled" and stats.generated_tokens < 300
+    assert stats.finish_reason == "cancelled" and stats.generated_tokens <= 8
 
 
-async def test_unknown_model_is_a_clear_error(tmp_path) -> None:
+@pytest.mark.model
+async def test_prompt_work_done_before_a_cancel_is_kept(qwen: EmbeddedBackend) -> None:
+    """Cancelled during prompt evaluation: the batches already evaluated stay in the KV cache for the next prompt."""
+    prompt = "<|fim_prefix|>" + "".join(f"value_{i} = compute({i}, scale={i * 3})\n" for i in range(40))
+    prompt += "<|fim_suffix|><|fim_middle|>"
+    stats = GenerationStats()
+    task = asyncio.create_task(collect(qwen, GenerationRequest(prompt, max_tokens=4), stats))
+    while stats.prompt_tokens == 0:
+        await asyncio.sleep(0.01)
+    assert stats.prompt_evaluated > 200
+    await asyncio.sleep(1.5)  # a few batches of EVAL_BATCH tokens (the whole prompt takes ~4 s on 2 cores)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    again = GenerationStats()
+    await collect(qwen, GenerationRequest(prompt, max_tokens=1), again)
+    assert stats.finish_reason == "cancelled"
+    assert again.prompt_evaluated < stats.prompt_evaluated, (stats, again)  # not evaluated from scratch
+
+
+@pytest.mark.model
+async def test_a_request_cancelled_while_queued_never_runs(qwen: EmbeddedBackend) -> None:
+    """One sequence: a second request waits for the first; cancelled meanwhile, it evaluates nothing."""
+    first_stats, queued_stats = GenerationStats(), GenerationStats()
+    first = asyncio.create_task(collect(qwen, GenerationRequest("# tale\n", max_tokens=12), first_stats))
+    while first_stats.generated_tokens < 1:
+        await asyncio.sleep(0.01)
+    queued = asyncio.create_task(collect(qwen, GenerationRequest("# x\n" * 50, max_tokens=12), queued_stats))
+    await asyncio.sleep(0.05)
+    queued.cancel()
+    assert await first
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    await collect(qwen, GenerationRequest(FIM, max_tokens=1), GenerationStats())
+    assert queued_stats.finish_reason == "cancelled" and queued_stats.prompt_tokens == 0
+
+
+@pytest.mark.model
+async def test_draft_model_without_fim(gemma: EmbeddedBackend) -> None:
+    stats = GenerationStats()
+    text = await collect(gemma, GenerationRequest("def fibonacci(n):\n", max_tokens=12), stats)
+    assert text.strip() and stats.generated_tokens >= 1
+    assert not gemma.info.fim and "fill-in-the-middle" in gemma.warnings[0]
+
+
+@pytest.mark.model
+def test_loading_never_writes_to_stdout(tmp_path: Path) -> None:
+    """stdout carries the LSP protocol: lines another thread writes while the model loads all arrive."""
+    script = textwrap.dedent(
+        """
+        import asyncio, os, sys, threading, time
+        from srag_lsp.models.embedded import EmbeddedBackend
+        from srag_lsp.models.base import GenerationRequest
+        from srag_lsp.settings import default_model_dir
+        stop = threading.Event()
+        count = 0
+        def writer():
+            global count
+            while not stop.is_set():
+                os.write(1, b"frame %d\\n" % count)
+                count += 1
+                time.sleep(0.001)
+        thread = threading.Thread(target=writer)
+        thread.start()
+        async def main():
+            backend = EmbeddedBackend("qwen2.5-coder-0.5b", model_dir=default_model_dir(), n_ctx=1024)
+            await backend.start()
+            async for _ in backend.stream(GenerationRequest("x = 1\\n", max_tokens=2)):
+                pass
+        asyncio.run(main())
+        stop.set()
+        thread.join()
+        sys.stderr.write(f"wrote {count}\\n")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    wrote = int(done.stderr.decode().strip().splitlines()[-1].split()[1])
+    lines = done.stdout.decode().splitlines()
+    assert wrote > 10
+    assert lines == [f"frame {i}" for i in range(wrote)]
+
+
+async def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
     backend = EmbeddedBackend(str(tmp_path / "missing.gguf"), model_dir=tmp_path)
     with pytest.raises(BackendError, match="does not exist"):
         await backend.start()
     with pytest.raises(BackendError, match="not loaded"):
         async for _ in backend.stream(GenerationRequest("x")):
             pass
+
+
+async def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file at all" * 100)
+    backend = EmbeddedBackend(str(bogus), model_dir=tmp_path)
+    with pytest.raises(BackendError, match="cannot load the embedded model"):
+        await backend.start()
