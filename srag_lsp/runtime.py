@@ -102,6 +102,7 @@ class Runtime:
         self.context: ContextProvider | None = None
         self.index_state: dict[str, Any] = {"state": "off" if not settings.index_enabled else "starting"}
         self.backend_error: str | None = None
+        self.models_settled = asyncio.Event()  # set once the backends are up, or failed
         self._progress_token: str | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -109,6 +110,12 @@ class Runtime:
         await asyncio.gather(self._start_index(), self._start_models())
 
     async def _start_models(self) -> None:
+        try:
+            await self._bring_up_models()
+        finally:
+            self.models_settled.set()
+
+    async def _bring_up_models(self) -> None:
         try:
             self.backends = await make_backends(self.settings, self._report)
         except BackendError as exc:

@@ -36,11 +36,16 @@ class SragServer(LanguageServer):
         self.root: Path | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.service = CompletionService(self._engine, debounce_ms=lambda: self.settings.debounce_ms,
-                                         notify=self._notify_suggestion)
+                                         notify=self._notify_suggestion, engine_ready=self._models_settled)
 
     # ---- helpers -------------------------------------------------------------------------------------
     def _engine(self):  # type: ignore[no-untyped-def]
         return None if self.runtime is None else self.runtime.engine
+
+    async def _models_settled(self) -> None:
+        while self.runtime is None:  # a request before `initialized`
+            await asyncio.sleep(0.05)
+        await self.runtime.models_settled.wait()
 
     def _notify_suggestion(self, suggestion: Suggestion) -> None:
         if self.settings.streaming:

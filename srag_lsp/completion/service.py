@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from srag_lsp.completion.engine import CompletionEngine, Outcome
@@ -43,8 +43,10 @@ class _Shown:
 
 class CompletionService:
     def __init__(self, engine: Callable[[], CompletionEngine | None], *, debounce_ms: Callable[[], int],
-                 notify: Callable[[Suggestion], None] | None = None) -> None:
+                 notify: Callable[[Suggestion], None] | None = None,
+                 engine_ready: Callable[[], Awaitable[None]] | None = None) -> None:
         self._engine = engine
+        self._engine_ready = engine_ready
         self._debounce_ms = debounce_ms
         self.notify = notify
         self.inflight: dict[str, _InFlight] = {}
@@ -65,6 +67,15 @@ class CompletionService:
         typed = self._type_through(request)
         if typed is not None:
             return typed
+        if self._engine() is None and self._engine_ready is not None:
+            # The model is still loading (a request right after start-up): wait for it within the budget.
+            try:
+                await asyncio.wait_for(self._engine_ready(), wait_ms / 1000.0)
+            except TimeoutError:
+                pass
+        if self._engine() is None:
+            log.info("no completion for %s: no model backend is ready (see srag/status)", request.uri)
+            return None
         flight = self.inflight.get(request.uri)
         if flight is None or flight.key != key:
             self.supersede(request.uri)

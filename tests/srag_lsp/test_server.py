@@ -215,7 +215,7 @@ async def test_dead_model_server_is_reported_and_daemon_keeps_serving(workspace:
         uri = open_doc(client, workspace / "shapes.py", SAMPLE)
         result = await client.text_document_inline_completion_async(inline_params(uri, *CURSOR))
         items = result.items if isinstance(result, types.InlineCompletionList) else (result or [])
-        assert items == []
+        assert not items
         status = as_dict(await client.protocol.send_request_async("srag/status", {}))
         assert status["ready"] is False
     finally:
