@@ -32,19 +32,10 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from benchmarks.retrieval_cases import Case, all_cases, install_packages, sample_cases
+from srag_lsp.trace import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SERVER = [sys.executable, "-m", "srag_lsp.cli", "--stdio"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def as_dict(obj: Any) -> Any:
@@ -229,10 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     roots = install_packages(work / "packages")
     workspace = work / "packages"
     cases: list[Case] = []
-    per_package = max(1, args.cases // len(roots))
+    per_package = -(-args.cases // len(roots))  # ceil: at least --cases positions in all
     for package in roots:
         cases.extend(sample_cases(all_cases(workspace, package), per_package, args.seed))
-    cases = cases[: args.cases]
     index_dir = work / "index"
     build_index(workspace, index_dir)
     delays = [int(d) for d in args.delays.split(",")]
