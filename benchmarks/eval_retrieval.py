@@ -72,16 +72,13 @@ def metrics(ranks: list[int | None], latencies: list[float]) -> dict[str, float]
 
 
 def completion_quality_hook(
-    package: str, workspace: Path, cases: list[Case], retrieved: list[list[ContextChunk]]
+    package: str, workspace: Path, cases: list[Case], retrieved: list[list[ContextChunk]], n: int = 0
 ) -> dict[str, Any] | None:
-    """HOOK (model part, to be wired by the completion engine's owner): completion quality with retrieval.
+    """The model part: exact match and edit similarity of the embedded model's completion of the cursor's
+    line, with and without the chunks srag retrieved, on the first ``n`` cases (see completion_quality.py)."""
+    from benchmarks.completion_quality import completion_quality
 
-    Given the cases of one package and, for each, the chunks srag retrieved (in prompt order), run the
-    completion engine on a subset with and without those chunks and return figures such as
-    ``{"exact_match": {"with": .., "without": ..}, "edit_similarity": {"with": .., "without": ..}}``.
-    Returning None (as now) leaves the model columns out of the report.
-    """
-    return None
+    return completion_quality(workspace, cases, retrieved, n)
 
 
 def ensure_index(workspace: Path, index_dir: Path, say: Callable[[str], None]) -> float:
@@ -280,6 +277,14 @@ def print_table(report: dict[str, Any]) -> None:
                 f"{figures['mrr']:6.3f} {figures['p50_ms']:8.2f} {figures['p95_ms']:8.2f}"
             )
             first = False
+    quality = {n: p["completion_quality"] for n, p in report["packages"].items() if "completion_quality" in p}
+    if quality:
+        print(f"\n{'package':<16} {'cases':>5}  {'retrieval':<10} {'exact':>6} {'edit sim':>9} {'name 1st':>9}")
+        for name, q in quality.items():
+            for key in ("without", "with"):
+                f = q[key]
+                print(f"{name if key == 'without' else '':<16} {q['cases'] if key == 'without' else '':>5}  "
+                      f"{key:<10} {f['exact_match']:6.3f} {f['edit_similarity']:9.3f} {f['name_first']:9.3f}")
     if "stdlib" in report:
         s = report["stdlib"]
         print(
@@ -305,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         help="where packages, the stdlib copy and the indexes go (reused between runs)",
     )
     parser.add_argument("--budget-tokens", type=int, default=Settings().context_budget_tokens)
+    parser.add_argument("--model-cases", type=int, default=8,
+                        help="cases per package completed by the embedded model with and without retrieval (0: none)")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -356,7 +363,10 @@ def main(argv: list[str] | None = None) -> int:
             "srag_per_source_p95_ms": {s: percentile(v, 95) for s, v in sorted(per_source.items())},
             "bm25_index_build_s": round(bm25_build_s, 3),
         }
-        quality = completion_quality_hook(name, root, cases, retrieved)
+        if args.model_cases:
+            say(f"  completing {min(args.model_cases, len(cases))} {name} cases with the embedded model, "
+                "with and without retrieval")
+        quality = completion_quality_hook(name, root, cases, retrieved, args.model_cases)
         if quality is not None:
             package["completion_quality"] = quality
         report["packages"][name] = package
