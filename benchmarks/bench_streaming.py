@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-streaming"))
+    parser.add_argument("--name", default="streaming", help="results file name (benchmarks/results/NAME.json/.png)")
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -248,10 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     report = {"cases": len(cases), "model": args.model, "results": results, "ratios": ratios,
               "machine": {"cpus": os.cpu_count()}}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "streaming.json").write_text(json.dumps({**report, "rows": rows}, indent=1, default=str))
-    draw(report, rows, RESULTS / "streaming.png")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({**report, "rows": rows}, indent=1, default=str))
+    draw(report, rows, RESULTS / f"{args.name}.png")
     print_table(report)
-    print(f"\nwrote {RESULTS / 'streaming.json'} and {RESULTS / 'streaming.png'}")
+    print(f"\nwrote {RESULTS / (args.name + '.json')} and {RESULTS / (args.name + '.png')}")
     return 0
 
 
