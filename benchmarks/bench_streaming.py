@@ -140,9 +140,17 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     over_last = [n["overhead_last_token_ms"] for n in nums if "overhead_last_token_ms" in n]
     reuse_total = sum(n.get("prompt_tokens", 0) for n in nums)
     reuse_eval = sum(n.get("prompt_evaluated", 0) for n in nums)
+    drafted = [r["first_visible_ms"] for r in rows
+               if r["first_visible_ms"] is not None and not r["trace"]["flags"].get("skipped_draft")]
+    cached = [r["first_visible_ms"] for r in rows
+              if r["first_visible_ms"] is not None and r["trace"]["flags"].get("skipped_draft")]
     return {
         "n": len(rows),
         "first_visible_p50": percentile(fv, 0.5), "first_visible_p95": percentile(fv, 0.95),
+        # streaming only: requests that drafted from local context vs. those whose scope was in the
+        # retrieval cache (the first generation already had context, no draft)
+        "drafted": len(drafted), "first_visible_p50_drafted": percentile(drafted, 0.5),
+        "cache_hits": len(cached), "first_visible_p50_cache_hit": percentile(cached, 0.5),
         "final_p50": percentile(fin, 0.5), "final_p95": percentile(fin, 0.95),
         "kept_draft_first_line": (sum(kept) / len(kept)) if kept else None,
         "unknown_ids_draft_mean": statistics.fmean(unk_draft) if unk_draft else None,
