@@ -196,6 +196,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "llama_cpp_python": llama_cpp.__version__,
         "avx512": any(f.startswith("avx512") for f in flags),
+        "load_average": os.getloadavg(),  # other work on the machine makes every figure slower
     }
 
 
@@ -226,6 +227,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_before = os.getloadavg()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--models", default=",".join(MODELS))
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(
         json.dumps(
             {
-                "machine": machine(),
+                "machine": machine() | {"load_average_before": load_before},
                 "repeat": args.repeat,
                 "models": results,
                 "notes": textwrap.dedent(__doc__ or "").strip(),

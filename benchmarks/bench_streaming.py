@@ -92,6 +92,7 @@ async def run_config(workspace: Path, index_dir: Path, cases: list[Case], strate
         path = workspace / case.file
         uri = path.as_uri()
         finished[uri] = asyncio.Event()
+        events[uri] = []  # cases in the same file share the uri: count only this request's notifications
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=case.text)))
         lines = case.text.split("\n")
@@ -157,6 +158,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "unknown_ids_final_mean": statistics.fmean(unk_final) if unk_final else None,
         "overhead_first_call_p95": percentile(over_first, 0.95),
         "overhead_last_token_p95": percentile(over_last, 0.95),
+        "overhead_first_call_p50": percentile(over_first, 0.5),
         "prompt_reuse": (1 - reuse_eval / reuse_total) if reuse_total else None,
         "refined": sum(1 for f in flags if f.get("refined")),
     }
@@ -215,6 +217,38 @@ def draw(report: dict[str, Any], rows: dict[str, dict[str, list[dict[str, Any]]]
     fig.savefig(path, dpi=110)
 
 
+def ratios_of(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    out: dict[str, dict[str, float | None]] = {}
+    for delay, s in results.items():
+        st, sq = s["streaming"], s["sequential"]
+        out[delay] = {
+            "first_p50": st["first_visible_p50"] / sq["first_visible_p50"] if sq["first_visible_p50"] else None,
+            "first_p95": st["first_visible_p95"] / sq["first_visible_p95"] if sq["first_visible_p95"] else None,
+            "final_p50": st["final_p50"] / sq["final_p50"] if sq["final_p50"] else None,
+            "final_p95": st["final_p95"] / sq["final_p95"] if sq["final_p95"] else None,
+        }
+    return out
+
+
+def resummarize(path: Path, name: str) -> int:
+    """Times as the daemon's traces recorded them (arrival to first visible text / to the final text)."""
+    data = json.loads(path.read_text())
+    rows = data["rows"]
+    for by_strategy in rows.values():
+        for got in by_strategy.values():
+            for row in got:
+                events = row["trace"]["events"]
+                row["first_visible_ms"] = events.get("first_visible")
+                row["final_ms"] = events.get("done")
+    results = {d: {st: summarize(r) for st, r in by.items()} for d, by in rows.items()}
+    report = {**{k: v for k, v in data.items() if k != "rows"}, "results": results, "ratios": ratios_of(results),
+              "timing_source": "daemon traces"}
+    (RESULTS / f"{name}.json").write_text(json.dumps({**report, "rows": rows}, indent=1, default=str))
+    draw(report, rows, RESULTS / f"{name}.png")
+    print_table(report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=50)
@@ -223,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-streaming"))
     parser.add_argument("--name", default="streaming", help="results file name (benchmarks/results/NAME.json/.png)")
+    parser.add_argument("--resummarize", metavar="JSON",
+                        help="recompute the table from a results file's rows (daemon-side times from the traces)")
     args = parser.parse_args(argv)
+    if args.resummarize:
+        return resummarize(Path(args.resummarize), args.name)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     roots = install_packages(work / "packages")
@@ -245,15 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             got = asyncio.run(run_config(workspace, index_dir, cases, strategy, delay, args.model, work))
             rows[str(delay)][strategy] = got
             results[str(delay)][strategy] = summarize(got)
-    ratios = {}
-    for delay, s in results.items():
-        st, sq = s["streaming"], s["sequential"]
-        ratios[delay] = {
-            "first_p50": st["first_visible_p50"] / sq["first_visible_p50"] if sq["first_visible_p50"] else None,
-            "first_p95": st["first_visible_p95"] / sq["first_visible_p95"] if sq["first_visible_p95"] else None,
-            "final_p50": st["final_p50"] / sq["final_p50"] if sq["final_p50"] else None,
-            "final_p95": st["final_p95"] / sq["final_p95"] if sq["final_p95"] else None,
-        }
+    ratios = ratios_of(results)
     report = {"cases": len(cases), "model": args.model, "results": results, "ratios": ratios,
               "machine": {"cpus": os.cpu_count()}}
     RESULTS.mkdir(exist_ok=True)

@@ -382,10 +382,14 @@ class CompletionEngine:
         cached = self.context.cached(run.request)
         if cached:
             trace.flags["cache_hit"] = True
-            trace.flags["skipped_draft"] = True
             run.add_context(cached)
+        if cached and self._context_prompt_is_cheap(run, cached):
+            # Retrieval is cached and the model already holds most of that prompt: no draft needed.
+            trace.flags["skipped_draft"] = True
             run.maybe_refine()
         else:
+            # Draft from local context at once (a short prompt); the cached context, if any, refines it as
+            # soon as the draft shows a first line, and retrieval runs beside it for anything newer.
             run.start_draft([])
             run.retrieval_running = True
             run.spawn(run.consume_retrieval())
@@ -462,6 +466,25 @@ class CompletionEngine:
                 trace.numbers["unknown_identifiers_final"] = len(unknown)
             else:
                 trace.numbers["unknown_identifiers_final"] = 0
+
+    def _context_prompt_is_cheap(self, run: _Run, chunks: Sequence[ContextChunkLike]) -> bool:
+        """Whether the refine model's KV cache already holds most of the context-aware prompt.
+
+        Measured on 2 cores: a context-aware first generation that must evaluate its whole prompt shows its
+        first character later than a local-context draft (about 3.7 s vs 2.0 s p50 over 52 positions), so
+        the draft is skipped only when the prefill is mostly cached (typing on in the same scope). Backends
+        that cannot tell (a remote server) are assumed to reuse it.
+        """
+        probe = getattr(self.refine.backend, "cached_tokens", None)
+        if probe is None:
+            return True
+        prompt = self.prompt_for(self.refine, run.request, run.prefix, run.suffix, chunks)
+        try:
+            held, total = probe(prompt.text)
+        except Exception:
+            return True
+        run.trace.numbers["cached_prompt_share"] = round(held / total, 3) if total else 0.0
+        return total > 0 and held >= 0.6 * total
 
     def _check_draft_names(self, run: _Run, text: str) -> None:
         if run.names_checked or self.context is None:

@@ -214,6 +214,20 @@ class EmbeddedBackend:
         """The same model in another KV sequence (for a second generation stage)."""
         return EmbeddedBackend(self.model, model_dir=self.model_dir, n_ctx=self.n_ctx, slot=slot)
 
+    def cached_tokens(self, prompt: str) -> tuple[int, int]:
+        """(tokens of ``prompt`` already in this slot's KV cache, prompt tokens): what a prefill would skip."""
+        if self._slot is None:
+            return 0, 0
+        llm = self._slot.llm
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        held = llm.input_ids[: llm.n_tokens]
+        n = 0
+        for a, b in zip(held, tokens, strict=False):
+            if int(a) != b:
+                break
+            n += 1
+        return n, len(tokens)
+
     def tokenize(self, text: str) -> list[int]:
         """The model's tokens for ``text`` as a prompt (special tokens parsed); for budgeting prompts."""
         if self._slot is None:
