@@ -12,16 +12,10 @@ import pytest
 
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
 from srag_lsp.models.embedded import EmbeddedBackend, _TextAssembler
+from tests.support.streams import collect
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
 REPO = Path(__file__).resolve().parents[3]
-
-
-async def collect(backend: EmbeddedBackend, request: GenerationRequest, stats: GenerationStats) -> str:
-    out = ""
-    async for piece in backend.stream(request, stats):
-        out += piece
-    return out
 
 
 def test_assembler_keeps_characters_whole() -> None:

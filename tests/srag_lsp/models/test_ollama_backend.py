@@ -19,19 +19,13 @@ import pytest
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
 from srag_lsp.models.ollama_backend import OllamaBackend
 from tests.support.ollama_server import Served, ServerState, serve
+from tests.support.streams import collect
 
 pytestmark = pytest.mark.model
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
 STORY = "# A long story about the sea\n"
 REPO = Path(__file__).resolve().parents[3]
-
-
-async def collect(backend: OllamaBackend, request: GenerationRequest, stats: GenerationStats) -> str:
-    out = ""
-    async for piece in backend.stream(request, stats):
-        out += piece
-    return out
 
 
 async def wait_until_ended(state: ServerState, index: int) -> Served:
