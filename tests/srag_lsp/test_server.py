@@ -294,7 +294,8 @@ async def test_streaming_client_sees_draft_before_retrieval_and_refined_after(tm
         # The draft's generation started at once, long before the (delayed) retrieval landed, and the user saw
         # the draft before the refined text. (The engine test checks "visible before retrieval" exactly.)
         assert events["first_model_call"] < events["retrieval_first"]
-        assert events["first_visible"] < trace["refinements"][0]["first_token_ms"]
+        refined_first = min(r["first_token_ms"] for r in trace["refinements"] if "first_token_ms" in r)
+        assert events["first_visible"] < refined_first
         assert {c["path"] for c in context["chunks"]} & {"pricing.py", "cart.py"}
     finally:
         await stop_client(client)

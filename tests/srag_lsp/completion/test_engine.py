@@ -15,6 +15,7 @@ import pytest
 from srag_lsp.completion.context import make_context_provider
 from srag_lsp.completion.engine import CompletionEngine, Generator, edit_distance, new_identifiers
 from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.embedded import EmbeddedBackend
 from srag_lsp.models.ollama_backend import OllamaBackend
 from srag_lsp.settings import Settings
@@ -99,13 +100,31 @@ async def test_sequential_generates_once_with_context(shop, backends, tmp_path: 
     assert outcome.context and outcome.suggestion.text.strip()
 
 
-async def test_cached_scope_skips_the_draft(shop, backends, tmp_path: Path) -> None:
+async def test_cached_scope_skips_the_draft_only_when_the_model_holds_that_prompt(shop, backends,
+                                                                                 tmp_path: Path) -> None:
     root, index_dir = shop
     engine = engine_for(root, index_dir, backends, tmp_path)
-    await engine.run(checkout_request(root), lambda s: None)
+    await engine.run(checkout_request(root), lambda s: None)  # fills the retrieval cache for this scope
+    # The refine slot holds some other prompt: a full prefill would be slow, so the draft still goes first.
+    other = "<|fim_prefix|>x = 1<|fim_suffix|><|fim_middle|>"
+    async for _ in engine.refine.backend.stream(GenerationRequest(other, max_tokens=1), GenerationStats()):
+        pass
     seen: list[Suggestion] = []
     outcome = await engine.run(checkout_request(root), seen.append)
+    assert outcome.trace.flags.get("cache_hit") is True and not outcome.trace.flags.get("skipped_draft")
+    assert seen[0].stage == "draft"
+    # Now put exactly the context-aware prompt into the refine slot (as typing on in the scope would).
+    request = checkout_request(root)
+    prefix, suffix = request.windows(engine.settings.prefix_lines, engine.settings.suffix_lines)
+    cached = engine.context.cached(request)
+    assert cached
+    prompt = engine.prompt_for(engine.refine, request, prefix, suffix, cached)
+    async for _ in engine.refine.backend.stream(GenerationRequest(prompt.text, max_tokens=1), GenerationStats()):
+        pass
+    seen = []
+    outcome = await engine.run(checkout_request(root), seen.append)
     assert outcome.trace.flags.get("skipped_draft") is True
+    assert outcome.trace.numbers["cached_prompt_share"] >= 0.6
     assert seen and all(s.stage == "refined" for s in seen)
 
 
