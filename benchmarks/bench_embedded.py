@@ -12,7 +12,7 @@ exactly as the daemon uses it:
 - prefix reuse: the ~1,000-token prompt extended by a line, as when the user types on: tokens evaluated
   and time to first token.
 
-    .venv/bin/python -m benchmarks.bench_embedded [--repeat 3] [--models qwen2.5-coder-0.5b,gemma3-270m]
+    .venv/bin/python -m benchmarks.bench_embedded [--repeat 3] [--models qwen2.5-coder-0.5b,gemma3-270m] [--threads N]
 
 Prints a table and writes benchmarks/results/embedded.json. Medians over the repeats.
 """
@@ -49,7 +49,7 @@ import llama_cpp
 t_import = time.perf_counter()
 
 async def main():
-    backend = EmbeddedBackend(sys.argv[1], model_dir=default_model_dir())
+    backend = EmbeddedBackend(sys.argv[1], model_dir=default_model_dir(), n_threads=int(sys.argv[3]) or None)
     await backend.start()
     t_load = time.perf_counter()
     first = None
@@ -84,10 +84,14 @@ def source_text() -> str:
     return inspect.getsource(t) + "\n" + inspect.getsource(a)
 
 
-def cold_start(model: str, short_prompt: str) -> dict[str, float]:
+def cold_start(model: str, short_prompt: str, threads: int) -> dict[str, float]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, model, short_prompt], cwd=REPO, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", CHILD, model, short_prompt, str(threads)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     wall = (time.perf_counter() - started) * 1e3
     if done.returncode != 0:
@@ -144,11 +148,11 @@ def one_call_eval_tps(backend: Any, prompt: str) -> float:
     return len(tokens) / elapsed
 
 
-async def warm(model: str, repeat: int) -> dict[str, Any]:
+async def warm(model: str, repeat: int, threads: int) -> dict[str, Any]:
     from srag_lsp.models.embedded import EmbeddedBackend
     from srag_lsp.settings import default_model_dir
 
-    backend = EmbeddedBackend(model, model_dir=default_model_dir(), slot="bench")
+    backend = EmbeddedBackend(model, model_dir=default_model_dir(), slot="bench", n_threads=threads or None)
     await backend.start()
     source = source_text()
     await timed(backend, fim(model, "import os\n"), 2)  # warm-up
@@ -231,20 +235,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: every core)")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     for model in args.models.split(","):
         print(f"{model}: cold start ...", file=sys.stderr, flush=True)
-        colds = [cold_start(model, fim(model, "def add(a, b):\n    return ")) for _ in range(args.repeat)]
+        colds = [cold_start(model, fim(model, "def add(a, b):\n    return "), args.threads) for _ in range(args.repeat)]
         cold = {k: median([c[k] for c in colds]) for k in colds[0]}
         print(f"{model}: warm runs ...", file=sys.stderr, flush=True)
-        results[model] = {"cold": cold, "warm": asyncio.run(warm(model, args.repeat))}
+        results[model] = {"cold": cold, "warm": asyncio.run(warm(model, args.repeat, args.threads))}
     print(table(results))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {
                 "machine": machine() | {"load_average_before": load_before},
+                "threads": args.threads or len(os.sched_getaffinity(0)),
                 "repeat": args.repeat,
                 "models": results,
                 "notes": textwrap.dedent(__doc__ or "").strip(),

@@ -1,6 +1,6 @@
 """The embedded backend: llama.cpp in process (llama-cpp-python), generation off the event loop.
 
-One long-lived ``Llama`` per (model file, slot, n_ctx) for the whole process, so a prompt that extends the
+One long-lived ``Llama`` per (model file, slot, n_ctx, threads) for the whole process, so a prompt that extends the
 previous one re-uses its KV cache: only the new tokens are evaluated. The draft and refine stages use
 separate slots (each slot is its own context and KV sequence), so they do not evict each other's prefix.
 Generation runs in a worker thread that hands text to the event loop (``call_soon_threadsafe`` into an
@@ -39,7 +39,7 @@ EVAL_BATCH = 32  # prompt tokens evaluated between two looks at the cancel flag 
 N_BATCH = 256  # llama.cpp's logical batch
 
 _registry_lock = threading.Lock()
-_registry: dict[tuple[str, str, int], _Slot] = {}
+_registry: dict[tuple[str, str, int, int], _Slot] = {}
 _log_callback: Any = None  # keeps the ctypes callback alive
 
 
@@ -84,8 +84,8 @@ def _install_log_callback() -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-def _load(path: Path, slot: str, n_ctx: int) -> _Slot:
-    key = (str(path), slot, n_ctx)
+def _load(path: Path, slot: str, n_ctx: int, n_threads: int) -> _Slot:
+    key = (str(path), slot, n_ctx, n_threads)
     with _registry_lock:
         found = _registry.get(key)
         if found is not None:
@@ -102,15 +102,15 @@ def _load(path: Path, slot: str, n_ctx: int) -> _Slot:
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_batch=N_BATCH,
-                n_threads=_cpu_count(),
-                n_threads_batch=_cpu_count(),
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
                 logits_all=False,
                 verbose=True,
             )
         llm.verbose = False  # no per-request prints from here on
         log.debug("llama-cpp-python while loading %s:\n%s", path.name, chatter.getvalue()[:4000])
         load_ms = (time.perf_counter() - started) * 1000
-        log.info("loaded %s (slot %s, n_ctx %d) in %.0f ms", path.name, slot, n_ctx, load_ms)
+        log.info("loaded %s (slot %s, n_ctx %d, %d threads) in %.0f ms", path.name, slot, n_ctx, n_threads, load_ms)
         _registry[key] = _Slot(llm, load_ms)
         return _registry[key]
 
@@ -171,10 +171,16 @@ class _TextAssembler:
 class EmbeddedBackend:
     """llama.cpp in process. ``slot`` names an independent KV sequence of the same model file."""
 
-    def __init__(self, model: str, *, model_dir: Path, n_ctx: int = 4096, slot: str = "main") -> None:
+    def __init__(
+        self, model: str, *, model_dir: Path, n_ctx: int = 4096, slot: str = "main", n_threads: int | None = None
+    ) -> None:
+        """``n_threads``: llama.cpp threads (None = every core). With every core busy elsewhere too (the indexer,
+        the editor), llama.cpp's threads wait on each other: on 2 cores with one core taken, 2 threads generated
+        0.5 to 3 tokens/s where 1 thread made 5."""
         self.model = model
         self.model_dir = model_dir
         self.n_ctx = n_ctx
+        self.n_threads = n_threads or _cpu_count()
         self.slot_name = slot
         name, fim = model_info(model)
         self.info = BackendInfo(backend="embedded", model=name, fim=fim)
@@ -195,7 +201,7 @@ class EmbeddedBackend:
         except OSError as exc:
             raise BackendError(f"cannot prepare the embedded model {self.model} in {self.model_dir}: {exc}") from None
         try:
-            self._slot = await loop.run_in_executor(None, _load, path, self.slot_name, self.n_ctx)
+            self._slot = await loop.run_in_executor(None, _load, path, self.slot_name, self.n_ctx, self.n_threads)
         except ImportError:
             raise BackendError(
                 "llama-cpp-python is not installed: run scripts/setup.sh (it builds it with safe CPU flags)"
@@ -212,7 +218,9 @@ class EmbeddedBackend:
 
     def with_slot(self, slot: str) -> EmbeddedBackend:
         """The same model in another KV sequence (for a second generation stage)."""
-        return EmbeddedBackend(self.model, model_dir=self.model_dir, n_ctx=self.n_ctx, slot=slot)
+        return EmbeddedBackend(
+            self.model, model_dir=self.model_dir, n_ctx=self.n_ctx, slot=slot, n_threads=self.n_threads
+        )
 
     def cached_tokens(self, prompt: str) -> tuple[int, int]:
         """(tokens of ``prompt`` already in this slot's KV cache, prompt tokens): what a prefill would skip."""
