@@ -54,7 +54,7 @@ async def make_backends(settings: Settings, report: Callable[[str, types.Message
     main, notice = await select_backend(
         settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
         embedded_model=settings.embedded_model, model_dir=settings.model_path(), n_ctx=settings.num_ctx,
-        keep_alive=settings.keep_alive,
+        keep_alive=settings.keep_alive, n_threads=settings.embedded_threads,
     )
     report(notice, types.MessageType.Info)
     for warning in getattr(main, "warnings", []) or []:
@@ -81,7 +81,7 @@ async def _sibling(main: ModelBackend, model: str, settings: Settings, slot: str
         from srag_lsp.models.embedded import EmbeddedBackend
 
         backend = EmbeddedBackend(model or settings.embedded_model, model_dir=settings.model_path(),
-                                  n_ctx=settings.num_ctx, slot=slot)
+                                  n_ctx=settings.num_ctx, slot=slot, n_threads=settings.embedded_threads or None)
     await backend.start()
     return backend
 

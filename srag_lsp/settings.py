@@ -41,6 +41,7 @@ class Settings:
     refine_model: str = ""  # a model for refinements ("" = the main model)
     prompt_template: str = "auto"  # chosen from the model name; see srag_lsp/prompts.py
     keep_alive: str = "30m"
+    embedded_threads: int = 0  # llama.cpp threads for the embedded model (0 = every core)
     # --- generation -------------------------------------------------------------------------------
     max_tokens: int = 64
     draft_max_tokens: int = 24  # drafts stay short (one line) until context arrives

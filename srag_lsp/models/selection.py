@@ -20,6 +20,7 @@ async def select_backend(
     embedded_model: str,
     model_dir: Path,
     n_ctx: int = 4096,
+    n_threads: int = 0,
     keep_alive: str = "30m",
     probe_timeout: float = 1.0,
 ) -> tuple[ModelBackend, str]:
@@ -47,7 +48,7 @@ async def select_backend(
             if kind == "ollama":
                 raise
             reason = str(exc)
-    embedded = EmbeddedBackend(embedded_model, model_dir=model_dir, n_ctx=n_ctx)
+    embedded = EmbeddedBackend(embedded_model, model_dir=model_dir, n_ctx=n_ctx, n_threads=n_threads or None)
     try:
         await embedded.start()
     except BackendError as exc:
