@@ -94,11 +94,7 @@ class OllamaBackend:
         try:
             shown = await self._client.show(self.model)
         except ollama.ResponseError as exc:
-            if exc.status_code == 404:
-                raise BackendError(
-                    f"Ollama at {self.host} does not have the model {self.model!r}: run `ollama pull {self.model}`"
-                ) from None
-            raise BackendError(f"Ollama at {self.host} could not describe {self.model!r}: {exc.error}") from None
+            raise self._response_error(exc, self.model, f"could not describe {self.model!r}: ") from None
         except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"no Ollama at {self.host} ({_connection_problem(exc)})") from None
         except ValueError as exc:  # an answer the client cannot parse
@@ -119,6 +115,12 @@ class OllamaBackend:
             self.model,
             ", ".join(capabilities) or "unknown",
         )
+
+    def _response_error(self, exc: ollama.ResponseError, model: str, what: str = "") -> BackendError:
+        """An error line from the server as a BackendError; a missing model names the `ollama pull` command."""
+        if exc.status_code == 404:
+            return BackendError(f"Ollama at {self.host} does not have the model {model!r}: run `ollama pull {model}`")
+        return BackendError(f"Ollama at {self.host}: {what}{exc.error}")
 
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
         """Text pieces from `/api/generate` (raw prompt); closing or cancelling the iterator closes the HTTP stream."""
@@ -156,11 +158,7 @@ class OllamaBackend:
             raise BackendError(f"Ollama at {self.host} ended the stream without finishing")
         except ollama.ResponseError as exc:
             stats.finish_reason = "error"
-            if exc.status_code == 404:
-                raise BackendError(
-                    f"Ollama at {self.host} does not have the model {model!r}: run `ollama pull {model}`"
-                ) from None
-            raise BackendError(f"Ollama at {self.host}: {exc.error}") from None
+            raise self._response_error(exc, model) from None
         except (httpx.HTTPError, ConnectionError) as exc:
             stats.finish_reason = "error"
             if answered:
