@@ -140,6 +140,7 @@ class _Run:
         self.used_ids: frozenset[str] = frozenset()
         self.last_token_at: float = 0.0
         self.names_checked = False
+        self.retrieval_wait_ms = 0.0  # sequential: time spent waiting for retrieval before the model call
 
     # ---- output ----------------------------------------------------------------------------------
     def show(self, text: str, stage: str, done: bool, final: bool = False) -> None:
@@ -320,7 +321,7 @@ class CompletionEngine:
 
     async def run(self, request: CompletionRequest, emit: Callable[[Suggestion], None]) -> Outcome:
         trace = RequestTrace(request.id, request.uri, request.version, request.line, request.col,
-                             self.settings.strategy)
+                             self.settings.strategy, t0=request.arrived)
         run = _Run(self, request, trace, emit)
         try:
             if self.settings.strategy == "sequential" or self.context is None:
@@ -347,6 +348,7 @@ class CompletionEngine:
         chunks: list[ContextChunkLike] = []
         if self.context is not None:
             run.retrieval_running = True
+            waited_from = trace.ms()
             run.spawn(run.consume_retrieval())
             while True:
                 kind, payload = await run.events.get()
@@ -357,6 +359,8 @@ class CompletionEngine:
                 elif kind == "retrieval_end":
                     trace.mark("retrieval_done")
                     break
+            # Waiting for retrieval is this strategy's design, not the daemon's overhead (sources are traced).
+            run.retrieval_wait_ms = trace.ms() - waited_from
         run.add_context(chunks)
         stage = "refined" if chunks else "draft"
         generator = self.refine if chunks else self.draft
@@ -475,16 +479,16 @@ class CompletionEngine:
         the draft is skipped only when the prefill is mostly cached (typing on in the same scope). Backends
         that cannot tell (a remote server) are assumed to reuse it.
         """
-        probe = getattr(self.refine.backend, "cached_tokens", None)
+        probe = getattr(self.refine.backend, "cached_share", None)
         if probe is None:
             return True
         prompt = self.prompt_for(self.refine, run.request, run.prefix, run.suffix, chunks)
         try:
-            held, total = probe(prompt.text)
+            share = float(probe(prompt.text))
         except Exception:
             return True
-        run.trace.numbers["cached_prompt_share"] = round(held / total, 3) if total else 0.0
-        return total > 0 and held >= 0.6 * total
+        run.trace.numbers["cached_prompt_share"] = round(share, 3)
+        return share >= 0.6
 
     def _check_draft_names(self, run: _Run, text: str) -> None:
         if run.names_checked or self.context is None:
@@ -501,6 +505,9 @@ class CompletionEngine:
         trace = run.trace
         trace.mark("done")
         if "first_model_call" in trace.events:
-            trace.numbers["overhead_first_call_ms"] = trace.events["first_model_call"]
+            # The daemon's own time from the editor's request to the model call: not the deliberate waits
+            # (model loading, debounce, and in `sequential` the retrieval it exists to wait for).
+            own = trace.events["first_model_call"] - run.request.waited_ms - run.retrieval_wait_ms
+            trace.numbers["overhead_first_call_ms"] = round(max(0.0, own), 3)
         if run.last_token_at:
             trace.numbers["overhead_last_token_ms"] = round(trace.events["done"] - run.last_token_at, 3)

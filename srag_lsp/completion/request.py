@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 _ids = itertools.count(1)
@@ -23,6 +24,8 @@ class CompletionRequest:
     language: str | None = None
     id: str = field(default_factory=new_suggestion_id)
     client_col: int | None = None  # the column in the client's units (UTF-16) for notifications
+    arrived: float = field(default_factory=time.perf_counter)  # when the editor's request reached the daemon
+    waited_ms: float = 0.0  # time spent on purpose before the engine (model still loading, debounce)
 
     @property
     def position_col(self) -> int:

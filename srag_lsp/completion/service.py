@@ -69,10 +69,12 @@ class CompletionService:
             return typed
         if self._engine() is None and self._engine_ready is not None:
             # The model is still loading (a request right after start-up): wait for it within the budget.
+            loading_from = time.perf_counter()
             try:
                 await asyncio.wait_for(self._engine_ready(), wait_ms / 1000.0)
             except TimeoutError:
                 pass
+            request.waited_ms += (time.perf_counter() - loading_from) * 1000.0
         if self._engine() is None:
             log.info("no completion for %s: no model backend is ready (see srag/status)", request.uri)
             return None
@@ -144,6 +146,7 @@ class CompletionService:
         try:
             if delay:
                 await asyncio.sleep(delay)
+                flight.request.waited_ms += delay * 1000.0
             engine = self._engine()
             if engine is None:
                 raise RuntimeError("no model backend is ready yet")

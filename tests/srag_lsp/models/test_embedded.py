@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
-from srag_lsp.models.embedded import EmbeddedBackend, _TextAssembler
+from srag_lsp.models.embedded import EmbeddedBackend, _common_text_prefix, _TextAssembler
 from tests.support.streams import collect
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
@@ -88,6 +89,38 @@ async def test_prompt_that_extends_the_previous_one_reuses_the_cache(qwen: Embed
     changed = GenerationStats()
     await collect(qwen, GenerationRequest("# other\n" + extended, max_tokens=2), changed)
     assert changed.prompt_evaluated == changed.prompt_tokens  # a change at the start costs everything
+
+
+def test_common_text_prefix() -> None:
+    assert _common_text_prefix("", "abc") == 0
+    assert _common_text_prefix("abcdef", "abcxyz") == 3
+    assert _common_text_prefix("abc", "abc") == 3
+    assert _common_text_prefix("abc", "abcdef") == 3
+    assert _common_text_prefix("x" * 5000 + "a", "x" * 5000 + "b") == 5000
+
+
+@pytest.mark.model
+async def test_cached_share_follows_what_the_kv_cache_holds(qwen: EmbeddedBackend) -> None:
+    prompt = "<|fim_prefix|># cached share\ndef mean(values):\n    <|fim_suffix|><|fim_middle|>"
+    await collect(qwen, GenerationRequest(prompt, max_tokens=1), GenerationStats())
+    assert qwen.cached_share(prompt) == 1.0
+    held, total = qwen.cached_tokens(prompt)
+    assert held == total
+    longer = prompt + "# and more text after it, which the cache does not hold yet\n" * 3
+    assert 0.2 < qwen.cached_share(longer) < 0.6
+    assert qwen.cached_share("# something else entirely\n" + prompt) == 0.0
+    # A generation cancelled before its prompt was evaluated leaves only the common part claimed as held.
+    other = "<|fim_prefix|># cached share, another prompt\n" + "x = 1\n" * 400 + "<|fim_suffix|><|fim_middle|>"
+    stream = qwen.stream(GenerationRequest(other, max_tokens=50), GenerationStats())
+    task = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    await stream.aclose()
+    assert qwen.cached_share(other) < 0.1
+    await collect(qwen, GenerationRequest(prompt, max_tokens=1), GenerationStats())  # waits for the slot
+    assert qwen.cached_share(prompt) == 1.0
 
 
 @pytest.mark.model
