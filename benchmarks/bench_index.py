@@ -11,9 +11,23 @@ then measures, each phase in the process that really does the work:
 - table versions and fragments after 500 saves with compaction running (and after it has gone idle);
 - peak RSS of the worker process and of this (reader) process.
 
-Prints a table and writes ``benchmarks/results/index.json``.
+With ``--embeddings local`` (the local ONNX model; see indexer/embedding), also, in a process of its own
+that runs the writer's embedding code (:class:`indexer.embedding.background.BackgroundEmbedder`):
+
+- embedding throughput over the first ``--embed-limit`` chunk texts (the whole library, 65k chunks, would
+  take the better part of an hour on one core), and that process's peak RSS;
+- query embedding time, and vector query latency (the search plus the join to chunk rows) p50/p95 by brute
+  force and with the IVF_FLAT index, with recall@10 of the index against brute force;
+- the same at the library's full size (``--vector-scale``, default 65,000 rows): the real vectors plus noisy
+  copies of them in a scratch table (synthetic, said so in the table), to see the index where it matters;
+
+and the live phases run with the worker embedding in the background (its RSS includes the model, and the
+save-to-searchable figures are taken while it embeds).
+
+Prints a table and writes ``benchmarks/results/index.json`` (``index_embeddings.json`` with embeddings).
 
     .venv/bin/python benchmarks/bench_index.py [--edits 100] [--saves 500] [--queries 300] [--keep]
+        [--embeddings local] [--embed-limit 5000] [--vector-scale 65000]
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 RESULTS = Path(__file__).resolve().parent / "results" / "index.json"
+RESULTS_EMBEDDINGS = RESULTS.with_name("index_embeddings.json")
 EDIT_TARGET = "textwrap.py"
 
 
@@ -100,6 +116,141 @@ def phase_build(root: str, index_dir: str) -> dict[str, Any]:
     }
 
 
+def phase_embed(root: str, index_dir: str, limit: int, scale: int, queries: int) -> dict[str, Any]:
+    """Runs in a child process: embed up to ``limit`` chunk texts, then time vector queries (see the docstring)."""
+    import logging
+
+    import lancedb
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from indexer.builder import open_index
+    from indexer.embedding.background import BackgroundEmbedder
+    from indexer.embedding.onnx import OnnxEmbedder
+    from indexer.query import IndexReader
+    from indexer.vectors import VectorStore, nprobes_for, table_name
+
+    opened = open_index(index_dir)
+    embedder = OnnxEmbedder()
+    load_started = time.perf_counter()
+    embedder.warm()
+    load_s = time.perf_counter() - load_started
+    vectors = VectorStore(index_dir, embedder.model_id)
+    queue = BackgroundEmbedder(embedder, lambda: opened.store, vectors)
+    started = time.perf_counter()
+    queue.run_until_done(limit=limit)
+    wall = time.perf_counter() - started
+    rss_after_embedding = _vm_hwm_mb(os.getpid())
+    status = queue.status()
+    out: dict[str, Any] = {
+        "model": embedder.model_id,
+        "model_load_s": round(load_s, 2),
+        "embedded": status["embeddings_made"],
+        "distinct_texts": status["embedded"] + status["embeddings_pending"],
+        "seconds": round(wall, 1),
+        "chunks_per_s_model": status["chunks_per_s"],
+        "chunks_per_s_end_to_end": round(status["embeddings_made"] / wall, 1) if wall else None,
+    }
+    rng = random.Random(11)
+    reader = IndexReader.open(index_dir)
+    assert reader is not None
+    sample = rng.sample(opened.store.hashes(), min(queries, 2000))
+    texts = opened.store.texts([h for h, _ in sample])
+    query_texts = []
+    for text in texts.values():
+        lines = [line for line in text.splitlines() if line.strip()]
+        start = rng.randrange(max(1, len(lines) - 3))
+        query_texts.append("\n".join(lines[start : start + 4]))
+    query_texts = query_texts[:queries]
+    embed_ms, query_vectors = [], []
+    for text in query_texts:
+        t0 = time.perf_counter()
+        query_vectors.append(embedder.embed_query(text))
+        embed_ms.append((time.perf_counter() - t0) * 1000)
+    out["query_embedding_ms"] = {"p50": round(_pct(embed_ms, 0.5), 2), "p95": round(_pct(embed_ms, 0.95), 2)}
+
+    db = lancedb.connect(index_dir, read_consistency_interval=timedelta(0))
+
+    tables: dict[str, Any] = {}
+
+    def nearest(name: str, vector: list[float], *, brute: bool, nprobes: int) -> list[str]:
+        table = tables.get(name) or tables.setdefault(name, db.open_table(name))
+        query = table.search(vector).distance_type("cosine").select(["content_hash", "_distance"])
+        query = query.bypass_vector_index() if brute else query.nprobes(nprobes)
+        return query.limit(10).to_arrow().column("content_hash").to_pylist()
+
+    def timed(call: Any) -> dict[str, float]:
+        ms = []
+        for vector in query_vectors:
+            t0 = time.perf_counter()
+            call(vector)
+            ms.append((time.perf_counter() - t0) * 1000)
+        return {"p50": round(_pct(ms, 0.5), 2), "p95": round(_pct(ms, 0.95), 2)}
+
+    def recall(name: str, nprobes: int) -> float:
+        hits = 0
+        for vector in query_vectors[:100]:
+            exact = set(nearest(name, vector, brute=True, nprobes=nprobes))
+            hits += len(exact & set(nearest(name, vector, brute=False, nprobes=nprobes)))
+        return round(hits / (10 * min(100, len(query_vectors))), 3)
+
+    def measure(model_id: str, rows: int) -> dict[str, Any]:
+        """Nearest vectors by brute force and with the IVF index (rebuilt here, timed), then the reader's whole
+        vector query (nearest, then the join to chunk rows) as retrieval runs it."""
+        name, probes = table_name(model_id), nprobes_for(rows)
+        figures: dict[str, Any] = {"rows": rows, "ivf_partitions": round(rows**0.5), "ivf_nprobes": probes}
+        figures["nearest_brute_ms"] = timed(lambda v: nearest(name, v, brute=True, nprobes=probes))
+        t0 = time.perf_counter()
+        VectorStore(index_dir, model_id).ensure_index(min_rows=1, growth=1.0)  # (re)build, timed
+        figures["ivf_build_s"] = round(time.perf_counter() - t0, 2)
+        figures["nearest_ivf_ms"] = timed(lambda v: nearest(name, v, brute=False, nprobes=probes))
+        figures["ivf_recall_at_10"] = recall(name, probes)
+        reader.refresh_vectors()  # see the index at once
+        figures["vector_search_ms"] = timed(lambda v: reader.vector_search(v, 10, model_id=model_id))
+        return figures
+
+    model = embedder.model_id
+    rows = vectors.count_rows()
+    out["vectors"] = measure(model, rows)
+
+    if scale > rows:  # the library's size: the real vectors plus noisy copies of them, in a scratch table
+        import numpy as np
+
+        stored = db.open_table(table_name(model)).search().select(["content_hash", "vector"]).limit(rows + 1)
+        stored_rows = stored.to_arrow()
+        real_hashes = stored_rows.column("content_hash").to_pylist()
+        base = np.array(stored_rows.column("vector").to_pylist(), dtype=np.float32)
+        all_hashes = sorted({h for h, _ in opened.store.hashes()})
+        np_rng = np.random.default_rng(5)
+        fill = base[np_rng.integers(0, len(base), scale - len(base))]
+        fill = fill + np_rng.normal(0, 0.03, fill.shape).astype(np.float32)
+        fill /= np.linalg.norm(fill, axis=1, keepdims=True)
+        real_set = set(real_hashes)
+        others = [h for h in all_hashes if h not in real_set]
+        extra = (others + [f"synthetic-{i}" for i in range(max(0, len(fill) - len(others)))])[: len(fill)]
+        scratch_id = "bench:scale-test"
+        scratch = VectorStore(index_dir, scratch_id)
+        scratch.add(real_hashes + extra, np.concatenate([base, fill]))
+        name = table_name(scratch_id)
+        del base, fill
+        out["scale"] = {**measure(scratch_id, scratch.count_rows()), "real": len(real_hashes),
+                        "synthetic": scratch.count_rows() - len(real_hashes)}
+        db.drop_table(name)
+    out["peak_rss_after_embedding_mb"] = rss_after_embedding
+    out["peak_rss_mb"] = _rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return out
+
+
+def run_embed_phase(root: Path, index_dir: Path, limit: int, scale: int, queries: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase-embed", str(root), str(index_dir), str(limit), str(scale), str(queries)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run_phase(root: Path, index_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     out = subprocess.run(
@@ -115,7 +266,9 @@ def run_phase(root: Path, index_dir: Path) -> dict[str, Any]:
 
 
 # -- live phases: worker process + reader in this process ----------------------------------------------
-async def live_phases(root: Path, index_dir: Path, edits: int, saves: int, queries: int) -> dict[str, Any]:
+async def live_phases(
+    root: Path, index_dir: Path, edits: int, saves: int, queries: int, settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from indexer.client import IndexClient
     from indexer.query import IndexReader
 
@@ -127,7 +280,7 @@ async def live_phases(root: Path, index_dir: Path, edits: int, saves: int, queri
         if message.get("type") == "indexed":
             indexed_events += 1
 
-    await client.start(root, str(index_dir), {}, on_event=on_event)
+    await client.start(root, str(index_dir), settings or {}, on_event=on_event)
     start_wait = time.perf_counter()
     while True:
         status = await client.status(timeout=5)
@@ -216,7 +369,9 @@ async def live_phases(root: Path, index_dir: Path, edits: int, saves: int, queri
         "fragments": stats.get("fragments"),
         "seconds": round(time.perf_counter() - idle_started, 1),
     }
-    out["worker_status"] = {k: status.get(k) for k in ("files", "chunks", "versions", "fragments", "last_error")}
+    keys = ("files", "chunks", "versions", "fragments", "last_error", "embedded", "embeddings_pending",
+            "embeddings_made", "embedding_error", "chunks_per_s")
+    out["worker_status"] = {k: status.get(k) for k in keys if k in status}
     pid = client.pid
     out["worker_peak_rss_mb"] = _vm_hwm_mb(pid) if pid else None
     out["indexed_events"] = indexed_events
@@ -229,12 +384,20 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--phase-build":
         print(json.dumps(phase_build(sys.argv[2], sys.argv[3])))
         return
+    if len(sys.argv) == 7 and sys.argv[1] == "--phase-embed":
+        root, index_dir, limit, scale, queries = sys.argv[2:]
+        print(json.dumps(phase_embed(root, index_dir, int(limit), int(scale), int(queries))))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=100, help="edits timed for save-to-searchable")
     parser.add_argument("--saves", type=int, default=500, help="saves before versions/fragments are counted")
     parser.add_argument("--queries", type=int, default=300, help="queries of each kind")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace and index")
+    parser.add_argument("--embeddings", choices=["off", "local"], default="off", help="also measure embeddings")
+    parser.add_argument("--embed-limit", type=int, default=5000, help="chunk texts embedded in the timed phase")
+    parser.add_argument("--vector-scale", type=int, default=65_000, help="rows of the synthetic scale test (0: none)")
     args = parser.parse_args()
+    embeddings = args.embeddings == "local"
 
     scratch = Path(tempfile.mkdtemp(prefix="srag-bench-index-"))
     root, index_dir = scratch / "stdlib", scratch / "index"
@@ -244,7 +407,12 @@ def main() -> None:
         cold = run_phase(root, index_dir)
         print(f"cold build: {cold['build_s']} s", file=sys.stderr)
         warm = run_phase(root, index_dir)
-        live = asyncio.run(live_phases(root, index_dir, args.edits, args.saves, args.queries))
+        embedded = None
+        if embeddings:
+            print(f"embedding up to {args.embed_limit} chunk texts ...", file=sys.stderr)
+            embedded = run_embed_phase(root, index_dir, args.embed_limit, args.vector_scale, min(args.queries, 200))
+        settings = {"embeddings": "local"} if embeddings else {}
+        live = asyncio.run(live_phases(root, index_dir, args.edits, args.saves, args.queries, settings))
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -275,12 +443,65 @@ def main() -> None:
         **live,
         "reader_process_peak_rss_mb": _rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results)
+    if embedded is not None:
+        results["embeddings"] = embedded
+    target = RESULTS_EMBEDDINGS if embedded is not None else RESULTS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results, target)
 
 
-def print_table(r: dict[str, Any]) -> None:
+def embedding_rows(e: dict[str, Any], worker: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [
+        (
+            "embedding",
+            f"{e['embedded']} of {e['distinct_texts']} distinct chunk texts in {e['seconds']} s: "
+            f"{e['chunks_per_s_end_to_end']} chunks/s end to end, {e['chunks_per_s_model']} in the model "
+            f"({e['model']}, 1 thread; load {e['model_load_s']} s)",
+        ),
+        ("  query embedding", f"p50 {e['query_embedding_ms']['p50']} ms, p95 {e['query_embedding_ms']['p95']} ms"),
+    ]
+    for label, v in (("  vectors", e["vectors"]), ("  at library size", e.get("scale"))):
+        if not v:
+            continue
+        what = f"{v['rows']} rows" + (
+            f" ({v['real']} real + {v['synthetic']} synthetic noisy copies)" if "synthetic" in v else ""
+        )
+        rows.append(
+            (
+                label,
+                f"{what}: nearest 10 by brute force p50 {v['nearest_brute_ms']['p50']} ms, p95 "
+                f"{v['nearest_brute_ms']['p95']} ms; IVF_FLAT ({v['ivf_partitions']} partitions, nprobes "
+                f"{v['ivf_nprobes']}, built in {v['ivf_build_s']} s) p50 {v['nearest_ivf_ms']['p50']} ms, p95 "
+                f"{v['nearest_ivf_ms']['p95']} ms, recall@10 {v['ivf_recall_at_10']}",
+            )
+        )
+        rows.append(
+            (
+                "    vector query",
+                f"the reader's whole query (nearest, then the chunk rows) p50 {v['vector_search_ms']['p50']} ms, "
+                f"p95 {v['vector_search_ms']['p95']} ms",
+            )
+        )
+    rows.append(
+        (
+            "  embed process RSS",
+            f"peak {e['peak_rss_after_embedding_mb']} MB after embedding (model, chunk table, vectors); "
+            f"{e['peak_rss_mb']} MB after the query tests (65k synthetic vectors in memory)",
+        )
+    )
+    if "embeddings_made" in worker:
+        rows.append(
+            (
+                "  worker embedding",
+                f"{worker.get('embeddings_made')} made during the live phases, {worker.get('embeddings_pending')} "
+                f"pending at the end (background, between file events)",
+            )
+        )
+    return rows
+
+
+def print_table(r: dict[str, Any], written: Path = RESULTS) -> None:
     q = r["query_ms"]
     s = r["save_to_searchable_ms"]
     sa = r["save_to_searchable_all_ms"]
@@ -318,12 +539,14 @@ def print_table(r: dict[str, Any]) -> None:
             f"worker {r['worker_peak_rss_mb']} MB, reader {r['reader_process_peak_rss_mb']} MB",
         ),
     ]
+    if r.get("embeddings"):
+        rows.extend(embedding_rows(r["embeddings"], r.get("worker_status") or {}))
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  value")
     print(f"{'-' * width}  {'-' * 60}")
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    print(f"\nwritten to {RESULTS.relative_to(REPO)}")
+    print(f"\nwritten to {written.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

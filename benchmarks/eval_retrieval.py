@@ -1,6 +1,7 @@
 """Retrieval quality and latency on real cross-file completions, beside the baselines, in one command.
 
     .venv/bin/python benchmarks/eval_retrieval.py [--cases-per-package 120] [--seed 7] [--no-stdlib]
+        [--vectors PACKAGE] [--packages NAME,...]
 
 1. Installs pinned pure-Python packages from PyPI (requests, flask, jinja2, werkzeug) into a work folder
    and indexes each package folder as a workspace with the real builder.
@@ -10,6 +11,9 @@
    budgeted as for a prompt), bm25-window (BM25 over 20-line windows of the other files, queried with the
    20 lines before the cursor: what Tabby and Cody do), and none (no retrieval).
    Metrics: recall@1, recall@5, MRR of the defining chunk; retrieval latency p50/p95.
+   With ``--vectors PACKAGE``, that package's index also gets vectors (the local ONNX model) and two more
+   methods are scored: srag+vectors (the vector source on, as with the ``embeddings`` setting) and vectors
+   (the vector source alone).
 4. Times retrieval on an index of a copy of the CPython standard library at sampled cursors.
 5. Prints a table and writes ``benchmarks/results/retrieval.json``.
 
@@ -81,9 +85,9 @@ def completion_quality_hook(
     return completion_quality(workspace, cases, retrieved, n)
 
 
-def ensure_index(workspace: Path, index_dir: Path, say: Callable[[str], None]) -> float:
+def ensure_index(workspace: Path, index_dir: Path, say: Callable[[str], None], embedder: Any = None) -> float:
     started = time.perf_counter()
-    report = build_index(workspace, str(index_dir))  # incremental when the index is already there
+    report = build_index(workspace, str(index_dir), embedder=embedder)  # incremental when the index is there
     seconds = time.perf_counter() - started
     say(
         f"  indexed {workspace.name}: {getattr(report, 'indexed', '?')} files, "
@@ -93,9 +97,24 @@ def ensure_index(workspace: Path, index_dir: Path, say: Callable[[str], None]) -
 
 
 async def run_srag(
-    workspace: Path, index_dir: Path, cases: list[Case], budget_tokens: int
+    workspace: Path,
+    index_dir: Path,
+    cases: list[Case],
+    budget_tokens: int,
+    embedder: Any = None,
+    only_vectors: bool = False,
 ) -> tuple[list[int | None], list[float], list[list[ContextChunk]], dict[str, list[float]]]:
-    retriever = Retriever(workspace, index_dir=str(index_dir), cache=RetrievalCache(max_entries=0))
+    """Score the retriever (``embedder``: with the vector source on; ``only_vectors``: that source alone)."""
+    from indexer.query import IndexReader
+    from srag_lsp.retrieval.sources import VectorSource
+
+    sources = None
+    if only_vectors:
+        reader = IndexReader.open(str(index_dir))
+        sources = [VectorSource(lambda: reader, embedder)]
+    retriever = Retriever(workspace, index_dir=str(index_dir), cache=RetrievalCache(max_entries=0), sources=sources)
+    if embedder is not None:
+        retriever.set_embedder(embedder)
     ranks: list[int | None] = []
     latencies: list[float] = []
     retrieved: list[list[ContextChunk]] = []
@@ -313,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-cases", type=int, default=8,
                         help="cases per package completed by the embedded model with and without retrieval (0: none)")
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--vectors", metavar="PACKAGE", choices=sorted(PACKAGES),
+                        help="also score this package with the vector source on (local embeddings)")
+    parser.add_argument("--packages", help="only these packages (comma-separated)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     work = Path(args.work_dir).expanduser()
@@ -323,6 +345,15 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"installing {', '.join(f'{k}=={v}' for k, v in PACKAGES.items())} into {work / 'packages'}")
     roots = install_packages(work / "packages")
+    if args.packages:
+        wanted = {p.strip() for p in args.packages.split(",")}
+        roots = {name: root for name, root in roots.items() if name in wanted}
+    embedder = None
+    if args.vectors:
+        from indexer.embedding import make_embedder
+
+        embedder = make_embedder("local")
+        embedder.warm()
     report: dict[str, Any] = {
         "settings": {
             "cases_per_package": args.cases_per_package,
@@ -349,6 +380,15 @@ def main(argv: list[str] | None = None) -> int:
         by_form: dict[str, list[int | None]] = {}
         for case, rank in zip(cases, ranks, strict=True):
             by_form.setdefault(case.form, []).append(rank)
+        vector_methods: dict[str, Any] = {}
+        if embedder is not None and name == args.vectors:
+            say(f"  {name}: embedding its chunks, then scoring with the vector source on")
+            ensure_index(root, work / "indexes" / name, say, embedder=embedder)
+            for label, alone in (("srag+vectors", False), ("vectors", True)):
+                v_ranks, v_latencies, _, _ = asyncio.run(
+                    run_srag(root, work / "indexes" / name, cases, args.budget_tokens, embedder, alone)
+                )
+                vector_methods[label] = metrics(v_ranks, v_latencies)
         package = {
             "version": PACKAGES[name],
             "cases": len(cases),
@@ -357,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             "methods": {
                 "srag": metrics(ranks, latencies),
                 "bm25-window": metrics(bm25_ranks, bm25_latencies),
+                **vector_methods,
                 "none": metrics([None] * len(cases), [0.0] * len(cases)),
             },
             "srag_by_form": {form: metrics(r, [])["recall_at_5"] for form, r in by_form.items()},

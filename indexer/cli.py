@@ -1,14 +1,17 @@
 """``srag-index``: build, watch, inspect and query a workspace index without an editor.
 
-    srag-index build DIR            index DIR (incremental when an index exists)
-    srag-index watch DIR            index DIR, then keep it fresh until interrupted
+    srag-index build DIR [--embeddings off|local|ollama]   index DIR (incremental when an index exists)
+    srag-index watch DIR [--embeddings off|local|ollama]   index DIR, then keep it fresh until interrupted
     srag-index status DIR           what the index holds
-    srag-index query DIR (--symbol NAME | --prefix P | --text QUERY) [--json] [-k N]
+    srag-index query DIR (--symbol NAME | --prefix P | --text QUERY | --semantic TEXT) [--json] [-k N]
 
 Common options: ``--index-dir`` (default: ``$SRAG_INDEX_DIR`` or a per-workspace folder under the user's cache
-directory), ``-v``/``-vv``. Results go to stdout (``--json``: one JSON document), progress and messages to
-stderr. Exit status: 0 success, 1 nothing found (query) or no index (status), 2 bad usage, 3 the index
-cannot be written or read (another writer holds it, an unwritable location).
+directory), ``-v``/``-vv``. ``--embeddings`` defaults to ``$SRAG_EMBEDDINGS`` (else off); ``build`` with
+embeddings on embeds every chunk whose text has no vector before it exits. ``query --semantic`` embeds the
+text with the model whose vectors the index has. Results go to stdout (``--json``: one JSON document),
+progress and messages to stderr. Exit status: 0 success, 1 nothing found (query) or no index (status), 2 bad
+usage, 3 the index cannot be written or read (another writer holds it, an unwritable location) or the
+embeddings asked for could not be made.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,10 +28,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from indexer.builder import BuildOptions, BuildReport, IndexBuilder, open_index
+from indexer.embedding import MODES, Embedder, EmbeddingError, embedder_for_model_id, make_embedder
+from indexer.embedding.background import BackgroundEmbedder
 from indexer.location import ensure_index_dir, is_local, local_path, resolve_index_dir
 from indexer.manifest import ManifestError, language_fingerprint, load_manifest, manifest_path
 from indexer.query import Hit, IndexReader
 from indexer.service import IndexService
+from indexer.vectors import VectorStore
 from indexer.writer_lock import LockHeld, WriterLock
 
 EXIT_OK = 0
@@ -64,7 +71,8 @@ class Progress:
                 width = 30
                 filled = int(width * done / total)
                 bar = "#" * filled + "." * (width - filled)
-                line = f"\r{phase:<9} [{bar}] {done}/{total} files"
+                unit = "chunks" if phase == "embed" else "files"
+                line = f"\r{phase:<9} [{bar}] {done}/{total} {unit}"
             else:
                 line = f"\r{phase:<9} ..."
             self.stream.write(line.ljust(60))
@@ -102,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--max-file-bytes", type=int, default=None, help="skip larger files")
     watch = sub.add_parser("watch", parents=[common], help="index, then keep the index fresh")
     watch.add_argument("dir")
+    for command in (build, watch):
+        command.add_argument(
+            "--embeddings",
+            choices=MODES,
+            default=None,
+            help="embed chunks: the local ONNX model or an Ollama server (default: $SRAG_EMBEDDINGS, else off)",
+        )
+        command.add_argument("--embedding-model", default=None, help="the Ollama embedding model (nomic-embed-text)")
+        command.add_argument("--ollama-host", default=None, help="default: $OLLAMA_HOST or http://127.0.0.1:11434")
     status = sub.add_parser("status", parents=[common], help="show what the index holds")
     status.add_argument("dir")
     status.add_argument("--json", action="store_true")
@@ -111,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--symbol", help="exact symbol or qualified name (comma-separated for several)")
     what.add_argument("--prefix", help="symbols starting with this")
     what.add_argument("--text", help="full-text search over identifiers")
+    what.add_argument("--semantic", help="nearest chunks by meaning (needs an index built with embeddings)")
+    query.add_argument("--ollama-host", default=None, help="for --semantic on vectors made by Ollama")
     query.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     query.add_argument("--json", action="store_true", help="print the hits as a JSON list")
     return parser
@@ -139,8 +158,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- build -------------------------------------------------------------------------------------------------
-def _build(root: Path, index_dir: str, options: BuildOptions, *, quiet: bool = False) -> BuildReport | None:
-    """Build (or update) the index under the writer lock; None when it cannot be written (said why)."""
+def _embedding_settings(args: argparse.Namespace) -> dict[str, str]:
+    """``--embeddings`` and friends over ``$SRAG_EMBEDDINGS``, ``$SRAG_EMBEDDING_MODEL`` and ``$OLLAMA_HOST``."""
+    mode = (getattr(args, "embeddings", None) or os.environ.get("SRAG_EMBEDDINGS") or "off").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"SRAG_EMBEDDINGS must be one of {', '.join(MODES)}, got {mode!r}")
+    return {
+        "embeddings": mode,
+        "embedding_model": getattr(args, "embedding_model", None) or os.environ.get("SRAG_EMBEDDING_MODEL") or "",
+        "ollama_host": getattr(args, "ollama_host", None) or os.environ.get("OLLAMA_HOST") or "",
+    }
+
+
+def _build(
+    root: Path, index_dir: str, options: BuildOptions, *, quiet: bool = False, embedder: Embedder | None = None
+) -> tuple[BuildReport, dict[str, Any] | None] | None:
+    """Build (or update) the index under the writer lock, then embed what has no vector when ``embedder`` is
+    given; None when the index cannot be written (said why)."""
     if not is_local(index_dir):
         _say(f"cannot write {index_dir}: only local index folders are supported")
         return None
@@ -166,35 +200,94 @@ def _build(root: Path, index_dir: str, options: BuildOptions, *, quiet: bool = F
             builder.stop_event.set()
 
         previous = signal.signal(signal.SIGINT, on_signal)
+        embedded: dict[str, Any] | None = None
         try:
             report = builder.build(progress)
+            progress.finish()
+            if embedder is not None and not interrupted.is_set():
+                embedded = _embed(opened, index_dir, embedder, options, progress, interrupted)
         finally:
             signal.signal(signal.SIGINT, previous)
         progress.finish()
         if interrupted.is_set():
-            _say("interrupted; what was indexed so far is kept")
+            _say("interrupted; what was indexed (and embedded) so far is kept")
         report.rebuilt = opened.rebuilt
-        return report
+        return report, embedded
     finally:
         progress.finish()
         lock.release()
+
+
+def _embed(
+    opened: Any, index_dir: str, embedder: Embedder, options: BuildOptions, progress: Progress, stop: threading.Event
+) -> dict[str, Any]:
+    """Embed every chunk text that has no vector yet; a summary for the report (``error`` when it failed)."""
+    started = time.perf_counter()
+    try:
+        vectors = VectorStore(index_dir, embedder.model_id, cleanup_age=options.cleanup_age)
+    except Exception as exc:
+        return {"model": embedder.model_id, "complete": False, "error": f"cannot open the vectors table: {exc}"}
+    queue = BackgroundEmbedder(embedder, lambda: opened.store, vectors, backoff_s=(1.0, 2.0, 4.0))
+    complete = queue.run_until_done(progress, stop=stop)
+    status = queue.status()
+    return {
+        "model": embedder.model_id,
+        "complete": complete,
+        "embedded_now": status["embeddings_made"],
+        "embedded": status["embedded"],
+        "pending": status["embeddings_pending"],
+        "vectors": status["vectors"],
+        "vector_index_rows": status["vector_index_rows"],
+        "chunks_per_s": status["chunks_per_s"],
+        "seconds": round(time.perf_counter() - started, 1),
+        "error": status["embedding_error"],
+    }
 
 
 def _cmd_build(root: Path, index_dir: str, args: argparse.Namespace) -> int:
     options = BuildOptions()
     if args.max_file_bytes:
         options.max_file_bytes = args.max_file_bytes
-    report = _build(root, index_dir, options)
-    if report is None:
+    try:
+        settings = _embedding_settings(args)
+    except ValueError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    embedder: Embedder | None = None
+    unavailable: str | None = None
+    try:
+        embedder = make_embedder(
+            settings["embeddings"], model=settings["embedding_model"], host=settings["ollama_host"]
+        )
+    except EmbeddingError as exc:  # index anyway; say why there are no vectors
+        unavailable = str(exc)
+        _say(f"embeddings are off: {exc}")
+    result = _build(root, index_dir, options, embedder=embedder)
+    if result is None:
         return EXIT_INDEX
+    report, embedded = result
+    if unavailable is not None:
+        embedded = {"model": None, "complete": False, "error": unavailable}
     if args.json:
-        print(json.dumps({"root": str(root), "index_dir": index_dir, **report.as_dict()}, indent=2))
+        out: dict[str, Any] = {"root": str(root), "index_dir": index_dir, **report.as_dict()}
+        if embedded is not None:
+            out["embeddings"] = embedded
+        print(json.dumps(out, indent=2))
     else:
         print(
             f"indexed {root}: {report.files_total} files ({report.indexed} indexed, {report.unchanged} unchanged, "
             f"{report.removed} removed, {report.skipped} skipped, {report.errors} errors), "
             f"{report.chunks_written} chunks written in {report.seconds:.1f}s -> {index_dir}"
         )
+        if embedded is not None and embedded.get("model"):
+            rate = f" ({embedded['chunks_per_s']} chunks/s)" if embedded.get("chunks_per_s") else ""
+            print(
+                f"embedded {embedded['embedded_now']} chunk texts with {embedded['model']} in "
+                f"{embedded['seconds']:.1f}s{rate}; {embedded['embedded']} have vectors, {embedded['pending']} pending"
+            )
+    if embedded is not None and embedded.get("error"):
+        _say(f"embeddings incomplete: {embedded['error']}")
+        return EXIT_INDEX
     return EXIT_OK
 
 
@@ -216,9 +309,16 @@ def _cmd_watch(root: Path, index_dir: str, args: argparse.Namespace) -> int:
         elif kind == "error":
             _say(f"error: {message['message']}")
         elif kind == "status" and message.get("initial_build_done"):
+            if message.get("embedding_model"):
+                _say(f"embedding in the background with {message['embedding_model']}")
             _say(f"{message['files']} files, {message['chunks']} chunks; watching {root} (Ctrl-C to stop)")
 
-    service = IndexService(root, index_dir, {}, emit=emit)
+    try:
+        settings = _embedding_settings(args)
+    except ValueError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    service = IndexService(root, index_dir, settings, emit=emit)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     service.start()
@@ -238,6 +338,8 @@ def _cmd_status(root: Path, index_dir: str, args: argparse.Namespace) -> int:
     info: dict[str, Any] = {"root": str(root), "index_dir": index_dir, "exists": reader is not None}
     if reader is not None:
         info.update(reader.stats())
+        for model_id, vectors in (info.get("vectors") or {}).items():
+            vectors.update(reader.embedding_coverage(model_id))
         reader.close()
     info["writer_pid"] = _writer_pid(index_dir)
     stale = _stale_reason(index_dir)
@@ -254,6 +356,13 @@ def _cmd_status(root: Path, index_dir: str, args: argparse.Namespace) -> int:
             if key in info:
                 print(f"  {key:<18} {info[key]}")
         print(f"  {'indexes':<18} {', '.join(info.get('indexes', [])) or 'none'}")
+        for model_id, vectors in (info.get("vectors") or {}).items():
+            line = f"{vectors.get('rows', 0)} vectors"
+            if "embedded" in vectors:
+                line += f", {vectors['embedded']} chunk texts embedded, {vectors['embeddings_pending']} pending"
+            ivf = vectors.get("ivf_index_rows")
+            line += f", IVF index on {ivf} rows" if ivf else ", no vector index (brute force)"
+            print(f"  {'embeddings':<18} {model_id}: {line}")
         writer = f"pid {info['writer_pid']}" if info["writer_pid"] else "none running"
         print(f"  {'writer':<18} {writer}")
         if stale:
@@ -320,6 +429,12 @@ def _cmd_query(root: Path, index_dir: str, args: argparse.Namespace) -> int:
         hits = reader.symbols([s.strip() for s in args.symbol.split(",")], args.k)
     elif args.prefix:
         hits = reader.symbol_prefix(args.prefix, args.k)
+    elif args.semantic:
+        found = _semantic(reader, args.semantic, args.k, host=args.ollama_host or os.environ.get("OLLAMA_HOST") or "")
+        if isinstance(found, int):
+            reader.close()
+            return found
+        hits = found
     else:
         hits = reader.text_search(args.text, args.k)
     reader.close()
@@ -332,6 +447,29 @@ def _cmd_query(root: Path, index_dir: str, args: argparse.Namespace) -> int:
         if not hits:
             _say("no matches")
     return EXIT_OK if hits else EXIT_NOT_FOUND
+
+
+def _semantic(reader: IndexReader, text: str, k: int, *, host: str) -> list[Hit] | int:
+    """Hits nearest to ``text`` with the model whose vectors the index has; an exit status when impossible."""
+    models = reader.vector_models()
+    if not models:
+        _say(f"the index at {reader.index_dir} has no vectors: build it with --embeddings local (or ollama)")
+        return EXIT_NOT_FOUND
+    wanted = os.environ.get("SRAG_EMBEDDINGS", "").strip().lower()
+    try:
+        preferred = make_embedder(wanted, model=os.environ.get("SRAG_EMBEDDING_MODEL", ""), host=host, check=False)
+    except ValueError:
+        preferred = None
+    model_id = preferred.model_id if preferred is not None and preferred.model_id in models else models[0]
+    if len(models) > 1:
+        _say(f"this index has vectors of {', '.join(models)}; using {model_id}")
+    try:
+        embedder = embedder_for_model_id(model_id, host=host)
+        vector = embedder.embed_query(text)
+    except (EmbeddingError, ValueError) as exc:
+        _say(f"cannot embed the query: {exc}")
+        return EXIT_INDEX
+    return reader.vector_search(vector, k, model_id=model_id)
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""The read side of the index: exact and prefix symbol lookups, full-text search, rows of a file, statistics.
+"""The read side of the index: symbol lookups, full-text and vector search, rows of a file, statistics.
 
 Callers (the completion engine, retrieval, ``srag-index query``) open an :class:`IndexReader` once and call
 it from any thread. Every method is safe against a missing or damaged index: it logs and returns an empty
 result instead of raising. Handles use ``read_consistency_interval=0`` so they see the worker's writes.
+Vector search reads the vectors table of one embedding model (:mod:`indexer.vectors`): nearest content
+hashes first, then the chunk rows that have those hashes (deleted or replaced chunks have none any more).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from indexer.identifiers import split_identifier
 from indexer.location import is_local, local_path
 from indexer.manifest import ManifestError, load_manifest, manifest_path
 from indexer.store import TABLE_NAME, sql_in, sql_string
+from indexer.vectors import TABLE_PREFIX, index_rows_of, model_id_of, nprobes_for, table_names
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ _PART_HEADER = re.compile(r"\A[^\n]*\(part \d+ of [^\n]*\)[^\n]*\n")
 _DEFINITION_KINDS = frozenset(
     {"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"}
 )
+VECTOR_TABLES_TTL_S = 5.0  # how long the list of vectors tables (asked at every retrieval) is reused
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,6 +81,10 @@ class IndexReader:
         self.index_dir = index_dir
         self._table = table
         self._lock = threading.Lock()  # guards re-opening the handle, not the queries themselves
+        self._vector_tables: dict[str, Any] = {}  # model id -> open vectors table
+        self._vector_models: dict[str, str] = {}  # model id -> table name (non-empty tables)
+        self._vector_models_at = -VECTOR_TABLES_TTL_S
+        self._index_rows: dict[str, tuple[float, int | None]] = {}  # model id -> (when read, IVF rows)
 
     @classmethod
     def open(cls, index_dir: str | Path) -> IndexReader | None:
@@ -94,6 +102,7 @@ class IndexReader:
 
     def close(self) -> None:
         self._table = None
+        self._vector_tables = {}
 
     def health(self) -> str | None:
         """None when the table answers a small scan and a lookup; otherwise what is wrong."""
@@ -147,6 +156,79 @@ class IndexReader:
         hits.sort(key=lambda h: (not h.overlay, -h.score, h.path, h.start_line))
         return hits[:k]
 
+    # -- vectors ----------------------------------------------------------------------------------------
+    def vector_models(self) -> list[str]:
+        """Model ids that have vectors in this index (refreshed every few seconds; never raises)."""
+        now = time.monotonic()
+        if now - self._vector_models_at < VECTOR_TABLES_TTL_S:
+            return sorted(self._vector_models)
+        found: dict[str, str] = {}
+        try:
+            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(0))
+            for name in table_names(db):
+                if not name.startswith(TABLE_PREFIX):
+                    continue
+                table = db.open_table(name)
+                model_id = model_id_of(table)
+                if model_id and table.count_rows() > 0:
+                    found[model_id] = name
+        except Exception as exc:
+            log.debug("listing vectors tables in %s failed: %s", self.index_dir, exc)
+        self._vector_models, self._vector_models_at = found, now
+        return sorted(found)
+
+    def refresh_vectors(self) -> None:
+        """Forget what is known of the vectors tables (their list, their indexes): the next query looks again."""
+        self._vector_models_at = -VECTOR_TABLES_TTL_S
+        self._index_rows.clear()
+
+    def has_vectors(self, model_id: str | None = None) -> bool:
+        """Whether the index has vectors of ``model_id`` (None: of any model)."""
+        models = self.vector_models()
+        return bool(models) if model_id is None else model_id in models
+
+    def vector_search(self, vector: list[float], k: int = 10, *, model_id: str | None = None) -> list[Hit]:
+        """Chunks whose text is nearest to ``vector`` (cosine; score = similarity, 1 is identical).
+
+        ``model_id`` picks the vectors table (None: the only one there is). Chunks that share a text share a
+        vector: each of them is a hit. Vectors no chunk uses any more are skipped.
+        """
+        if k <= 0 or not vector:
+            return []
+        models = self.vector_models()
+        if model_id is None:
+            if len(models) != 1:
+                log.debug("vector search needs a model id: this index has vectors of %s", models or "no model")
+                return []
+            model_id = models[0]
+        if model_id not in models:
+            return []
+        nearest = self._nearest(model_id, vector, k)
+        if not nearest:
+            return []
+        where = sql_in("content_hash", list(nearest))
+        columns = [*HIT_COLUMNS, "content_hash"]
+        rows = self._run("vector_search", lambda t: t.search().where(where).select(columns).limit(k * 8 + 64))
+        hits = [_hit(row, nearest[row["content_hash"]]) for row in rows if row["content_hash"] in nearest]
+        hits.sort(key=lambda h: (not h.overlay, -h.score, _is_test_path(h.path), h.path, h.start_line))
+        return hits[:k]
+
+    def embedding_coverage(self, model_id: str) -> dict[str, int]:
+        """How many distinct chunk texts have a vector of ``model_id``, and how many do not (for status)."""
+        try:
+            chunks = self._fresh_table()
+            rows = chunks.count_rows()
+            data = chunks.search().select(["content_hash"]).limit(rows + 1).to_arrow()
+            texts = set(data.column("content_hash").to_pylist())
+            table = self._vector_table(model_id)
+            vector_rows = table.count_rows()
+            stored = table.search().select(["content_hash"]).limit(vector_rows + 1).to_arrow()
+            have = set(stored.column("content_hash").to_pylist())
+        except Exception as exc:
+            log.warning("counting the vectors of %s failed: %s", model_id, exc)
+            return {}
+        return {"embedded": len(texts & have), "embeddings_pending": len(texts - have), "vectors": vector_rows}
+
     def by_path(self, path: str) -> list[Hit]:
         """Every chunk of one workspace-relative file, in line order."""
         if not path:
@@ -176,6 +258,16 @@ class IndexReader:
         except Exception as exc:
             log.warning("index stats failed for %s: %s", self.index_dir, exc)
             out["error"] = str(exc)
+        self.refresh_vectors()
+        vectors: dict[str, Any] = {}
+        for model_id in self.vector_models():
+            try:
+                table = self._vector_table(model_id)
+                index_rows = index_rows_of(index.name for index in table.list_indices())
+                vectors[model_id] = {"rows": int(table.count_rows()), "ivf_index_rows": index_rows}
+            except Exception as exc:
+                vectors[model_id] = {"error": str(exc)}
+        out["vectors"] = vectors
         if is_local(self.index_dir):
             try:
                 manifest = load_manifest(manifest_path(local_path(self.index_dir)))
@@ -197,6 +289,45 @@ class IndexReader:
                     self._table = _open_table(self.index_dir)
                 table = self._table
         return table
+
+    def _vector_table(self, model_id: str) -> Any:
+        table = self._vector_tables.get(model_id)
+        if table is None:
+            name = self._vector_models.get(model_id)
+            if name is None:
+                raise LookupError(f"no vectors of {model_id} in {self.index_dir}")
+            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(0))
+            table = db.open_table(name)
+            self._vector_tables[model_id] = table
+        return table
+
+    def _nearest(self, model_id: str, vector: list[float], k: int) -> dict[str, float]:
+        """content hash -> cosine similarity of the nearest vectors (a few more than ``k``); {} on failure."""
+        for attempt in (1, 2):
+            try:
+                table = self._vector_table(model_id)
+                index_rows = self._ivf_rows(model_id, table)
+                query = table.search(vector, vector_column_name="vector").distance_type("cosine")
+                if index_rows is not None:
+                    query = query.nprobes(nprobes_for(index_rows))
+                rows = query.select(["content_hash", "_distance"]).limit(k * 2).to_arrow().to_pylist()
+                return {row["content_hash"]: 1.0 - float(row["_distance"]) for row in rows}
+            except Exception as exc:
+                if attempt == 1:
+                    self._vector_tables.pop(model_id, None)
+                    continue
+                log.warning("vector search on %s failed: %s", self.index_dir, exc)
+        return {}
+
+    def _ivf_rows(self, model_id: str, table: Any) -> int | None:
+        """The rows the vector index was built on (how many partitions to probe), re-read every few seconds."""
+        now = time.monotonic()
+        cached = self._index_rows.get(model_id)
+        if cached is not None and now - cached[0] < VECTOR_TABLES_TTL_S:
+            return cached[1]
+        rows = index_rows_of(index.name for index in table.list_indices())
+        self._index_rows[model_id] = (now, rows)
+        return rows
 
     def _run(self, what: str, build: Any) -> list[dict[str, Any]]:
         """Run a query; on failure re-open the handle once (a version may have been cleaned up), then give up."""

@@ -5,6 +5,10 @@ writes the index (the worker process runs one; ``srag-index watch`` runs one in 
 queue work and return at once: file changes are coalesced into one set, unsaved buffers into the newest
 text per path. Events (``progress``, ``indexed``, ``status``, ``error``) go to the ``emit`` callback as
 protocol messages. :meth:`IndexService.status` answers from a snapshot, even in the middle of a build.
+
+With embeddings on (setting ``embeddings``: ``local`` or ``ollama``), the same thread embeds chunks whose text
+has no vector yet, one small batch at a time and only while no file or buffer work is waiting
+(:mod:`indexer.embedding.background`); an embedder that cannot run is reported and indexing goes on.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from typing import Any
 
 from indexer import protocol
 from indexer.builder import BuildOptions, IndexBuilder, open_index
+from indexer.embedding import Embedder, EmbeddingError, settings_embedder
+from indexer.embedding.background import BACKOFF_S, BackgroundEmbedder
 from indexer.files import is_ignore_file
 from indexer.location import ensure_index_dir, resolve_index_dir
+from indexer.vectors import VectorStore
 from indexer.watcher import WorkspaceWatcher
 from indexer.writer_lock import LockHeld, WriterLock
 
@@ -41,6 +48,7 @@ class ServiceTuning:
     optimize_every_writes: int = 60  # ...or after this many write batches, busy or not
     lock_retry_s: float = 5.0
     progress_interval_s: float = 0.1
+    embed_backoff_s: tuple[float, ...] = BACKOFF_S  # pauses after failed embedding batches (growing)
 
 
 @dataclass(slots=True)
@@ -61,6 +69,7 @@ class IndexService:
         settings: dict[str, Any] | None = None,
         emit: EmitFn | None = None,
         tuning: ServiceTuning | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.root = Path(root).expanduser().resolve()
         self.index_dir = resolve_index_dir(self.root, index_dir or None)
@@ -102,6 +111,10 @@ class IndexService:
             "last_build": None,
         }
         self._idle = threading.Event()
+        self._embedder = embedder  # given: used instead of the one the settings name
+        self._embedding: BackgroundEmbedder | None = None
+        self._embedding_error: str | None = None  # the last one reported (each distinct message once)
+        self._status["embeddings"] = str(self.settings.get("embeddings") or ("on" if embedder is not None else "off"))
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -178,6 +191,8 @@ class IndexService:
             snapshot["pending"] = (
                 len(self._pending_paths) + len(self._pending_buffers) + int(self._rescan) + int(self._busy)
             )
+        if self._embedding is not None:
+            snapshot.update(self._embedding.status())
         snapshot["uptime_s"] = round(time.time() - self._started_at, 1)
         return snapshot
 
@@ -224,7 +239,37 @@ class IndexService:
         builder = IndexBuilder(self.root, opened, self.options, on_indexed=self._on_indexed)
         builder.stop_event.clear()
         self._builder = builder
+        if self._embedding is None:
+            self._start_embedding()
+        else:
+            self._embedding.mark_all()
         return builder
+
+    def _start_embedding(self) -> None:
+        """The background embedder the settings ask for; a reported error (and none) when it cannot run."""
+        try:
+            embedder = self._embedder or settings_embedder(self.settings)
+            if embedder is None:
+                return
+            vectors = VectorStore(self.index_dir, embedder.model_id, cleanup_age=self.options.cleanup_age)
+        except (EmbeddingError, ValueError, OSError) as exc:
+            message = f"embeddings are off: {exc}"
+            log.warning("%s", message)
+            self._update_status(embedding_error=message)
+            self._emit({"type": protocol.ERROR, "message": message, "fatal": False})
+            return
+        except Exception as exc:  # a damaged vectors table, say: index without embeddings
+            log.exception("cannot start embedding")
+            self._update_status(embedding_error=f"embeddings are off: {exc}")
+            return
+        self._embedding = BackgroundEmbedder(embedder, self._store, vectors, backoff_s=self.tuning.embed_backoff_s)
+        self._update_status(embedding_error=None)
+        log.info("embedding chunks in the background with %s", embedder.model_id)
+
+    def _store(self) -> Any:
+        builder = self._builder
+        assert builder is not None
+        return builder.store
 
     def _initial_build(self) -> None:
         builder = self._builder
@@ -269,6 +314,7 @@ class IndexService:
 
     def _loop(self) -> None:
         while True:
+            embed = False
             with self._cond:
                 while not self._stopping:
                     if self._rescan or self._pending_paths:
@@ -282,21 +328,50 @@ class IndexService:
                     cleanup_wait = None if self._cleanup_at is None else self._cleanup_at - time.monotonic()
                     if cleanup_wait is not None and cleanup_wait <= 0:
                         break
+                    embed_wait = None
                     if wait is None and optimize_wait is None:
                         self._idle.set()
-                    candidates = [w for w in (wait, optimize_wait, cleanup_wait) if w is not None]
+                        embed_wait = self._embed_wait()  # embeddings only while indexing has nothing to do
+                        if embed_wait is not None and embed_wait <= 0:
+                            embed = True
+                            break
+                    candidates = [w for w in (wait, optimize_wait, cleanup_wait, embed_wait) if w is not None]
                     self._cond.wait(min(candidates) if candidates else None)
                 if self._stopping:
                     return
                 rescan, self._rescan = self._rescan, False
                 paths, self._pending_paths = self._pending_paths, set()
                 buffers = self._due_buffers()
-                self._busy = True
+                embed = embed and not (rescan or paths or buffers)
+                self._busy = not embed
             try:
-                self._work(rescan, paths, buffers)
+                if embed:
+                    self._embed_step()
+                else:
+                    self._work(rescan, paths, buffers)
             finally:
                 with self._cond:
                     self._busy = False
+
+    def _embed_wait(self) -> float | None:
+        """Seconds until the background embedder has work (0: now); None when it has none (or is off)."""
+        embedding = self._embedding
+        if embedding is None or not self._status["initial_build_done"]:
+            return None
+        wait = embedding.wait_s()
+        if wait is None and embedding.maintenance_due():  # the upkeep waits for a quiet moment
+            return max(0.0, self._last_activity + self.tuning.idle_optimize_s - time.monotonic())
+        return wait
+
+    def _embed_step(self) -> None:
+        """One batch of embeddings (or the vectors' upkeep when nothing is left to embed)."""
+        embedding = self._embedding
+        assert embedding is not None
+        embedding.work()
+        error = embedding.error
+        if error is not None and error != self._embedding_error:
+            self._emit({"type": protocol.ERROR, "message": f"embeddings: {error}", "fatal": False})
+        self._embedding_error = error
 
     def _work(self, rescan: bool, paths: set[str], buffers: dict[str, _PendingBuffer]) -> None:
         builder = self._builder
@@ -319,6 +394,8 @@ class IndexService:
             report = self._guarded(lambda: builder.build(self._on_progress, skip=skip))
             if report is not None:
                 self._update_status(last_build=report.as_dict(), initial_build_done=True)
+            if self._embedding is not None:
+                self._embedding.mark_all()
         elif paths:
             rules_changed = any(is_ignore_file(p) for p in paths)
             self._guarded(lambda: builder.update(paths, skip=skip, progress=self._on_progress))
@@ -355,6 +432,11 @@ class IndexService:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._embedding is not None:
+            try:
+                self._embedding.flush()  # vectors made but not yet written
+            except Exception:
+                log.exception("writing the last vectors at shutdown failed")
         if self._builder is not None:
             try:
                 self._builder.save_manifest()
@@ -420,6 +502,8 @@ class IndexService:
 
     def _on_indexed(self, paths: list[str], chunks: int) -> None:
         self._writes_since_optimize += 1
+        if self._embedding is not None:
+            self._embedding.note_paths(paths)
         self._emit({"type": protocol.INDEXED, "paths": list(paths), "chunks": int(chunks)})
 
     def _on_progress(self, done: int, total: int, phase: str) -> None:

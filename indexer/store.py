@@ -41,6 +41,7 @@ INDEXES: dict[str, tuple[str, Any]] = {
     "symbol_idx": ("symbol", BTree),
     "qualified_name_idx": ("qualified_name", BTree),
     "path_idx": ("path", BTree),
+    "content_hash_idx": ("content_hash", BTree),  # the join with the vectors tables (indexer.vectors)
 }
 
 _STRING_FIELDS = (
@@ -182,6 +183,25 @@ class ChunkStore:
         """Every distinct path that has rows."""
         rows = self._table.search().select(["path"]).limit(self.count_rows() + 1).to_arrow()
         return sorted(set(rows.column("path").to_pylist()))
+
+    def hashes(self, paths: Collection[str] | None = None) -> list[tuple[str, str]]:
+        """(content_hash, path) of every row, or of the rows of ``paths``: what the embedder needs to see."""
+        query = self._table.search()
+        if paths is not None:
+            if not paths:
+                return []
+            query = query.where(sql_in("path", sorted(set(paths))))
+        rows = query.select(["content_hash", "path"]).limit(self.count_rows() + 1).to_arrow()
+        return list(zip(rows.column("content_hash").to_pylist(), rows.column("path").to_pylist(), strict=True))
+
+    def texts(self, hashes: Collection[str]) -> dict[str, str]:
+        """The text of one chunk per content hash (hashes no row has any more are absent)."""
+        if not hashes:
+            return {}
+        where = sql_in("content_hash", sorted(set(hashes)))
+        query = self._table.search().where(where).select(["content_hash", "text"])
+        rows = query.limit(self.count_rows() + 1).to_arrow()
+        return dict(zip(rows.column("content_hash").to_pylist(), rows.column("text").to_pylist(), strict=True))
 
     def overlay_paths(self) -> list[str]:
         """Paths that have overlay rows (unsaved buffers of an earlier session)."""

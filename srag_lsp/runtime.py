@@ -104,6 +104,8 @@ class Runtime:
         self.backend_error: str | None = None
         self.models_settled = asyncio.Event()  # set once the backends are up, or failed
         self._progress_token: str | None = None
+        self.embedder: Any = None  # the query embedder of the vector source (embeddings on)
+        self._background: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -145,6 +147,7 @@ class Runtime:
         self.context = make_context_provider(self.settings, self.root, index_dir)
         if self.engine is not None:
             self.engine.context = self.context
+        self._start_vector_source()
         if not self.settings.index_enabled:
             return
         try:
@@ -160,7 +163,42 @@ class Runtime:
                          types.MessageType.Warning)
 
     def _index_settings(self) -> dict[str, Any]:
-        return {"max_file_bytes": self.settings.max_file_bytes, "index_secrets": self.settings.index_secrets}
+        s = self.settings
+        return {
+            "max_file_bytes": s.max_file_bytes,
+            "index_secrets": s.index_secrets,
+            "embeddings": s.embeddings,
+            "embedding_model": s.embedding_model,
+            "ollama_host": s.ollama_host,
+            "model_dir": s.model_dir,
+        }
+
+    def _start_vector_source(self) -> None:
+        """With embeddings on: give retrieval's vector source the same embedder as the index worker, and load it
+        in a thread (the first query would otherwise pay for it). Missing parts are reported; retrieval goes on."""
+        retriever = getattr(self.context, "retriever", None)
+        if self.settings.embeddings == "off" or retriever is None:
+            return
+        from indexer.embedding import EmbeddingError, make_embedder
+
+        s = self.settings
+        try:
+            embedder = make_embedder(s.embeddings, model=s.embedding_model, host=s.ollama_host, model_dir=s.model_dir)
+        except EmbeddingError as exc:
+            self.index_state["embedding_error"] = str(exc)
+            self._report(f"srag-lsp: embeddings are off: {exc}", types.MessageType.Warning)
+            return
+        self.embedder = embedder
+        retriever.set_embedder(embedder)
+        task = asyncio.get_running_loop().create_task(self._warm_embedder(embedder))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _warm_embedder(self, embedder: Any) -> None:
+        try:
+            await asyncio.to_thread(embedder.warm)
+        except Exception as exc:  # a dead Ollama, say: the vector source fails per request and is dropped
+            log.warning("the query embedder is not ready: %s", exc)
 
     def _on_index_event(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "progress":
@@ -215,6 +253,8 @@ class Runtime:
             self.engine.settings = settings
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         if self.index_client is not None:
             with contextlib.suppress(Exception):
                 await self.index_client.stop()

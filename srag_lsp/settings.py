@@ -18,6 +18,7 @@ import platformdirs
 
 BACKENDS = ("auto", "ollama", "embedded")
 STRATEGIES = ("streaming", "sequential")
+EMBEDDINGS = ("off", "local", "ollama")
 TEMPLATES = ("auto", "qwen", "codellama", "deepseek", "starcoder", "codegemma", "codestral", "prefix")
 
 
@@ -63,6 +64,10 @@ class Settings:
     index_dir: str = ""  # "" = a per-workspace folder under the cache directory
     max_file_bytes: int = 1_000_000
     index_secrets: bool = False
+    # off: no vectors (on 2 cores, embedding competes with completion); local: the ONNX model from PyPI;
+    # ollama: /api/embed on ollama_host with embedding_model
+    embeddings: str = "off"
+    embedding_model: str = ""  # the Ollama embedding model ("" = nomic-embed-text)
     # --- observability ------------------------------------------------------------------------------
     trace: bool = True
     cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
@@ -82,6 +87,7 @@ _ENV_ALIASES = {"OLLAMA_HOST": "ollama_host", "SRAG_MODEL": "ollama_model"}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "backend": BACKENDS,
     "strategy": STRATEGIES,
+    "embeddings": EMBEDDINGS,
 }
 
 

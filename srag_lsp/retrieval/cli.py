@@ -169,9 +169,16 @@ async def _run(args: argparse.Namespace, workspace: Path) -> int:
     if reader is None:
         say("retrieving without an index (only the buffer itself is searched)")
     retriever = Retriever(workspace, reader=reader, index_dir=index_dir)
+    embedder = _embedder(say)
     try:
         # the file list and the index's handles: the first query would pay for opening them
         await asyncio.wrap_future(retriever.warm())
+        if embedder is not None:
+            try:
+                await loop.run_in_executor(None, embedder.warm)
+                retriever.set_embedder(embedder)
+            except Exception as exc:
+                say(f"no vector source: {exc}")
         if args.batch:
             try:
                 cases = _read_batch(args.batch)
@@ -214,6 +221,20 @@ async def _run(args: argparse.Namespace, workspace: Path) -> int:
         return 0
     finally:
         retriever.close()
+
+
+def _embedder(say: Any) -> Any:
+    """The query embedder the ``embeddings`` setting (``SRAG_EMBEDDINGS``) asks for, as the daemon uses it."""
+    from indexer.embedding import EmbeddingError, make_embedder
+    from srag_lsp.settings import from_environment
+
+    settings = from_environment(say)
+    try:
+        return make_embedder(settings.embeddings, model=settings.embedding_model, host=settings.ollama_host,
+                             model_dir=settings.model_dir)
+    except EmbeddingError as exc:
+        say(f"embeddings are off: {exc}")
+        return None
 
 
 def run_retrieve_cli(argv: list[str]) -> int:

@@ -20,19 +20,28 @@ def default_index_dir(workspace: str | Path, explicit: str | None = None) -> str
     return resolve_index_dir(workspace, explicit)
 
 
-def build_index(workspace: str | Path, index_dir: str) -> Any:
+def build_index(workspace: str | Path, index_dir: str, *, embedder: Any = None) -> Any:
     """Build (or bring up to date) the index of ``workspace`` in ``index_dir``; returns the build report.
 
-    Raises ``indexer.writer_lock.LockHeld`` when another process is writing that index.
+    With an ``embedder`` (``indexer.embedding``), every chunk text without a vector is embedded before it
+    returns. Raises ``indexer.writer_lock.LockHeld`` when another process is writing that index.
     """
     from indexer.builder import IndexBuilder, open_index
+    from indexer.embedding.background import BackgroundEmbedder
     from indexer.location import ensure_index_dir
+    from indexer.vectors import VectorStore
     from indexer.writer_lock import WriterLock
 
     folder = ensure_index_dir(index_dir)
     with WriterLock(folder):
         opened = open_index(index_dir)
-        return IndexBuilder(Path(workspace), opened).build()
+        report = IndexBuilder(Path(workspace), opened).build()
+        if embedder is not None:
+            vectors = VectorStore(index_dir, embedder.model_id)
+            queue = BackgroundEmbedder(embedder, lambda: opened.store, vectors, backoff_s=(1.0, 2.0))
+            if not queue.run_until_done():
+                log.warning("embedding %s stopped early: %s", workspace, queue.error)
+        return report
 
 
 def open_or_build(

@@ -118,6 +118,14 @@ class Retriever:
                     self._reader_failed_at = time.monotonic()
             return self._reader
 
+    def set_embedder(self, embed: Embedder | None) -> None:
+        """Turn the vector source on (an embedder whose vectors the index has) or off (None)."""
+        for source in self.sources:
+            setter = getattr(source, "set_embedder", None)
+            if callable(setter):
+                setter(embed)
+        self.invalidate(None)
+
     def set_reader(self, reader: Any | None) -> None:
         with self._reader_lock:
             self._reader = reader

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.embedding import require_local_model
 from tests.support.indexing import small_workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def srag_index(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "SRAG_CACHE_DIR": str(cache), **(env or {})}
     full_env.pop("SRAG_INDEX_DIR", None)
+    full_env.pop("SRAG_EMBEDDINGS", None)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "indexer.cli", *args],
@@ -134,3 +136,51 @@ def test_build_refuses_while_another_writer_holds_the_index(ws: tuple[Path, Path
         result = srag_index("build", str(root), "--index-dir", str(index_dir), cache=cache)
     assert result.returncode == 3
     assert f"pid {os.getpid()}" in result.stderr
+
+
+def test_build_with_local_embeddings_then_a_semantic_query(ws: tuple[Path, Path]) -> None:
+    require_local_model()
+    root, cache = ws
+    built = srag_index("build", str(root), "--embeddings", "local", "--json", cache=cache)
+    assert built.returncode == 0, built.stderr
+    embedded = json.loads(built.stdout)["embeddings"]
+    assert embedded["complete"] is True and embedded["error"] is None
+    assert embedded["embedded_now"] == 12 and embedded["pending"] == 0 and embedded["vectors"] == 12
+    assert "embed 12/12" in built.stderr  # progress, in chunks
+    found = srag_index("query", str(root), "--semantic", "turn the bytes of a web server's reply into a header map",
+                       "--json", "-k", "2", cache=cache)
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert hits[0]["symbol"] == "parse_http_response" and 0 < hits[0]["score"] <= 1
+    status = json.loads(srag_index("status", str(root), "--json", cache=cache).stdout)
+    (model, vectors), = status["vectors"].items()
+    assert model.startswith("local:") and vectors["embedded"] == 12 and vectors["embeddings_pending"] == 0
+    assert "embeddings         local:" in srag_index("status", str(root), cache=cache).stdout
+    again = srag_index("build", str(root), cache=cache, env={"SRAG_EMBEDDINGS": "local"})
+    assert again.returncode == 0 and "embedded 0 chunk texts" in again.stdout  # nothing new to embed
+
+
+def test_semantic_query_on_an_index_without_vectors(ws: tuple[Path, Path]) -> None:
+    root, cache = ws
+    srag_index("build", str(root), cache=cache)
+    result = srag_index("query", str(root), "--semantic", "anything", cache=cache)
+    assert result.returncode == 1 and "has no vectors: build it with --embeddings local" in result.stderr
+
+
+def test_missing_tokenizer_builds_the_index_and_names_the_command(ws: tuple[Path, Path], tmp_path: Path) -> None:
+    root, cache = ws
+    env = {"SRAG_MODEL_DIR": str(tmp_path / "no-models")}
+    built = srag_index("build", str(root), "--embeddings", "local", "--json", cache=cache, env=env)
+    assert built.returncode == 3
+    assert "embeddings are off" in built.stderr
+    assert "srag-lsp models all-minilm-l6-v2" in built.stderr or "pip install" in built.stderr
+    report = json.loads(built.stdout)
+    assert report["indexed"] == 3 and report["embeddings"]["complete"] is False
+    assert srag_index("query", str(root), "--symbol", "Circle", cache=cache).returncode == 0
+
+
+def test_a_bad_embeddings_mode_is_a_usage_error(ws: tuple[Path, Path]) -> None:
+    root, cache = ws
+    result = srag_index("build", str(root), cache=cache, env={"SRAG_EMBEDDINGS": "yes"})
+    assert result.returncode == 2 and "SRAG_EMBEDDINGS must be one of off, local, ollama" in result.stderr
+    assert srag_index("build", str(root), "--embeddings", "maybe", cache=cache).returncode == 2

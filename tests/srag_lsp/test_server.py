@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
+from tests.support.embedding import require_local_model
 from tests.support.lsp import as_dict, inline_params, open_doc, server_env, start_client, stop_client, wait_ready
 
 SAMPLE = '''"""Geometry helpers."""
@@ -225,13 +226,35 @@ async def test_dead_model_server_is_reported_and_daemon_keeps_serving(workspace:
 async def test_invalid_settings_are_reported_and_defaults_used(workspace: Path, cache_dir: Path) -> None:
     port = free_port()
     env = server_env(cache_dir, SRAG_BACKEND="ollama", OLLAMA_HOST=f"http://127.0.0.1:{port}")
-    client, _, _ = await start_client(workspace, env, {"maxTokens": "lots", "strategy": "magic", "noSuch": 1})
+    options = {"maxTokens": "lots", "strategy": "magic", "noSuch": 1, "embeddings": "always"}
+    client, _, _ = await start_client(workspace, env, options)
     try:
         await wait_ready(client)
         texts = [m.message for m in client.messages]
         assert any("maxTokens" in t and "whole number" in t for t in texts), texts
         assert any("strategy" in t and "streaming" in t for t in texts), texts
+        assert any("embeddings" in t and "off, local, ollama" in t for t in texts), texts
         assert any("noSuch" in t for t in texts), texts
+    finally:
+        await stop_client(client)
+
+
+async def test_index_status_shows_background_embeddings(workspace: Path, cache_dir: Path) -> None:
+    """The `embeddings` option reaches the index worker (a real process), which embeds in the background."""
+    require_local_model()
+    port = free_port()  # no model backend: this test is about the index
+    env = server_env(cache_dir, SRAG_BACKEND="ollama", OLLAMA_HOST=f"http://127.0.0.1:{port}",
+                     SRAG_INDEX_ENABLED="true")
+    client, _, _ = await start_client(workspace, env, {"embeddings": "local"})
+    try:
+        await wait_ready(client)
+        for _ in range(1200):
+            status = as_dict(await client.protocol.send_request_async("srag/indexStatus", {}))
+            if status.get("initial_build_done") and status.get("embedded") and not status.get("embeddings_pending"):
+                break
+            await asyncio.sleep(0.1)
+        assert status["embeddings"] == "local" and status["embedding_model"].startswith("local:"), status
+        assert status["embedded"] == status["chunks"] == 3 and status["embedding_error"] is None, status
     finally:
         await stop_client(client)
 

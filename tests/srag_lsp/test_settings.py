@@ -45,3 +45,14 @@ def test_zero_max_tokens_is_rejected() -> None:
     problems: list[str] = []
     s = apply(Settings(), {"max_tokens": 0}, problems.append)
     assert s.max_tokens == 64 and problems
+
+
+def test_embeddings_are_off_by_default_and_validated() -> None:
+    problems: list[str] = []
+    assert Settings().embeddings == "off"
+    s = from_environment(problems.append, {"SRAG_EMBEDDINGS": "ollama", "SRAG_EMBEDDING_MODEL": "all-minilm"})
+    assert problems == [] and s.embeddings == "ollama" and s.embedding_model == "all-minilm"
+    s = apply(s, {"embeddings": "sometimes"}, problems.append)
+    assert s.embeddings == "ollama" and problems == [
+        "srag-lsp: invalid setting embeddings: expected one of off, local, ollama, got 'sometimes'; using 'ollama'"
+    ]

@@ -3,18 +3,24 @@
 It speaks `GET /`, `/api/version`, `/api/tags`, `/api/show` (with `model_info` and `capabilities`, `insert`
 for FIM-capable models) and streaming `/api/generate` (raw prompts; options num_predict, stop, temperature,
 num_ctx; NDJSON lines with `response`/`done` and Ollama's timing fields on the last one), generating real
-tokens with llama.cpp. The server looks for a closed client connection before each token, so a client that
-goes away stops generation at the next token. A model name the server does not have gets a 404, as from
-Ollama.
+tokens with llama.cpp; and `/api/embed` (`input` a string or a list) with real vectors from the local ONNX
+embedding model, under whatever names ``embed_models`` gives it. The server looks for a closed client
+connection before each token, so a client that goes away stops generation at the next token. A model name
+the server does not have gets a 404, as from Ollama.
 
 Fault injection (these are the only fakes, for tests of failure handling):
 - `stall`: accept a generate request, then never answer (not even the status line);
 - `die_after=N`: stream N tokens, then drop the connection;
-- `error`: answer a generate request with an `{"error": ...}` line.
+- `error`: answer a generate request with an `{"error": ...}` line;
+- `embed_error`: answer an embed request with status 500 and an `{"error": ...}` body;
+- `embed_die`: drop the connection of an embed request without an answer.
+``state.fault`` may be changed while the server runs (a server that fails, then recovers).
 
-From pytest: ``with serve(["qwen2.5-coder-0.5b"]) as (url, state): ...``. As a script:
+From pytest: ``with serve(["qwen2.5-coder-0.5b"]) as (url, state): ...``; embeddings only:
+``with serve([], embed_models=["all-minilm"]) as (url, state): ...``. As a script:
 
-    python -m tests.support.ollama_server --port 0 [--model qwen2.5-coder-0.5b] [--fault stall|die_after=3|error]
+    python -m tests.support.ollama_server --port 0 [--model qwen2.5-coder-0.5b] [--embed-model all-minilm]
+        [--fault stall|die_after=3|error|embed_error|embed_die]
 
 prints its base URL on stdout once it is ready, and runs until SIGTERM or SIGINT.
 """
@@ -36,13 +42,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from indexer.embedding.onnx import OnnxEmbedder
 from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import CATALOG
 from srag_lsp.models.embedded import EmbeddedBackend
 from srag_lsp.settings import default_model_dir
 
 VERSION = "0.12.0-srag-test"
-FAULTS = ("", "stall", "error")  # and die_after=N
+FAULTS = ("", "stall", "error", "embed_error", "embed_die")  # and die_after=N
 
 
 class ClientGone(Exception):
@@ -62,6 +69,9 @@ class Served:
 class ServerState:
     models: dict[str, EmbeddedBackend]
     fault: str = ""
+    embedders: dict[str, OnnxEmbedder] = field(default_factory=dict)
+    embed_requests: int = 0  # /api/embed calls answered with vectors
+    embedded_texts: int = 0
     generations_started: int = 0
     generations_stopped_early: int = 0  # the client went away before the end
     generations: list[Served] = field(default_factory=list)  # one per generate request, in order
@@ -109,9 +119,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/version":
             self._json(200, {"version": VERSION})
         elif self.path == "/api/tags":
+            names = [*state.models, *state.embedders]
             self._json(
                 200,
-                {"models": [{"name": n, "model": n, "size": 0, "details": {"format": "gguf"}} for n in state.models]},
+                {"models": [{"name": n, "model": n, "size": 0, "details": {"format": "gguf"}} for n in names]},
             )
         else:
             self._json(404, {"error": "not found"})
@@ -124,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": f"invalid request: {exc}"})
             return
         name = str(body.get("model") or body.get("name") or "")
+        if self.path == "/api/embed":
+            self._embed(name, body)
+            return
         if self.path not in ("/api/show", "/api/generate"):
             self._json(404, {"error": "not found"})
             return
@@ -146,6 +160,35 @@ class Handler(BaseHTTPRequestHandler):
             )
         else:
             self._generate(name, backend, body)
+
+    def _embed(self, name: str, body: dict[str, Any]) -> None:
+        state = self.server.state
+        embedder = state.embedders.get(name)
+        if embedder is None:
+            self._json(404, {"error": f'model "{name}" not found, try pulling it first'})
+            return
+        if state.fault == "embed_die":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if state.fault == "embed_error":
+            self._json(500, {"error": "llama runner process has terminated: signal: killed"})
+            return
+        raw = body.get("input", "")
+        texts = [raw] if isinstance(raw, str) else raw
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            self._json(400, {"error": "invalid input type"})
+            return
+        started = time.perf_counter()
+        vectors = embedder.embed(texts)
+        state.embed_requests += 1
+        state.embedded_texts += len(texts)
+        total = int((time.perf_counter() - started) * 1e9)
+        self._json(
+            200,
+            {"model": name, "embeddings": vectors, "total_duration": total, "load_duration": 0,
+             "prompt_eval_count": sum(len(t.split()) for t in texts)},
+        )
 
     def _generate(self, name: str, backend: EmbeddedBackend, body: dict[str, Any]) -> None:
         state = self.server.state
@@ -269,21 +312,30 @@ def _check_fault(fault: str) -> str:
         with contextlib.suppress(ValueError):
             if int(fault.split("=", 1)[1]) >= 0:
                 return fault
-    raise ValueError(f"unknown fault {fault!r}: use stall, die_after=N or error")
+    raise ValueError(f"unknown fault {fault!r}: use stall, die_after=N, error, embed_error or embed_die")
 
 
 @contextlib.contextmanager
-def serve(models: list[str] | None = None, fault: str = "", port: int = 0) -> Iterator[tuple[str, ServerState]]:
-    """Start the server on 127.0.0.1 in this process (models loaded first); yield (base URL, state)."""
+def serve(
+    models: list[str] | None = None, fault: str = "", port: int = 0, embed_models: list[str] | None = None
+) -> Iterator[tuple[str, ServerState]]:
+    """Start the server on 127.0.0.1 in this process (models loaded first); yield (base URL, state).
+
+    ``models``: generation models (None: qwen2.5-coder-0.5b; [] none); ``embed_models``: names under which
+    ``/api/embed`` answers with the local ONNX embedding model (it must be installed)."""
     state = ServerState(models={}, fault=_check_fault(fault))
     loop_thread = threading.Thread(target=state.loop.run_forever, name="ollama-test-loop", daemon=True)
     loop_thread.start()
     server: _Server | None = None
     try:
-        for name in models or ["qwen2.5-coder-0.5b"]:
+        for name in ["qwen2.5-coder-0.5b"] if models is None else models:
             backend = EmbeddedBackend(name, model_dir=default_model_dir(), slot="ollama-test")
             asyncio.run_coroutine_threadsafe(backend.start(), state.loop).result(600)
             state.models[name] = backend
+        if embed_models:
+            embedder = OnnxEmbedder(default_model_dir())
+            embedder.warm()
+            state.embedders = dict.fromkeys(embed_models, embedder)
         server = _Server(("127.0.0.1", port), Handler)
         server.state = state
         threading.Thread(target=server.serve_forever, name="ollama-test-http", daemon=True).start()
@@ -306,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(CATALOG),
         help="a model to serve (repeatable; default qwen2.5-coder-0.5b)",
     )
-    parser.add_argument("--fault", default="", help="stall | die_after=N | error")
+    parser.add_argument("--embed-model", action="append", default=None, help="a name /api/embed answers to")
+    parser.add_argument("--fault", default="", help="stall | die_after=N | error | embed_error | embed_die")
     args = parser.parse_args(argv)
     try:
         _check_fault(args.fault)
@@ -315,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with serve(args.model, args.fault, args.port) as (url, _state):
+    with serve(args.model, args.fault, args.port, args.embed_model) as (url, _state):
         print(url, flush=True)
         while not stop.wait(1.0):
             pass

@@ -11,7 +11,15 @@ from srag_lsp.retrieval.types import ContextChunk, CursorContext
 
 ReaderFn = Callable[[], Any]  # returns an indexer.query.IndexReader, or None when there is no index
 BufferProvider = Callable[[], Mapping[str, str]]
-Embedder = Callable[[str], list[float]]
+
+
+class Embedder(Protocol):
+    """What the vector source needs of an embedder (``indexer.embedding`` has the real ones)."""
+
+    model_id: str  # the vectors table to search
+
+    def embed_query(self, text: str) -> list[float]: ...
+
 
 DEFINITION_KINDS = frozenset({"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"})
 

@@ -128,9 +128,16 @@ def test_sources_without_an_index_return_nothing(analyzer: CursorAnalyzer):
         assert source.run(analysis, ctx, 5) == []
 
 
+class _FixedEmbedder:
+    model_id = "test:fixed"
+
+    def embed_query(self, text: str) -> list[float]:
+        return [0.0] * 8
+
+
 def test_vector_source_is_skipped_without_vectors(reader: IndexReader):
     assert not VectorSource(lambda: reader, embed=None).available()
-    assert not VectorSource(lambda: reader, embed=lambda text: [0.0] * 8).available()  # this index has no vectors
+    assert not VectorSource(lambda: reader, embed=_FixedEmbedder()).available()  # this index has no vectors
 
 
 def test_typescript_imports_and_members(reader: IndexReader, analyzer: CursorAnalyzer):
