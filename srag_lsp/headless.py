@@ -47,7 +47,13 @@ class _TerminalPrinter:
 async def run_complete(settings: Settings, location: str, workspace: str | None, *, as_json: bool) -> int:
     file, line, col = parse_location(location)
     root = Path(workspace).resolve() if workspace else Path.cwd().resolve()
-    path = (root / file).resolve() if not file.is_absolute() else file.resolve()
+    if file.is_absolute():
+        path = file.resolve()
+    else:
+        # Relative to the workspace, or else to the current folder (as a shell user would type it).
+        path = (root / file).resolve()
+        if not path.exists() and (Path.cwd() / file).exists():
+            path = (Path.cwd() / file).resolve()
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except OSError as exc:
