@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
 
@@ -115,18 +116,6 @@ def _load(path: Path, slot: str, n_ctx: int, n_threads: int) -> _Slot:
         log.info("loaded %s (slot %s, n_ctx %d, %d threads) in %.0f ms", path.name, slot, n_ctx, n_threads, load_ms)
         _registry[key] = _Slot(llm, load_ms)
         return _registry[key]
-
-
-def _common_text_prefix(a: str, b: str) -> int:
-    """Length of the longest common prefix of two strings (binary search over slice compares, done in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _common_prefix(a: Any, b: list[int]) -> int:
@@ -258,7 +247,7 @@ class EmbeddedBackend:
         """
         if self._slot is None or not prompt:
             return 0.0
-        return _common_text_prefix(self._slot.held_prompt, prompt) / len(prompt)
+        return common_prefix_length(self._slot.held_prompt, prompt) / len(prompt)
 
     def tokenize(self, text: str) -> list[int]:
         """The model's tokens for ``text`` as a prompt (special tokens parsed); for budgeting prompts."""
@@ -355,7 +344,7 @@ class EmbeddedBackend:
             prefix = 0
         llm.n_tokens = prefix
         stats.prompt_evaluated = len(tokens) - prefix
-        slot.held_prompt = request.prompt[: _common_text_prefix(slot.held_prompt, request.prompt)] if prefix else ""
+        slot.held_prompt = request.prompt[: common_prefix_length(slot.held_prompt, request.prompt)] if prefix else ""
         pending = tokens[prefix:-1]
         for i in range(0, len(pending), EVAL_BATCH):
             if cancel.is_set():

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Point, Tree
 
+from srag_lsp.common_prefix import common_prefix_length
+
 log = logging.getLogger(__name__)
 
 ParseFn = Callable[[str, bytes, "Tree | None"], Tree]
@@ -34,20 +36,6 @@ class ParsedDocument:
     source: bytes
     tree: Tree
     incremental: bool  # re-parsed from the previous tree
-
-
-def common_prefix_length(a: bytes, b: bytes) -> int:
-    """Length of the longest common prefix (binary search over slice comparisons, which run in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    if a[:hi] == b[:hi]:
-        return hi
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def common_suffix_length(a: bytes, b: bytes, limit: int) -> int:

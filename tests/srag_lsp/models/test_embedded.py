@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
-from srag_lsp.models.embedded import EmbeddedBackend, _common_text_prefix, _TextAssembler
+from srag_lsp.models.embedded import EmbeddedBackend, _TextAssembler
 from tests.support.streams import collect
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
@@ -91,12 +92,13 @@ async def test_prompt_that_extends_the_previous_one_reuses_the_cache(qwen: Embed
     assert changed.prompt_evaluated == changed.prompt_tokens  # a change at the start costs everything
 
 
-def test_common_text_prefix() -> None:
-    assert _common_text_prefix("", "abc") == 0
-    assert _common_text_prefix("abcdef", "abcxyz") == 3
-    assert _common_text_prefix("abc", "abc") == 3
-    assert _common_text_prefix("abc", "abcdef") == 3
-    assert _common_text_prefix("x" * 5000 + "a", "x" * 5000 + "b") == 5000
+def test_common_prefix_length() -> None:
+    assert common_prefix_length("", "abc") == 0
+    assert common_prefix_length("abcdef", "abcxyz") == 3
+    assert common_prefix_length("abc", "abc") == 3
+    assert common_prefix_length("abc", "abcdef") == 3
+    assert common_prefix_length("x" * 5000 + "a", "x" * 5000 + "b") == 5000
+    assert common_prefix_length(b"abc", b"abd") == 2
 
 
 @pytest.mark.model
