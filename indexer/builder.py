@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.chunker import chunk_file
-from indexer.extract import FileResult, extract_file, extract_many, init_pool_process
+from indexer.extract import FileResult, extract_file, init_pool_process
 from indexer.files import IgnoreRules, is_ignore_file, iter_workspace_files
 from indexer.languages import language_for_path
 from indexer.location import ensure_index_dir
@@ -37,6 +37,7 @@ from indexer.manifest import (
     save_manifest,
 )
 from indexer.model import Chunk
+from indexer.secrets import extract_many_redacted, redact_chunks, redacted_result
 from indexer.store import DEFAULT_CLEANUP_AGE, INDEXES, ChunkStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ class IndexBuilder:
         except Exception as exc:  # one bad buffer must not stop the writer
             log.warning("cannot chunk the unsaved buffer of %s: %s", rel, exc)
             return 0
-        self.store.replace([rel], chunks, overlay=True)
+        self.store.replace([rel], redact_chunks(chunks), overlay=True, redacted=True)
         _call_indexed(self.on_indexed, [rel], len(chunks))
         return len(chunks)
 
@@ -450,7 +451,7 @@ class IndexBuilder:
             return
         delete = [r.path for r in results if delete_always or not self._fresh or r.path in self.manifest.files]
         chunks: list[Chunk] = [c for r in results for c in (r.chunks or ())]
-        self.store.replace(delete, chunks)
+        self.store.replace(delete, chunks, redacted=True)  # redacted by _results
         for r in results:
             if r.skipped == "vanished":
                 if self.manifest.files.pop(r.path, None) is not None:
@@ -472,12 +473,14 @@ class IndexBuilder:
         opts = self.options
         if len(items) < opts.parallel_min_files or opts.processes <= 1:
             for rel, known in items:
-                yield extract_file(
-                    str(self.root),
-                    rel,
-                    max_bytes=opts.max_file_bytes,
-                    max_chunk_lines=opts.max_chunk_lines,
-                    known_hash=known,
+                yield redacted_result(
+                    extract_file(
+                        str(self.root),
+                        rel,
+                        max_bytes=opts.max_file_bytes,
+                        max_chunk_lines=opts.max_chunk_lines,
+                        known_hash=known,
+                    )
                 )
             return
         yield from self._pool_results(items)
@@ -498,7 +501,7 @@ class IndexBuilder:
         )
         try:
             futures: list[Future[list[FileResult]]] = [
-                pool.submit(extract_many, str(self.root), group, opts.max_file_bytes, opts.max_chunk_lines)
+                pool.submit(extract_many_redacted, str(self.root), group, opts.max_file_bytes, opts.max_chunk_lines)
                 for group in groups
             ]
             for group, future in zip(groups, futures, strict=True):
@@ -513,12 +516,14 @@ class IndexBuilder:
                     start = groups.index(group) + 1
                     for rest in groups[start:]:
                         for rel, known in rest:
-                            yield extract_file(
-                                str(self.root),
-                                rel,
-                                max_bytes=opts.max_file_bytes,
-                                max_chunk_lines=opts.max_chunk_lines,
-                                known_hash=known,
+                            yield redacted_result(
+                                extract_file(
+                                    str(self.root),
+                                    rel,
+                                    max_bytes=opts.max_file_bytes,
+                                    max_chunk_lines=opts.max_chunk_lines,
+                                    known_hash=known,
+                                )
                             )
                     return
                 except Exception as exc:  # one failed task costs its files, not the build

@@ -25,6 +25,7 @@ from lancedb.index import FTS, BTree
 
 from indexer.location import ensure_index_dir, is_local, local_path
 from indexer.model import Chunk
+from indexer.secrets import redact_chunks
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +165,18 @@ class ChunkStore:
         return cls.open(uri, cleanup_age=cleanup_age)
 
     # -- writing ----------------------------------------------------------------------------------------
-    def replace(self, paths: Collection[str], chunks: Sequence[Chunk], *, overlay: bool = False) -> None:
-        """Delete every row of ``paths``, then add ``chunks`` (one batch; two table versions at most)."""
+    def replace(
+        self, paths: Collection[str], chunks: Sequence[Chunk], *, overlay: bool = False, redacted: bool = False
+    ) -> None:
+        """Delete every row of ``paths``, then add ``chunks`` (one batch; two table versions at most).
+
+        Secrets are redacted from the chunks first (:mod:`indexer.secrets`) unless the caller says it has
+        done so (``redacted``): nothing reaches the table unredacted."""
         if paths:
             self.delete_paths(paths)
         if chunks:
+            if not redacted:
+                chunks = redact_chunks(chunks)
             self._table.add(chunks_to_arrow(chunks, overlay=overlay))
 
     def delete_paths(self, paths: Collection[str]) -> None:

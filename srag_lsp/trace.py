@@ -86,6 +86,8 @@ class Tracer:
         if directory is not None:
             try:
                 directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _make_private(directory, 0o700)
+                _make_private(directory / "trace.jsonl", 0o600)
             except OSError as exc:
                 log.warning("trace folder %s cannot be created (%s); traces stay in memory", directory, exc)
                 self.directory = None
@@ -105,7 +107,8 @@ class Tracer:
                 return
             try:
                 self._rotate_if_needed(path)
-                with path.open("a", encoding="utf-8") as fh:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as fh:  # private: created 0600
                     fh.write(json.dumps(record, separators=(",", ":")) + "\n")
             except OSError as exc:
                 log.warning("cannot write trace to %s: %s", path, exc)
@@ -123,6 +126,15 @@ class Tracer:
             if older.exists():
                 os.replace(older, path.with_name(f"{path.name}.{i + 1}"))
         os.replace(path, path.with_name(f"{path.name}.1"))
+
+
+def _make_private(path: Path, mode: int) -> None:
+    """Give an existing trace folder or file the private ``mode`` (a file from an older version was 0644)."""
+    try:
+        if path.exists() and (path.stat().st_mode & 0o777) != mode:
+            os.chmod(path, mode)
+    except OSError as exc:  # not ours: leave it, and say so
+        log.warning("cannot make %s private: %s", path, exc)
 
 
 def load_traces(path: Path, limit: int = 5000) -> list[dict[str, Any]]:
