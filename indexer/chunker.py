@@ -28,6 +28,7 @@ from indexer.languages import (
     TYPE_KINDS,
     DefMatch,
     LanguageSpec,
+    imports_of,
     language_for_path,
     parser_for,
 )
@@ -314,9 +315,8 @@ class _FileChunker:
             return
         spec = self.spec
         kind = node.type
-        reader = spec.imports.get(kind)
-        if reader is not None:
-            paths = reader(node)
+        if kind in spec.imports:
+            paths = imports_of(spec.key, node)
             if paths:
                 self.imports.extend(paths)
                 self.loose.append(_Loose(node.start_point.row + 1, _end_line(node), False))
@@ -400,7 +400,7 @@ class _FileChunker:
             for start, end in definition.verbatim:
                 if end - start + 1 > _SUMMARY_ITEM_LINES:
                     elided[start + _SUMMARY_ITEM_KEEP] = end - 1
-        marker = self.spec.comment_prefix.encode() + b" ..."
+        marker = self.spec.line_comment.encode() + b" ..."
         entries: list[tuple[int, bytes]] = []
 
         def copy(first: int, stop: int) -> None:
@@ -534,7 +534,7 @@ class _FileChunker:
             entries = [(n, self.lines[n - 1]) for n in range(start, end + 1)]
             entry_boundaries = [n - start for n in boundary_lines() if start < n <= end]
         parts = _plan_parts(len(entries), entry_boundaries or [], self.max_lines)
-        prefix = self.spec.comment_prefix
+        prefix = self.spec.line_comment
         for number, (first, stop) in enumerate(parts, 1):
             header = f"{prefix} (part {number} of {label})".encode()
             body = header + b"\n" + b"\n".join(e[1] for e in entries[first:stop])
@@ -598,7 +598,7 @@ def _make_chunk(
         ).hexdigest()
     ids.add(chunk_id)
     lexer = spec.lexer if spec is not None else TEXT_LEXER
-    keywords = spec.keywords if spec is not None else frozenset()
+    keywords = spec.keyword_bytes if spec is not None else frozenset()
     if len(defines) > 1 or not all(defines):
         defines = list(dict.fromkeys(filter(None, defines)))
     found = set(lexer.findall(body))  # set operations and one decode: no Python loop per identifier

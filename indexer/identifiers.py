@@ -53,3 +53,8 @@ def token_string(identifiers: Iterable[str]) -> str:
     the chunk by any sub-word as well as by the whole name.
     """
     return " ".join(dict.fromkeys(chain.from_iterable(map(_tokens, identifiers))))
+
+
+# An identifier in source text, for every language the project reads (``$`` for JavaScript): the one
+# pattern retrieval uses to pick names out of code.
+IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")

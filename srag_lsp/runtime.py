@@ -23,21 +23,12 @@ from srag_lsp.trace import Tracer, load_traces, summarize
 
 log = logging.getLogger(__name__)
 
-# LSP languageId -> our language key (the index's language table uses the same keys).
-_LANGUAGE_IDS = {
-    "python": "python", "javascript": "javascript", "javascriptreact": "javascript",
-    "typescript": "typescript", "typescriptreact": "tsx", "go": "go", "rust": "rust", "java": "java",
-    "c": "c", "cpp": "cpp",
-}
-
-
 def language_for(path: str, language_id: str | None = None) -> str | None:
-    from indexer.languages import language_for_path
+    """Our language key for a document: by its file name, else by the client's LSP languageId (the language
+    specs in ``indexer.languages`` list the ids they answer to)."""
+    from indexer.languages import language_for_lsp_id, language_for_path
 
-    found = language_for_path(path)
-    if found:
-        return found
-    return _LANGUAGE_IDS.get(language_id or "")
+    return language_for_path(path) or language_for_lsp_id(language_id)
 
 
 def index_dir_for(settings: Settings, root: Path) -> Path:

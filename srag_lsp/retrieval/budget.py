@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Sequence
 
+from indexer.languages import LANGUAGES
 from srag_lsp.retrieval.types import ContextChunk
 
 CHARS_PER_TOKEN = 3.5
@@ -22,18 +22,6 @@ HEADER_TOKENS = 4  # the path line the prompt writes before each snippet, beyond
 Tokenizer = Callable[[str], int]
 
 _CLASS_KINDS = frozenset({"class", "struct", "interface", "impl", "enum", "type"})
-# Member headers inside a class body, per language (best effort; the signature alone is the fallback).
-_MEMBER_HEADER = {
-    "python": re.compile(r"^[ \t]+(?:async[ \t]+)?def[ \t]+\w+"),
-    "javascript": re.compile(r"^[ \t]+(?:static[ \t]+|async[ \t]+|get[ \t]+|set[ \t]+)*[A-Za-z_$][\w$]*[ \t]*\("),
-    "typescript": re.compile(
-        r"^[ \t]+(?:public[ \t]+|private[ \t]+|protected[ \t]+|static[ \t]+|readonly[ \t]+|async[ \t]+)*"
-        r"[A-Za-z_$][\w$]*[ \t]*[(<:?]"
-    ),
-    "java": re.compile(r"^[ \t]+(?:public|private|protected|static|final|abstract|\s)+[\w<>\[\], ]+\s+\w+\s*\("),
-    "rust": re.compile(r"^[ \t]+(?:pub(?:\([^)]*\))?[ \t]+)?(?:async[ \t]+)?fn[ \t]+\w+"),
-}
-_MEMBER_HEADER["tsx"] = _MEMBER_HEADER["typescript"]
 _MAX_OUTLINE_MEMBERS = 40
 
 
@@ -45,7 +33,8 @@ def compact_text(chunk: ContextChunk) -> str:
     """The chunk's short form: its signature; for a class, the header and its members' header lines."""
     signature = chunk.signature.strip("\n") or _first_line(chunk.text)
     if chunk.kind in _CLASS_KINDS:
-        pattern = _MEMBER_HEADER.get(chunk.language)
+        spec = LANGUAGES.get(chunk.language)
+        pattern = spec.member_header if spec is not None else None
         if pattern is not None:
             members = []
             for line in chunk.text.splitlines()[1:]:

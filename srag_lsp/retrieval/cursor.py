@@ -10,16 +10,16 @@ call it off the event loop.
 
 from __future__ import annotations
 
-import builtins
-import keyword
 import logging
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tree_sitter import Node, Query, QueryCursor, Tree
+from tree_sitter import Query, QueryCursor, Tree
 
+from indexer.identifiers import IDENTIFIER
+from indexer.languages import LANGUAGES, BindingContext, language_for_path, spec_for
 from srag_lsp.retrieval.imports import ImportBinding, extract_imports
 from srag_lsp.retrieval.scopes import Scope, enclosing_scopes, qualified_scope
 from srag_lsp.retrieval.trees import DocumentTrees
@@ -34,36 +34,17 @@ AFTER_LINES = 8  # lines after the cursor whose identifiers count too (after all
 MAX_NAMES = 32
 MAX_MEMBERS = 16
 
-_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _CHAIN = re.compile(r"[A-Za-z_$][\w$]*(?:[ \t]*\.[ \t]*[A-Za-z_$][\w$]*)*")
 _TRAILING_CHAIN = re.compile(r"([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\.\s*$")
 _SELF_NAMES = frozenset({"self", "cls", "this", "super"})
 
-_JS_KEYWORDS = frozenset(
-    "break case catch class const continue debugger default delete do else export extends finally for "
-    "function if import in instanceof new return super switch this throw try typeof var void while with "
-    "yield let static enum await implements package protected interface private public null true false "
-    "undefined async of from as type declare readonly abstract any number string boolean never unknown "
-    "console require module exports Object Array String Number Boolean Promise Map Set JSON Math Error".split()
-)
-_OTHER_KEYWORDS = frozenset(
-    "fn let mut pub impl struct enum trait use mod crate self super where match loop as ref move dyn "
-    "func package var const type map chan go defer range select interface nil true false "
-    "public private protected static final void int long char float double boolean byte short new class "
-    "extends implements import return if else for while do switch case break continue try catch throw "
-    "throws this null include define ifdef ifndef endif struct typedef unsigned signed sizeof auto "
-    "namespace template typename virtual override const_cast static_cast std string vector String Vec "
-    "Option Some None Ok Err Result Box".split()
-)
-_PY_NOISE = frozenset({*keyword.kwlist, *keyword.softkwlist, *dir(builtins), "self", "cls"})
+_NO_LANGUAGE_NOISE = spec_for("python").noise_words  # a buffer without a grammar: Python's words are as good
 
 
 def noise_words(language: str | None) -> frozenset[str]:
-    if language == "python" or language is None:
-        return _PY_NOISE
-    if language in ("javascript", "typescript", "tsx"):
-        return _JS_KEYWORDS
-    return _OTHER_KEYWORDS
+    """Keywords and builtins of the language: names that say nothing about what the cursor needs."""
+    spec = LANGUAGES.get(language or "")
+    return spec.noise_words if spec is not None else _NO_LANGUAGE_NOISE
 
 
 @dataclass(slots=True)
@@ -126,40 +107,6 @@ def _cursor_offsets(text: str, line: int, col: int) -> tuple[list[str], int, int
     return lines, line, col, offset
 
 
-def _normalize_annotation(annotation: str) -> str:
-    """``Optional[Session]``, ``"Session"``, ``Session | None``, ``models.Session`` -> ``Session``; else ""."""
-    text = annotation.strip().strip("\"'")
-    match = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
-    if match:
-        text = match.group(1)
-    parts = [p.strip().strip("\"'") for p in text.split("|") if p.strip() not in ("None", "null", "undefined")]
-    if len(parts) != 1:
-        return ""
-    text = parts[0]
-    if not re.fullmatch(r"[A-Za-z_][\w.]*", text):
-        return ""
-    name = text.rsplit(".", 1)[-1]
-    if name in _PY_NOISE or not name[:1].isupper():
-        return ""
-    return name
-
-
-_PY_ASSIGN = re.compile(
-    r"^[ \t]*([A-Za-z_][\w]*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)[ \t]*(?::[ \t]*([^=\n]+?))?[ \t]*=(?!=)[ \t]*(.*)$"
-)
-_PY_SELF_ATTR = re.compile(r"^[ \t]*self\.([A-Za-z_]\w*)[ \t]*(?::[ \t]*([^=\n]+?))?[ \t]*(?:=(?!=)[ \t]*(.*))?$")
-_PY_FOR = re.compile(r"\bfor[ \t]+([\w, \t]+?)[ \t]+in\b")
-_PY_AS = re.compile(r"\bas[ \t]+([A-Za-z_]\w*)")
-_PY_WITH_AS = re.compile(r"\bwith[ \t]+([A-Za-z_][\w.]*)[ \t]*\(.*\)[ \t]+as[ \t]+([A-Za-z_]\w*)")
-_CALL_CLASS = re.compile(r"^(?:await[ \t]+)?(?:new[ \t]+)?([A-Za-z_][\w.]*)[ \t]*[(<{]")
-_JS_DECL = re.compile(
-    r"\b(?:const|let|var)[ \t]+([A-Za-z_$][\w$]*)[ \t]*(?::[ \t]*([^=;\n]+?))?[ \t]*(?:=[ \t]*(.*))?$"
-)
-_JS_PARAM = re.compile(r"([A-Za-z_$][\w$]*)[ \t]*\??:[ \t]*([A-Z][\w.]*)")
-_GO_DECL = re.compile(r"\b([A-Za-z_]\w*)[ \t]*:=[ \t]*&?([A-Za-z_][\w.]*)[ \t]*[{(]")
-_GO_VAR = re.compile(r"\bvar[ \t]+([A-Za-z_]\w*)[ \t]+\*?([A-Z][\w.]*)")
-
-
 _LITERAL_TYPES = (
     "string",
     "comment",
@@ -204,103 +151,26 @@ def masked_text(tree: Tree | None, language: str | None, source: bytes, start: i
     return window.decode("utf-8", "replace")
 
 
-def _class_of_call(rhs: str) -> str:
-    match = _CALL_CLASS.match(rhs.strip())
-    if not match:
-        return ""
-    name = match.group(1).rsplit(".", 1)[-1]
-    return name if name[:1].isupper() else ""
-
-
-def _python_parameters(function: Node, local_names: set[str], local_types: dict[str, str]) -> None:
-    params = function.child_by_field_name("parameters")
-    if params is None:
-        return
-    for child in params.children:
-        name_node: Node | None = None
-        type_node = child.child_by_field_name("type")
-        if child.type == "identifier":
-            name_node = child
-        elif child.type in ("default_parameter", "typed_default_parameter"):
-            name_node = child.child_by_field_name("name")
-        elif child.type in ("typed_parameter", "list_splat_pattern", "dictionary_splat_pattern"):
-            name_node = next((c for c in child.children if c.type == "identifier"), None)
-        if name_node is None or name_node.text is None:
-            continue
-        name = name_node.text.decode("utf-8", "replace")
-        local_names.add(name)
-        if type_node is not None and type_node.text is not None:
-            cls = _normalize_annotation(type_node.text.decode("utf-8", "replace"))
-            if cls:
-                local_types[name] = cls
-
-
 def _bindings(
     language: str | None, lines: list[str], scopes: list[Scope], cursor_line: int, tree_ok: bool
 ) -> tuple[set[str], dict[str, str]]:
-    """Names bound in the enclosing function before the cursor, and the classes some of them hold."""
-    local_names: set[str] = set()
-    local_types: dict[str, str] = {}
+    """Names bound in the enclosing function before the cursor, and the classes some of them hold (the
+    language spec's reader)."""
+    spec = LANGUAGES.get(language or "")
+    if spec is None or spec.local_bindings is None:
+        return set(), {}
     functions = [s for s in scopes if s.kind == "function"]
     classes = [s for s in scopes if s.kind == "class"]
-    start = functions[-1].start_line - 1 if functions else max(0, cursor_line - WINDOW_LINES)
-    region = lines[start : cursor_line + 1]
-    if language == "python":
-        if functions and tree_ok:
-            _python_parameters(functions[-1].node, local_names, local_types)
-        for text in region:
-            match = _PY_ASSIGN.match(text)
-            if match:
-                targets = [t.strip() for t in match.group(1).split(",")]
-                if functions:
-                    local_names.update(targets)
-                if len(targets) == 1:
-                    cls = _normalize_annotation(match.group(2) or "") or _class_of_call(match.group(3))
-                    if cls:
-                        local_types[targets[0]] = cls
-            for match in _PY_WITH_AS.finditer(text):
-                cls = match.group(1).rsplit(".", 1)[-1]
-                local_names.add(match.group(2))
-                if cls[:1].isupper():
-                    local_types[match.group(2)] = cls
-            if functions:
-                for match in _PY_FOR.finditer(text):
-                    local_names.update(t.strip() for t in match.group(1).split(",") if t.strip())
-                for match in _PY_AS.finditer(text):
-                    if not text.lstrip().startswith(("import", "from")):
-                        local_names.add(match.group(1))
-        if classes:
-            cls_scope = classes[-1]
-            for text in lines[cls_scope.start_line - 1 : min(cls_scope.end_line, len(lines))]:
-                match = _PY_SELF_ATTR.match(text)
-                if match:
-                    cls = _normalize_annotation(match.group(2) or "") or _class_of_call(match.group(3) or "")
-                    if cls:
-                        local_types.setdefault("self." + match.group(1), cls)
-    elif language in ("javascript", "typescript", "tsx"):
-        for text in region:
-            for match in _JS_DECL.finditer(text):
-                if functions:
-                    local_names.add(match.group(1))
-                cls = _normalize_annotation(match.group(2) or "") or _class_of_call(match.group(3) or "")
-                if cls:
-                    local_types[match.group(1)] = cls
-        if functions:
-            header = lines[functions[-1].start_line - 1] if functions[-1].start_line - 1 < len(lines) else ""
-            for match in _JS_PARAM.finditer(header):
-                local_names.add(match.group(1))
-                local_types[match.group(1)] = match.group(2).rsplit(".", 1)[-1]
-    elif language == "go":
-        for text in region:
-            for match in _GO_DECL.finditer(text):
-                local_names.add(match.group(1))
-                cls = match.group(2).rsplit(".", 1)[-1]
-                if cls[:1].isupper():
-                    local_types[match.group(1)] = cls
-            for match in _GO_VAR.finditer(text):
-                local_names.add(match.group(1))
-                local_types[match.group(1)] = match.group(2).rsplit(".", 1)[-1]
-    return local_names, local_types
+    return spec.local_bindings(
+        BindingContext(
+            lines=lines,
+            cursor_line=cursor_line,
+            function=functions[-1].node if functions and tree_ok else None,
+            function_start=functions[-1].start_line - 1 if functions else None,
+            class_lines=(classes[-1].start_line - 1, classes[-1].end_line) if classes else None,
+            window_lines=WINDOW_LINES,
+        )
+    )
 
 
 class CursorAnalyzer:
@@ -422,7 +292,7 @@ class CursorAnalyzer:
             "\n".join([line_text[col:], *lines[line + 1 : line + 1 + AFTER_LINES]]).encode("utf-8", "surrogatepass")
         )
         for dist, text in enumerate(masked_text(tree, language, source, offset, after_end).split("\n")):
-            for match in _IDENT.finditer(text):
+            for match in IDENTIFIER.finditer(text):
                 after.append(match.group(0))
                 after_distance.setdefault(match.group(0), dist)
 
@@ -494,8 +364,4 @@ class CursorAnalyzer:
 
 
 def _language_for_path(path: str) -> str | None:
-    try:
-        from indexer.languages import language_for_path
-    except ImportError:  # pragma: no cover - the indexer is part of this project
-        return None
     return language_for_path(path)

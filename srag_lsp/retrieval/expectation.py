@@ -14,10 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from indexer.identifiers import split_identifier
+from indexer.identifiers import IDENTIFIER, split_identifier
 from srag_lsp.retrieval.cursor import CursorAnalysis, noise_words
 
-_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _EXCEPTION_NAME = re.compile(r"(?:Error|Exception|Warning|Exit|Interrupt|Timeout|Failure)\b")
 _CLASS_BASES = re.compile(r"^\s*class\s+\w+\s*\(([^)]*)\)")
 
@@ -67,7 +66,7 @@ def expect(analysis: CursorAnalysis, line_prefix: str) -> Expectation:
     weighted.append((f"{analysis.enclosing_function} {analysis.enclosing_class}", SCOPE_WEIGHT))
     weighted.append((analysis.partial, LINE_WEIGHT))
     for text, weight in weighted:
-        for identifier in _IDENT.findall(text):
+        for identifier in IDENTIFIER.findall(text):
             if identifier in noise or identifier in skip:
                 continue
             for word in split_identifier(identifier):

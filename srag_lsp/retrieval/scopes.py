@@ -12,35 +12,16 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node, Point, Tree
 
-FUNCTION_TYPES = frozenset(
-    {
-        "function_definition",  # python, c, cpp
-        "function_declaration",  # js, ts, go
-        "generator_function_declaration",
-        "method_definition",  # js, ts
-        "method_declaration",  # go, java
-        "constructor_declaration",  # java
-        "function_item",  # rust
-        "arrow_function",
-        "function_expression",
-        "function",
-    }
-)
-CLASS_TYPES = frozenset(
-    {
-        "class_definition",  # python
-        "class_declaration",  # js, ts, java
-        "abstract_class_declaration",
-        "interface_declaration",
-        "enum_declaration",
-        "class",
-        "impl_item",  # rust
-        "trait_item",
-        "struct_item",
-        "class_specifier",  # cpp
-        "struct_specifier",
-    }
-)
+from indexer.languages import LANGUAGES
+
+# Any language's function and class node types, for a buffer whose language is not known.
+FUNCTION_TYPES = frozenset().union(*(spec.function_scopes for spec in LANGUAGES.values()))
+CLASS_TYPES = frozenset().union(*(spec.class_scopes for spec in LANGUAGES.values()))
+
+
+def _scope_types(language: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    spec = LANGUAGES.get(language or "")
+    return (spec.function_scopes, spec.class_scopes) if spec is not None else (FUNCTION_TYPES, CLASS_TYPES)
 
 
 @dataclass(slots=True)
@@ -138,9 +119,10 @@ def enclosing_scopes(tree: Tree, source: bytes, cursor: int, language: str | Non
     else:
         point, indent = Point(row, byte_col), -1
     node: Node | None = tree.root_node.descendant_for_point_range(point, point)
+    function_types, class_types = _scope_types(language)
     scopes: list[Scope] = []
     while node is not None:
-        kind = "function" if node.type in FUNCTION_TYPES else "class" if node.type in CLASS_TYPES else ""
+        kind = "function" if node.type in function_types else "class" if node.type in class_types else ""
         if kind:
             keep = True
             if language == "python":

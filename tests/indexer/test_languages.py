@@ -84,6 +84,9 @@ def test_node_types_in_the_table_exist_in_their_grammars() -> None:
             | set(spec.decorations)
             | set(spec.trivial)
             | set(spec.identifiers)
+            | set(spec.import_statements or ())
+            | set(spec.function_scopes)
+            | set(spec.class_scopes)
         )
         missing = sorted(n for n in names if not language.id_for_node_kind(n, True))
         assert not missing, f"{key}: {missing}"
@@ -121,3 +124,66 @@ def test_fingerprint_is_stable_and_names_every_language() -> None:
     assert "0x" not in first  # no memory addresses
     for key in LANGUAGES:
         assert f"\n{key}|" in "\n" + first
+
+
+def test_every_module_of_the_package_is_a_language() -> None:
+    """Adding a language is one file: the registry finds each module's SPECS without a list to edit."""
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(languages.__path__)} - {"base"}
+    found = {spec.key.split("_")[0] for spec in LANGUAGES.values()}
+    assert modules <= found | {"typescript"}  # typescript.py holds the typescript and tsx dialects
+    assert set(LANGUAGES) == {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"}
+
+
+def test_lsp_language_ids_and_comment_syntax_come_from_the_specs() -> None:
+    assert languages.language_for_lsp_id("typescriptreact") == "tsx"
+    assert languages.language_for_lsp_id("javascriptreact") == "javascript"
+    assert languages.language_for_lsp_id("cobol") is None
+    assert spec_for("python").line_comment == "#"
+    assert spec_for("go").line_comment == "//" and spec_for("go").block_comment == ("/*", "*/")
+
+
+def test_noise_words_are_keywords_and_builtins() -> None:
+    python = spec_for("python")
+    assert {"def", "self", "len", "ValueError"} <= python.noise_words
+    assert "len" not in python.keywords  # builtins are recorded in chunks, never looked up
+    assert b"def" in python.keyword_bytes
+    assert "console" in spec_for("javascript").noise_words
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "expected"),
+    [
+        (
+            "python",
+            b"from . import a, b as c\nfrom ..m import X as Y\nimport os.path as osp\nfrom z import *\n",
+            [("a", ".", "a"), ("c", ".", "b"), ("Y", "..m", "X"), ("osp", "os.path", ""), ("*", "z", "*")],
+        ),
+        (
+            "javascript",
+            b"import D, { a, b as c } from './m.js';\nimport * as ns from 'x';\nconst { r } = require('./q');\n",
+            [
+                ("D", "./m.js", "default"),
+                ("a", "./m.js", "a"),
+                ("c", "./m.js", "b"),
+                ("ns", "x", ""),
+                ("r", "./q", "r"),
+            ],
+        ),
+        ("go", b'package p\nimport (\n  "fmt"\n  h "net/http"\n)\n', [("fmt", "fmt", ""), ("h", "net/http", "")]),
+        (
+            "rust",
+            b"use std::fmt::{self, Display};\nuse crate::a::B as C;\n",
+            [("fmt", "std", "fmt"), ("Display", "std::fmt", "Display"), ("C", "crate::a", "B")],
+        ),
+        ("java", b"import java.util.Map;\nimport static a.B.m;\n", [("Map", "java.util", "Map"), ("m", "a.B", "m")]),
+        ("c", b'#include "list.h"\n#include <stdio.h>\n', [("*", "list.h", "*"), ("*", "<stdio.h>", "*")]),
+    ],
+)
+def test_one_import_reader_per_language(language: str, source: bytes, expected: list[tuple[str, str, str]]) -> None:
+    root = parser_for(language).parse(source).root_node
+    found = []
+    for node in root.children:
+        found.extend((b.local, b.module, b.name) for b in languages.import_bindings(language, node))
+    assert found == expected

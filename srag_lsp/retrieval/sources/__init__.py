@@ -13,8 +13,8 @@ The retriever runs each ``run`` in a thread; sources never touch the event loop.
 source; what they share is in :mod:`srag_lsp.retrieval.sources.base`.
 """
 
+from indexer.languages import DEFINITION_KINDS
 from srag_lsp.retrieval.sources.base import (
-    DEFINITION_KINDS,
     BufferProvider,
     Embedder,
     ReaderFn,

@@ -21,7 +21,6 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-DEFINITION_KINDS = frozenset({"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"})
 
 
 class Source(Protocol):

@@ -5,19 +5,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from indexer.identifiers import IDENTIFIER
 from srag_lsp.retrieval.cursor import CursorAnalysis
 from srag_lsp.retrieval.sources.base import BufferProvider, ranked
 from srag_lsp.retrieval.types import ContextChunk, CursorContext
 
 log = logging.getLogger(__name__)
 
-_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 class _BufferChunks:
@@ -78,7 +77,7 @@ class BufferSource:
         buffers.pop(ctx.path, None)
         names = {n: i for i, n in enumerate(analysis.names)}
         members = {m: i for i, m in enumerate(analysis.members)}
-        window_words = {w.lower() for w in _IDENT.findall(analysis.window_before) if len(w) > 2}
+        window_words = {w.lower() for w in IDENTIFIER.findall(analysis.window_before) if len(w) > 2}
         partial = analysis.partial if len(analysis.partial) >= 2 else ""
         scored: list[tuple[float, ContextChunk]] = []
         for path, text in buffers.items():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable
 
+from indexer.identifiers import IDENTIFIER
 from srag_lsp.retrieval.cursor import CursorAnalysis, noise_words
 from srag_lsp.retrieval.sources.base import ReaderFn, chunk_from_hit, reader_ready
 from srag_lsp.retrieval.types import ContextChunk, CursorContext
 
-_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 MAX_FTS_TERMS = 24
 
 
@@ -18,7 +17,7 @@ def fts_query(analysis: CursorAnalysis) -> str:
     noise = noise_words(analysis.language)
     seen: dict[str, None] = {}
     for line in reversed(analysis.window_before.split("\n")):
-        for word in reversed(_IDENT.findall(line)):
+        for word in reversed(IDENTIFIER.findall(line)):
             if len(word) > 1 and word not in noise and word not in seen:
                 seen[word] = None
                 if len(seen) >= MAX_FTS_TERMS:

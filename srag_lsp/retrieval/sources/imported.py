@@ -11,11 +11,11 @@ from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from indexer.languages import DEFINITION_KINDS
 from srag_lsp.retrieval.cursor import CursorAnalysis
 from srag_lsp.retrieval.expectation import AffinityScorer, expect, kind_factor
 from srag_lsp.retrieval.imports import ImportBinding
 from srag_lsp.retrieval.sources.base import (
-    DEFINITION_KINDS,
     ReaderFn,
     SharedSymbols,
     chunk_from_hit,

@@ -9,10 +9,10 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+from indexer.languages import DEFINITION_KINDS
 from srag_lsp.retrieval.cursor import CursorAnalysis
 from srag_lsp.retrieval.expectation import AffinityScorer, expect, kind_factor
 from srag_lsp.retrieval.sources.base import (
-    DEFINITION_KINDS,
     ReaderFn,
     SharedSymbols,
     chunk_from_hit,
