@@ -10,10 +10,10 @@ from typing import Any
 
 from lsprotocol import types
 
+from srag_lsp.assembly import assemble_engine, close_backends
 from srag_lsp.cli import parse_location
-from srag_lsp.completion.engine import CompletionEngine, Generator
 from srag_lsp.completion.request import CompletionRequest, Suggestion
-from srag_lsp.runtime import index_dir_for, language_for, make_backends
+from srag_lsp.runtime import index_dir_for, language_for
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
 
@@ -93,15 +93,14 @@ async def run_complete(settings: Settings, location: str, workspace: str | None,
         context = make_context_provider(settings, root, index_dir)
 
     started = time.perf_counter()
+    tracer = Tracer(settings.cache_path() / "traces" if settings.trace else None)
     try:
-        draft, refine = await make_backends(settings, report)
+        engine, backends = await assemble_engine(settings, root=root, context=context, tracer=tracer, report=report)
     except Exception as exc:
         report(f"srag-lsp: no model backend: {exc}", types.MessageType.Error)
         return 3
+    draft, refine = backends
     load_ms = (time.perf_counter() - started) * 1000
-    tracer = Tracer(settings.cache_path() / "traces" if settings.trace else None)
-    engine = CompletionEngine(Generator.for_backend(draft, settings.prompt_template),
-                              Generator.for_backend(refine, settings.prompt_template), settings, tracer, context)
     request = CompletionRequest(uri=path.as_uri(), path=rel, text=text, line=line0, col=col0, version=0,
                                 language=language_for(rel))
     if as_json:
@@ -130,8 +129,7 @@ async def run_complete(settings: Settings, location: str, workspace: str | None,
     try:
         outcome = await engine.run(request, on_update)
     finally:
-        for backend in {id(b): b for b in (draft, refine)}.values():
-            await backend.close()
+        await close_backends(backends)
         if context is not None and hasattr(context, "close"):
             context.close()
     trace = outcome.trace

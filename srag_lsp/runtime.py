@@ -16,7 +16,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from srag_lsp.completion.engine import CompletionEngine, ContextProvider, Generator
+from srag_lsp.assembly import assemble_engine, close_backends
+from srag_lsp.completion.engine import CompletionEngine, ContextProvider
 from srag_lsp.models.base import BackendError, ModelBackend
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer, load_traces, summarize
@@ -35,46 +36,6 @@ def index_dir_for(settings: Settings, root: Path) -> Path:
     from indexer.location import resolve_index_dir
 
     return Path(resolve_index_dir(root, settings.index_dir or None))
-
-
-async def make_backends(settings: Settings, report: Callable[[str, types.MessageType], None]
-                        ) -> tuple[ModelBackend, ModelBackend]:
-    """The draft and refine backends: the auto-selected main backend, with a second model or KV slot for refining."""
-    from srag_lsp.models.selection import select_backend
-
-    main, notice = await select_backend(
-        settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
-        embedded_model=settings.embedded_model, model_dir=settings.model_path(), n_ctx=settings.num_ctx,
-        keep_alive=settings.keep_alive, n_threads=settings.embedded_threads,
-    )
-    report(notice, types.MessageType.Info)
-    for warning in getattr(main, "warnings", []) or []:
-        report(warning, types.MessageType.Warning)
-    draft = await _sibling(main, settings.draft_model, settings, "draft") if settings.draft_model else main
-    refine_model = settings.refine_model or ""
-    if refine_model or main.info.backend == "embedded":
-        # Embedded: the refinement gets its own KV sequence (same weights, memory-mapped once), so draft
-        # and refined prompts do not evict each other's cached prefix.
-        refine = await _sibling(main, refine_model, settings, "refine")
-    else:
-        refine = main
-    return draft, refine
-
-
-async def _sibling(main: ModelBackend, model: str, settings: Settings, slot: str) -> ModelBackend:
-    """A backend of the same kind as ``main`` for ``model`` ("" = main's model) in its own slot."""
-    if main.info.backend == "ollama":
-        from srag_lsp.models.ollama_backend import OllamaBackend
-
-        backend: ModelBackend = OllamaBackend(host=settings.ollama_host, model=model or settings.ollama_model,
-                                              keep_alive=settings.keep_alive)
-    else:
-        from srag_lsp.models.embedded import EmbeddedBackend
-
-        backend = EmbeddedBackend(model or settings.embedded_model, model_dir=settings.model_path(),
-                                  n_ctx=settings.num_ctx, slot=slot, n_threads=settings.embedded_threads or None)
-    await backend.start()
-    return backend
 
 
 class Runtime:
@@ -100,6 +61,11 @@ class Runtime:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        from srag_lsp.completion.context import make_context_provider
+
+        if self.root is not None:
+            # Retrieval reads whatever index is there (built by `srag-index` in CI, say) even with the worker off.
+            self.context = make_context_provider(self.settings, self.root, index_dir_for(self.settings, self.root))
         await asyncio.gather(self._start_index(), self._start_models())
 
     async def _start_models(self) -> None:
@@ -110,7 +76,8 @@ class Runtime:
 
     async def _bring_up_models(self) -> None:
         try:
-            self.backends = await make_backends(self.settings, self._report)
+            self.engine, self.backends = await assemble_engine(self.settings, root=self.root, context=self.context,
+                                                               tracer=self.tracer, report=self._report)
         except BackendError as exc:
             self.backend_error = str(exc)
             self._report(f"srag-lsp: no model backend: {exc}", types.MessageType.Error)
@@ -120,24 +87,13 @@ class Runtime:
             log.exception("model backend failed to start")
             self._report(f"srag-lsp: the model backend failed to start: {exc}", types.MessageType.Error)
             return
-        draft, refine = self.backends
-        self.engine = CompletionEngine(
-            Generator.for_backend(draft, self.settings.prompt_template),
-            Generator.for_backend(refine, self.settings.prompt_template),
-            self.settings, self.tracer, self.context,
-        )
+        draft, _ = self.backends
         self._log_to_client(f"srag-lsp: ready ({draft.info.backend}: {draft.info.model})")
 
     async def _start_index(self) -> None:
-        from srag_lsp.completion.context import make_context_provider
-
         if self.root is None:
             return
         index_dir = index_dir_for(self.settings, self.root)
-        # Retrieval reads whatever index is there (built by `srag-index` in CI, say) even with the worker off.
-        self.context = make_context_provider(self.settings, self.root, index_dir)
-        if self.engine is not None:
-            self.engine.context = self.context
         self._start_vector_source()
         if not self.settings.index_enabled:
             return
@@ -195,9 +151,12 @@ class Runtime:
         if kind == "progress":
             self._report_progress(payload)
         elif kind == "indexed":
+            paths = payload.get("paths") or []
             invalidate = getattr(self.context, "invalidate", None)
             if invalidate is not None:
-                invalidate(payload.get("paths") or [])
+                invalidate(paths)
+            if self.engine is not None:
+                self.engine.invalidate(paths)
         elif kind == "status":
             self.index_state = {**self.index_state, **payload}
         elif kind == "error":
@@ -241,7 +200,7 @@ class Runtime:
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
         if self.engine is not None:
-            self.engine.settings = settings
+            self.engine.update_settings(settings)
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -254,9 +213,8 @@ class Runtime:
             with contextlib.suppress(Exception):
                 closer()
         if self.backends is not None:
-            for backend in {id(b): b for b in self.backends}.values():
-                with contextlib.suppress(Exception):
-                    await backend.close()
+            with contextlib.suppress(Exception):
+                await close_backends(self.backends)
 
     # ---- buffers -----------------------------------------------------------------------------------
     def _rel(self, uri: str) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 import platformdirs
 
 BACKENDS = ("auto", "ollama", "embedded")
-STRATEGIES = ("streaming", "sequential")
+STRATEGIES = ("streaming", "sequential", "local")
 EMBEDDINGS = ("off", "local", "ollama")
 TEMPLATES = ("auto", "qwen", "codellama", "deepseek", "starcoder", "codegemma", "codestral", "prefix")
 
@@ -40,7 +40,7 @@ class Settings:
     embedded_model: str = "qwen2.5-coder-0.5b"  # a catalogue name or a path to a .gguf file
     draft_model: str = ""  # two-stage generation: a model for drafts ("" = the main model)
     refine_model: str = ""  # a model for refinements ("" = the main model)
-    prompt_template: str = "auto"  # chosen from the model name; see srag_lsp/prompts.py
+    prompt_template: str = "auto"  # chosen from the model name; see srag_lsp/completion/prompts/
     keep_alive: str = "30m"
     embedded_threads: int = 0  # llama.cpp threads for the embedded model (0 = every core)
     # --- generation -------------------------------------------------------------------------------
@@ -48,17 +48,20 @@ class Settings:
     draft_max_tokens: int = 24  # drafts stay short (one line) until context arrives
     temperature: float = 0.0
     num_ctx: int = 4096
-    prefix_lines: int = 60  # lines of the file before the cursor that go into the prompt
-    suffix_lines: int = 20
+    prefix_lines: int = 60  # lines of the file before the cursor in the prompt (an anchored window: 31 to 60)
+    suffix_lines: int = 0  # lines after the cursor's line in the prompt (each costs every keystroke)
+    draft_prefix_lines: int = 16  # the draft's smaller window, so a cold place shows text quickly (0 = as above)
     context_budget_tokens: int = 600  # retrieved context budget in the prompt
     # --- streaming engine -------------------------------------------------------------------------
-    strategy: str = "streaming"  # streaming | sequential (retrieve, then generate)
+    strategy: str = "streaming"  # streaming | sequential (retrieve, then generate) | local (no retrieval)
     streaming: bool = False  # client opted in to srag/suggestion notifications
     max_refinements: int = 2
     retrieval_deadline_ms: int = 300
     retrieval_delay_ms: int = 0  # an artificial delay for benchmarks
     inline_wait_ms: int = 1500  # how long inlineCompletion waits for a useful first line
-    debounce_ms: int = 30  # applied only while keystrokes arrive faster than this
+    model_wait_ms: int = 30000  # how long a request right after start-up waits for the model to load
+    debounce_ms: int = 100  # the most an adaptive debounce may wait (0 = never wait)
+    warmup: bool = True  # prefill the KV cache where the cursor lands, off the keystroke path
     # --- index --------------------------------------------------------------------------------------
     index_enabled: bool = True
     index_dir: str = ""  # "" = a per-workspace folder under the cache directory

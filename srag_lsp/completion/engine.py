@@ -1,41 +1,41 @@
-"""The streaming-RAG completion engine: draft at once, retrieve beside it, refine the suggestion in place.
+"""The streaming-RAG completion engine: one request as a small state machine, draft ║ retrieval → policy → refine.
 
-One call of ``CompletionEngine.run`` serves one request. In the ``streaming`` strategy a draft generation
-starts at once from local context (the file around the cursor, plus whatever the retrieval cache holds
-for this scope) while retrieval runs beside it. When retrieved context lands and changes the prompt, a
-refinement starts with that context; its text replaces the draft only where it disagrees (speculative
-prefix: while the refined text agrees with what is shown, the shown text stays). Identifiers the draft
-writes are looked up in the workspace; a name the workspace does not define brings the nearest real
-names into context and triggers a refinement. ``sequential`` is the classic baseline: retrieve, then
-generate. Every step is timed in the request's trace.
+One call of ``CompletionEngine.run`` serves one request.
+
+- ``streaming``: when the refine model's KV cache already holds most of the context-aware prompt (typing on in a
+  place whose context is pinned), that prompt answers at once and no draft is needed. Otherwise a draft starts
+  from local context only (a small prompt) while retrieval runs beside it. Retrieved chunks are pinned to the
+  document (``pinboard``: appended, never re-ranked, so the prompt's start stays stable for the KV cache). A
+  refinement starts only when the policy says the new context can help (``policy.worth_refining``), and its
+  text replaces what is shown only while it extends it, or at its end when there is evidence that the shown
+  text is wrong (``policy.judge_refinement``). The trace says why.
+- ``sequential``: retrieve, then generate once with the context (the classic baseline).
+- ``local``: no retrieval at all (a baseline, and a choice for users who want it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
-import keyword
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
+from srag_lsp.completion.policy import judge_refinement, new_identifiers, worth_refining
+from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
+from srag_lsp.completion.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
 from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.completion.window import LocalWindow, local_window
 from srag_lsp.models.base import GenerationRequest, GenerationStats, ModelBackend
-from srag_lsp.postprocess import Shape, decide_shape, finish, first_line_ready
-from srag_lsp.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
 from srag_lsp.settings import Settings
 from srag_lsp.trace import RequestTrace, Tracer
 
 log = logging.getLogger(__name__)
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_COMMON_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(
-    {"self", "cls", "this", "true", "false", "null", "nil", "none", "var", "let", "const", "func", "fn",
-     "return", "new", "int", "str", "string", "float", "bool", "void", "err", "ctx", "args", "kwargs"}
-)
+CHUNKS_PER_UPDATE = 4  # fewer chunks that matter more: the best few of each retrieval update are pinned
+SKIP_DRAFT_SHARE = 0.6  # skip the draft when the refine slot already holds this share of the context prompt
 
 
 class ContextChunkLike(Protocol):
@@ -98,20 +98,8 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def new_identifiers(text: str, known_text: str) -> list[str]:
-    """Identifiers in ``text`` that the surrounding buffer does not already contain (candidates to check)."""
-    seen: dict[str, None] = {}
-    for name in _IDENT.findall(text):
-        if len(name) < 3 or name.lower() in _COMMON_NAMES or name in _COMMON_NAMES:
-            continue
-        if re.search(rf"\b{re.escape(name)}\b", known_text):
-            continue
-        seen[name] = None
-    return list(seen)
-
-
 class _Run:
-    """The state of one streaming request; events from tasks arrive on one queue, in order."""
+    """The state of one request; events from its tasks arrive on one queue, in order."""
 
     def __init__(self, engine: CompletionEngine, request: CompletionRequest, trace: RequestTrace,
                  emit: Callable[[Suggestion], None]) -> None:
@@ -120,8 +108,8 @@ class _Run:
         self.request = request
         self.trace = trace
         self.emit_cb = emit
-        self.prefix, self.suffix = request.windows(self.settings.prefix_lines, self.settings.suffix_lines)
-        self.shape: Shape = decide_shape(self.prefix, self.suffix)
+        self.window, self.draft_window = engine.windows(request)
+        self.shape: Shape = decide_shape(self.window.line_prefix, self.window.tail)
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.shown = ""
@@ -129,18 +117,22 @@ class _Run:
         self.last_emitted: tuple[str, str, bool] | None = None
         self.draft_task: asyncio.Task[Any] | None = None
         self.draft_text = ""
+        self.draft_done = False
         self.draft_shown = ""
         self.draft_first_line = False
         self.refine_task: asyncio.Task[Any] | None = None
         self.refine_n = 0
         self.refine_text = ""
-        self.refine_done_text: str | None = None
+        self.pending_refine = False  # new context is pinned; a refinement waits for the draft's first line
         self.retrieval_running = False
         self.context: dict[str, ContextChunkLike] = {}
         self.used_ids: frozenset[str] = frozenset()
+        self.unknown_in_draft: list[str] = []
         self.last_token_at: float = 0.0
         self.names_checked = False
         self.retrieval_wait_ms = 0.0  # sequential: time spent waiting for retrieval before the model call
+        self.decisions: list[dict[str, Any]] = []
+        self.shown_by = 0  # which generation the shown text comes from: 0 the draft, n the n-th refinement
 
     # ---- output ----------------------------------------------------------------------------------
     def show(self, text: str, stage: str, done: bool, final: bool = False) -> None:
@@ -156,6 +148,9 @@ class _Run:
         self.emit_cb(Suggestion(self.request.id, self.request.uri, self.request.version, self.request.line,
                                 self.request.position_col, text, stage, done, final))
 
+    def decide(self, what: str, yes: bool, reason: str) -> None:
+        self.decisions.append({"at_ms": round(self.trace.ms(), 2), "what": what, "yes": yes, "reason": reason})
+
     # ---- tasks -----------------------------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -165,16 +160,14 @@ class _Run:
 
     def _task_ended(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
-        # Wake the event loop of the run so it re-checks whether anything is still running.
-        self.events.put_nowait(("tick", None))
+        self.events.put_nowait(("tick", None))  # wake the run's loop to re-check whether anything still runs
 
-    async def generate(self, stage: str, n: int, generator: Generator, chunks: Sequence[ContextChunkLike],
-                       max_tokens: int) -> None:
+    async def generate(self, stage: str, n: int, generator: Generator, window: LocalWindow,
+                       chunks: Sequence[ContextChunkLike], max_tokens: int) -> None:
         """Stream one generation; post partial texts as events; end with a done event (also on error)."""
-        prompt = self.engine.prompt_for(generator, self.request, self.prefix, self.suffix, chunks)
+        prompt = self.engine.prompt_for(generator, self.request, window, chunks)
         stats = GenerationStats()
         raw = ""
-        text = ""
         error: str | None = None
         self.trace.mark("first_model_call")
         gen = generator.backend.stream(
@@ -185,10 +178,8 @@ class _Run:
         try:
             async for piece in gen:
                 self.last_token_at = self.trace.ms()
-                if stage == "draft":
-                    self.trace.mark("first_draft_token")
-                else:
-                    self.trace.mark("first_refined_token")
+                self.trace.mark("first_draft_token" if stage == "draft" else "first_refined_token")
+                if stage == "refined":
                     self.trace.refinements[n - 1].setdefault("first_token_ms", round(self.trace.ms(), 2))
                 raw += piece
                 text = finish(raw, self.shape, prompt.stop)
@@ -208,8 +199,7 @@ class _Run:
             self.trace.add("prompt_evaluated", stats.prompt_evaluated)
             self.trace.add("generated_tokens", stats.generated_tokens)
             if stats.finish_reason == "cancelled" or asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                self.trace.flags.setdefault("cancelled_generations", 0)
-                self.trace.flags["cancelled_generations"] += 1
+                self.trace.flags["cancelled_generations"] = self.trace.flags.get("cancelled_generations", 0) + 1
         if error is not None:
             await self.events.put(("error", (stage, n, error)))
         await self.events.put((stage, (n, finish(raw, self.shape, prompt.stop), True)))
@@ -240,7 +230,7 @@ class _Run:
             log.warning("retrieval failed: %s", exc)
         await self.events.put(("retrieval_end", None))
 
-    async def check_names(self, names: list[str], which: str) -> None:
+    async def check_names(self, names: list[str]) -> None:
         provider = self.engine.context
         found: dict[str, list[ContextChunkLike]] = {}
         if provider is not None and names:
@@ -248,45 +238,104 @@ class _Run:
                 found = await provider.lookup_names(names)
             except Exception as exc:
                 log.warning("name lookup failed: %s", exc)
-        await self.events.put(("names", (which, names, found)))
+        await self.events.put(("names", (names, found)))
+
+    # ---- context -----------------------------------------------------------------------------------
+    def usable(self, chunks: Sequence[ContextChunkLike]) -> list[ContextChunkLike]:
+        """The chunks worth a place in the prompt: not the file itself, not a copy of the code being written."""
+        lines = self.request.text.split("\n")
+        above = lines[max(0, self.request.line - 3): self.request.line]
+        out = []
+        for chunk in chunks:
+            if chunk.path == self.request.path:
+                continue
+            if copies_the_cursor(chunk, self.window.line_prefix, above):
+                self.trace.flags["dropped_copies"] = self.trace.flags.get("dropped_copies", 0) + 1
+                continue
+            out.append(chunk)
+        return out
+
+    def pin(self, chunks: Sequence[ContextChunkLike], limit: int = CHUNKS_PER_UPDATE) -> list[ContextChunkLike]:
+        """Pin the best few usable chunks to the document; return the ones that are new to its prompt."""
+        added = self.engine.pinboard.pin(self.request.uri, self.usable(chunks)[:limit])
+        self.sync_context()
+        return added
+
+    def sync_context(self) -> None:
+        self.context = {c.id: c for c in self.engine.pinboard.pinned(self.request.uri)}
 
     # ---- decisions -------------------------------------------------------------------------------
-    def start_draft(self, chunks: Sequence[ContextChunkLike]) -> None:
+    def start_draft(self) -> None:
         draft = self.engine.draft
-        limit = self.settings.draft_max_tokens if self.engine.context is not None else self.settings.max_tokens
+        limit = self.settings.draft_max_tokens if self.engine.retrieves() else self.settings.max_tokens
         self.trace.backend = draft.backend.info.backend
         self.trace.model = draft.backend.info.model
-        self.draft_task = self.spawn(self.generate("draft", 0, draft, chunks, limit))
+        self.draft_task = self.spawn(self.generate("draft", 0, draft, self.draft_window, [], limit))
 
-    def maybe_refine(self) -> None:
+    def consider_refining(self) -> None:
+        """New context was pinned or the draft moved on: start a refinement if the policy sees a use for it."""
         if self.refine_n >= self.settings.max_refinements or not self.context:
             return
         ids = frozenset(self.context)
         if ids <= self.used_ids:
             return
+        if self.refine_task is not None and not self.refine_task.done():
+            return  # a refinement is running: it is judged first, then newer context (re-checked at its end)
         if self.draft_task is not None and not self.draft_task.done() and self.engine.serial() \
                 and not self.draft_first_line:
-            # One CPU (or one sequence): let the draft reach a first line the user can see, then refine.
+            return  # one CPU: let the draft reach a first line the user can see, then decide
+        verdict = worth_refining(line_prefix=self.window.line_prefix, draft=self.draft_text,
+                                 context_symbols=[c.symbol for c in self.context.values()],
+                                 buffer_text=self.nearby_text(), unknown_in_draft=self.unknown_in_draft)
+        self.decide("refine", verdict.yes, verdict.reason)
+        if not verdict.yes:
+            self.used_ids = ids  # this context was judged; only newer chunks re-open the question
             return
-        if self.draft_task is not None and not self.draft_task.done():
+        self.start_refinement()
+
+    def start_refinement(self) -> None:
+        if self.draft_task is not None and not self.draft_task.done() and self.engine.serial():
             self.draft_task.cancel()
         if self.refine_task is not None and not self.refine_task.done():
             self.refine_task.cancel()
-        self.used_ids = ids
+        self.used_ids = frozenset(self.context)
         self.refine_n += 1
         self.refine_text = ""
-        self.refine_done_text = None
         chunks = list(self.context.values())
         self.trace.refinements.append({"n": self.refine_n, "start_ms": round(self.trace.ms(), 2),
                                        "chunks": len(chunks)})
         refine = self.engine.refine
         self.trace.model = refine.backend.info.model
-        self.refine_task = self.spawn(self.generate("refined", self.refine_n, refine, chunks,
+        self.refine_task = self.spawn(self.generate("refined", self.refine_n, refine, self.window, chunks,
                                                     self.settings.max_tokens))
 
-    def add_context(self, chunks: Sequence[ContextChunkLike]) -> None:
-        for chunk in chunks:
-            self.context.setdefault(chunk.id, chunk)
+    def nearby_text(self) -> str:
+        """The prompt window's last lines: where names "in use near the cursor" are looked for."""
+        return "\n".join(self.window.prefix.split("\n")[-15:])
+
+    def on_refined(self, n: int, text: str, done: bool) -> None:
+        if n != self.refine_n:
+            return  # a superseded refinement
+        self.refine_text = text
+        if self.shown_by == n or not self.shown.strip():
+            if text.strip() or done:
+                self.shown_by = n
+                self.show(text, "refined", False)
+            return
+        if text.startswith(self.shown) and len(text) > len(self.shown):
+            self.shown_by = n
+            self.show(text, "refined", False)  # it extends what is shown: grow in place
+            return
+        if not done:
+            return  # it disagrees so far: keep what is shown until the refinement can be judged whole
+        verdict = judge_refinement(self.shown, text, unknown_in_shown=self.unknown_in_draft,
+                                   context_symbols=[c.symbol for c in self.context.values()])
+        self.decide("replace", verdict.yes, verdict.reason)
+        if verdict.yes:
+            self.shown_by = n
+            self.show(text, "refined", False)
+        else:
+            self.trace.flags["kept_shown"] = verdict.reason
 
     def busy(self) -> bool:
         return bool(
@@ -298,33 +347,79 @@ class _Run:
 
 
 class CompletionEngine:
-    """Serves completion requests with one draft backend and one refine backend (possibly the same)."""
+    """Serves completion requests with one draft backend and one refine backend (possibly the same model)."""
 
     def __init__(self, draft: Generator, refine: Generator, settings: Settings, tracer: Tracer,
-                 context: ContextProvider | None = None) -> None:
+                 context: ContextProvider | None = None, *, repo_name: str = "") -> None:
         self.draft = draft
         self.refine = refine
         self.settings = settings
         self.tracer = tracer
         self.context = context
+        self.repo_name = repo_name
+        self.pinboard = Pinboard(settings.context_budget_tokens)
+
+    def update_settings(self, settings: Settings) -> None:
+        """New settings from the editor: they apply from the next request."""
+        self.settings = settings
+        self.pinboard.budget_tokens = settings.context_budget_tokens
+
+    def retrieves(self) -> bool:
+        return self.context is not None and self.settings.strategy != "local"
 
     def serial(self) -> bool:
         """Draft and refinement compete for the same compute (in-process model, or one server sequence)."""
         return self.draft.backend is self.refine.backend or self.draft.backend.info.backend == "embedded"
 
-    def prompt_for(self, generator: Generator, request: CompletionRequest, prefix: str, suffix: str,
+    def windows(self, request: CompletionRequest) -> tuple[LocalWindow, LocalWindow]:
+        """The context-aware prompt's window, and the draft's (smaller: it must show text quickly when cold)."""
+        s = self.settings
+        full = local_window(request.text, request.line, request.col, s.prefix_lines, s.suffix_lines)
+        if s.draft_prefix_lines and s.draft_prefix_lines < s.prefix_lines:
+            return full, local_window(request.text, request.line, request.col, s.draft_prefix_lines, s.suffix_lines)
+        return full, full
+
+    def prompt_for(self, generator: Generator, request: CompletionRequest, window: LocalWindow,
                    chunks: Sequence[ContextChunkLike]) -> Prompt:
         snippets = [ContextSnippet(c.path, c.text, getattr(c, "symbol", "")) for c in chunks]
-        parts = PromptParts(prefix=prefix, suffix=suffix, path=request.path, language=request.language,
-                            context=snippets)
+        parts = PromptParts(prefix=window.prefix, suffix=window.suffix, path=request.path,
+                            language=request.language, context=snippets, repo=self.repo_name)
         return build_prompt(generator.template, parts)
+
+    def forget(self, uri: str) -> None:
+        self.pinboard.forget(uri)
+
+    def invalidate(self, paths: Sequence[str]) -> None:
+        self.pinboard.drop_paths(paths)
+
+    async def warm(self, request: CompletionRequest) -> int:
+        """Prefill the prompts the next request at this place would use (draft, then the context-aware one).
+
+        Off the keystroke path and the lowest priority: a generation preempts it, and what it evaluated stays in
+        the KV cache. Backends that cannot prefill are skipped. Returns the prompt tokens evaluated.
+        """
+        full, small = self.windows(request)
+        total = 0
+        jobs: list[tuple[Generator, LocalWindow, list[ContextChunkLike]]] = [(self.draft, small, [])]
+        pinned = self.pinboard.pinned(request.uri) if self.retrieves() else []
+        if pinned:
+            jobs.append((self.refine, full, pinned))
+        for generator, window, chunks in jobs:
+            prefill = getattr(generator.backend, "prefill", None)
+            if prefill is None:
+                continue
+            prompt = self.prompt_for(generator, request, window, chunks)
+            total += await prefill(prompt.text, num_ctx=self.settings.num_ctx, max_tokens=self.settings.max_tokens)
+        return total
 
     async def run(self, request: CompletionRequest, emit: Callable[[Suggestion], None]) -> Outcome:
         trace = RequestTrace(request.id, request.uri, request.version, request.line, request.col,
                              self.settings.strategy, t0=request.arrived)
         run = _Run(self, request, trace, emit)
         try:
-            if self.settings.strategy == "sequential" or self.context is None:
+            if not self.retrieves():
+                await self._local(run)
+            elif self.settings.strategy == "sequential":
                 await self._sequential(run)
             else:
                 await self._streaming(run)
@@ -337,37 +432,21 @@ class CompletionEngine:
                 task.cancel()
             if run.tasks:
                 await asyncio.gather(*run.tasks, return_exceptions=True)
+            if run.decisions:
+                trace.flags["decisions"] = run.decisions
             self.tracer.finish(trace)
         final = Suggestion(request.id, request.uri, request.version, request.line, request.position_col,
                            run.shown, run.shown_stage, True, True)
         return Outcome(final, trace, run.draft_shown, list(run.context.values()))
 
-    # ---- sequential: retrieve, then generate -------------------------------------------------------
-    async def _sequential(self, run: _Run) -> None:
+    async def _generate_once(self, run: _Run, stage: str, generator: Generator, window: LocalWindow,
+                             chunks: list[ContextChunkLike]) -> None:
         trace = run.trace
-        chunks: list[ContextChunkLike] = []
-        if self.context is not None:
-            run.retrieval_running = True
-            waited_from = trace.ms()
-            run.spawn(run.consume_retrieval())
-            while True:
-                kind, payload = await run.events.get()
-                if kind == "retrieval":
-                    trace.sources[payload.source] = round(trace.ms(), 2)
-                    trace.mark("retrieval_first")
-                    chunks = list(payload.chunks)
-                elif kind == "retrieval_end":
-                    trace.mark("retrieval_done")
-                    break
-            # Waiting for retrieval is this strategy's design, not the daemon's overhead (sources are traced).
-            run.retrieval_wait_ms = trace.ms() - waited_from
-        run.add_context(chunks)
-        stage = "refined" if chunks else "draft"
-        generator = self.refine if chunks else self.draft
         trace.backend, trace.model = generator.backend.info.backend, generator.backend.info.model
-        if chunks:
+        n = 1 if stage == "refined" else 0
+        if n:
             trace.refinements.append({"n": 1, "start_ms": round(trace.ms(), 2), "chunks": len(chunks)})
-        run.spawn(run.generate(stage, 1 if chunks else 0, generator, chunks, self.settings.max_tokens))
+        run.spawn(run.generate(stage, n, generator, window, chunks, self.settings.max_tokens))
         while True:
             kind, payload = await run.events.get()
             if kind == "error":
@@ -379,24 +458,52 @@ class CompletionEngine:
                     return
                 run.show(text, stage, False)
 
-    # ---- streaming: draft now, retrieve beside it, refine in place --------------------------------
+    # ---- local: no retrieval ----------------------------------------------------------------------
+    async def _local(self, run: _Run) -> None:
+        await self._generate_once(run, "draft", self.draft, run.window, [])
+
+    # ---- sequential: retrieve, then generate -------------------------------------------------------
+    async def _sequential(self, run: _Run) -> None:
+        trace = run.trace
+        run.retrieval_running = True
+        waited_from = trace.ms()
+        run.spawn(run.consume_retrieval())
+        while True:
+            kind, payload = await run.events.get()
+            if kind == "retrieval":
+                trace.sources[payload.source] = round(trace.ms(), 2)
+                trace.mark("retrieval_first")
+                run.pin(payload.chunks)
+            elif kind == "retrieval_end":
+                trace.mark("retrieval_done")
+                break
+        # Waiting for retrieval is this strategy's design, not the daemon's overhead (sources are traced).
+        run.retrieval_wait_ms = trace.ms() - waited_from
+        run.sync_context()
+        chunks = list(run.context.values())
+        if chunks:
+            await self._generate_once(run, "refined", self.refine, run.window, chunks)
+        else:
+            await self._generate_once(run, "draft", self.draft, run.window, [])
+
+    # ---- streaming: draft now, retrieve beside it, refine when it can help --------------------------
     async def _streaming(self, run: _Run) -> None:
         trace = run.trace
         assert self.context is not None
         cached = self.context.cached(run.request)
         if cached:
             trace.flags["cache_hit"] = True
-            run.add_context(cached)
-        if cached and self._context_prompt_is_cheap(run, cached):
-            # Retrieval is cached and the model already holds most of that prompt: no draft needed.
+            run.pin(cached)
+        run.sync_context()
+        if run.context and self._context_prompt_is_cheap(run):
+            # The model already holds most of the context-aware prompt: answer with it, no draft needed.
             trace.flags["skipped_draft"] = True
-            run.maybe_refine()
+            run.decide("draft", False, "the context-aware prompt is cached")
+            run.start_refinement()
         else:
-            # Draft from local context at once (a short prompt); the cached context, if any, refines it as
-            # soon as the draft shows a first line, and retrieval runs beside it for anything newer.
-            run.start_draft([])
-            run.retrieval_running = True
-            run.spawn(run.consume_retrieval())
+            run.start_draft()
+        run.retrieval_running = True
+        run.spawn(run.consume_retrieval())
         draft_final: str | None = None
         while run.busy() or not run.events.empty():
             kind, payload = await run.events.get()
@@ -405,90 +512,70 @@ class CompletionEngine:
                 run.draft_text = text
                 if done:
                     draft_final = text
-                    if run.refine_n == 0:
+                    run.draft_done = True
+                    if run.shown_stage == "draft":
                         run.show(text, "draft", True)
                     self._check_draft_names(run, text)
                 else:
-                    if run.refine_n == 0:
+                    if run.shown_stage == "draft":
                         run.show(text, "draft", False)
                     if not run.draft_first_line and first_line_ready(text, run.shape):
                         run.draft_first_line = True
                         self._check_draft_names(run, text)
-                run.maybe_refine()
+                run.consider_refining()
             elif kind == "refined":
-                n, text, done = payload
-                if n != run.refine_n:
-                    continue  # a superseded refinement
-                run.refine_text = text
-                if done:
-                    run.refine_done_text = text
-                    run.show(text, "refined", False)
-                elif not (run.shown_stage == "draft" and run.draft_shown.startswith(text)):
-                    run.show(text, "refined", False)
+                run.on_refined(*payload)
+                if payload[2]:
+                    run.consider_refining()
             elif kind == "retrieval":
                 trace.sources[payload.source] = round(trace.ms(), 2)
                 trace.mark("retrieval_first")
-                run.add_context(payload.chunks)
-                run.maybe_refine()
+                run.pin(payload.chunks)
+                run.consider_refining()
             elif kind == "retrieval_end":
                 trace.mark("retrieval_done")
                 run.retrieval_running = False
-                run.maybe_refine()
+                run.consider_refining()
             elif kind == "names":
-                which, names, found = payload
+                names, found = payload
                 unknown = [n for n in names if not any(getattr(h, "symbol", "") == n for h in found.get(n, []))]
-                trace.numbers[f"unknown_identifiers_{which}"] = len(unknown)
-                if which == "draft":
-                    for name in names:
-                        run.add_context(found.get(name, [])[:2])
-                    if unknown:
-                        trace.flags["unknown_in_draft"] = unknown[:10]
-                    run.maybe_refine()
+                trace.numbers["unknown_identifiers_draft"] = len(unknown)
+                run.unknown_in_draft = unknown
+                if unknown:
+                    trace.flags["unknown_in_draft"] = unknown[:10]
+                run.pin([h for name in names for h in found.get(name, [])[:1]])
+                run.consider_refining()
             elif kind == "error":
                 trace.flags["error"] = payload[2]
-        if run.refine_done_text is not None:
-            final, stage = run.refine_done_text, "refined"
-        elif run.refine_n and run.refine_text:
-            final, stage = run.refine_text, "refined"
+        if run.shown_stage == "refined":
+            final, stage = run.shown, "refined"
         else:
             final, stage = (draft_final if draft_final is not None else run.draft_text), "draft"
         self._finish(run, final, stage)
-        if run.draft_shown and stage == "refined":
+        if run.draft_shown and run.refine_n:
             first_draft = run.draft_shown.split("\n", 1)[0].strip()
             trace.flags["kept_draft_first_line"] = final.split("\n", 1)[0].strip().startswith(first_draft)
             trace.flags["contradicted_draft"] = not final.startswith(run.draft_shown.rstrip())
             trace.numbers["draft_final_edit_distance"] = edit_distance(run.draft_shown, final)
         trace.flags["refined"] = stage == "refined"
-        if self.context is not None and final:
-            names = new_identifiers(final, run.request.text)
-            if names:
-                try:
-                    found = await asyncio.wait_for(self.context.lookup_names(names), 1.0)
-                except (TimeoutError, Exception):
-                    found = {}
-                unknown = [n for n in names if not any(getattr(h, "symbol", "") == n for h in found.get(n, []))]
-                trace.numbers["unknown_identifiers_final"] = len(unknown)
-            else:
-                trace.numbers["unknown_identifiers_final"] = 0
 
-    def _context_prompt_is_cheap(self, run: _Run, chunks: Sequence[ContextChunkLike]) -> bool:
+    def _context_prompt_is_cheap(self, run: _Run) -> bool:
         """Whether the refine model's KV cache already holds most of the context-aware prompt.
 
-        Measured on 2 cores: a context-aware first generation that must evaluate its whole prompt shows its
-        first character later than a local-context draft (about 3.7 s vs 2.0 s p50 over 52 positions), so
-        the draft is skipped only when the prefill is mostly cached (typing on in the same scope). Backends
-        that cannot tell (a remote server) are assumed to reuse it.
+        A context-aware first generation that must evaluate its whole prompt shows its first character much
+        later than a small local draft, so the draft is skipped only when that prefill is mostly cached (typing
+        on in the same place). Backends that cannot tell (a remote server) are assumed to re-use it.
         """
         probe = getattr(self.refine.backend, "cached_share", None)
         if probe is None:
             return True
-        prompt = self.prompt_for(self.refine, run.request, run.prefix, run.suffix, chunks)
+        prompt = self.prompt_for(self.refine, run.request, run.window, list(run.context.values()))
         try:
             share = float(probe(prompt.text))
         except Exception:
             return True
         run.trace.numbers["cached_prompt_share"] = round(share, 3)
-        return share >= 0.6
+        return share >= SKIP_DRAFT_SHARE
 
     def _check_draft_names(self, run: _Run, text: str) -> None:
         if run.names_checked or self.context is None:
@@ -496,7 +583,7 @@ class CompletionEngine:
         run.names_checked = True
         names = new_identifiers(text, run.request.text)
         if names:
-            run.spawn(run.check_names(names, "draft"))
+            run.spawn(run.check_names(names))
         else:
             run.trace.numbers["unknown_identifiers_draft"] = 0
 

@@ -1,8 +1,11 @@
-"""Request coordination for the editor: supersede, debounce, answer re-triggers from cache, type through.
+"""Request coordination for the editor: one flight per document, re-triggers from cache, typing through, warm-ups.
 
-The LSP handlers call ``CompletionService``; it owns the in-flight engine tasks (one per document), the
-latest text per (uri, version, position), and the suggestion last shown per document so that characters
-typed through a suggestion consume it without a new model call.
+The LSP handlers call ``CompletionService``. It owns:
+- the in-flight engine run per document, superseded by an edit or a cancel, but *continued* when the user types
+  characters that the running generation already wrote (the flight is re-keyed to the new position);
+- the latest text per (uri, version, position), so a re-trigger is answered at once;
+- the suggestion last shown per document, so characters typed through it consume it without a model call;
+- an adaptive debounce (``debounce.py``) and warm-ups where the cursor lands (``warmup.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from srag_lsp.completion.debounce import AdaptiveDebounce
 from srag_lsp.completion.engine import CompletionEngine, Outcome
+from srag_lsp.completion.postprocess import decide_shape, first_line_ready
 from srag_lsp.completion.request import CompletionRequest, Suggestion
-from srag_lsp.postprocess import decide_shape, first_line_ready
+from srag_lsp.completion.warmup import Warmer
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +30,21 @@ Key = tuple[str, int, int, int]
 CACHE_SIZE = 256
 
 
+def _line_prefix(request: CompletionRequest) -> str:
+    prefix, _ = request.windows(0, 0)
+    return prefix.rsplit("\n", 1)[-1]
+
+
 @dataclass(slots=True)
 class _InFlight:
     key: Key
-    request: CompletionRequest
+    request: CompletionRequest  # the request the engine runs
+    view: CompletionRequest  # the request the user is at now (later than ``request`` after typing through)
+    typed: str = ""  # characters typed since ``request`` that the generation had already written
     task: asyncio.Task[Outcome] | None = None
-    latest: Suggestion | None = None
+    latest: Suggestion | None = None  # in ``view``'s terms
     useful: asyncio.Event = field(default_factory=asyncio.Event)  # a first line (or the end) is there
+    progress: asyncio.Event = field(default_factory=asyncio.Event)  # set on every update and at the end
 
 
 @dataclass(slots=True)
@@ -39,43 +52,50 @@ class _Shown:
     line: int
     line_prefix: str
     text: str
+    stage: str = "draft"
 
 
 class CompletionService:
     def __init__(self, engine: Callable[[], CompletionEngine | None], *, debounce_ms: Callable[[], int],
                  notify: Callable[[Suggestion], None] | None = None,
-                 engine_ready: Callable[[], Awaitable[None]] | None = None) -> None:
+                 engine_ready: Callable[[], Awaitable[None]] | None = None,
+                 model_wait_ms: Callable[[], int] = lambda: 30000,
+                 warmup: Callable[[], bool] = lambda: False) -> None:
         self._engine = engine
         self._engine_ready = engine_ready
-        self._debounce_ms = debounce_ms
+        self._model_wait_ms = model_wait_ms
+        self.debounce = AdaptiveDebounce(debounce_ms)
         self.notify = notify
         self.inflight: dict[str, _InFlight] = {}
         self.cache: OrderedDict[Key, Suggestion] = OrderedDict()
         self.shown: dict[str, _Shown] = {}
-        self.last_arrival: dict[str, float] = {}
         self.last_outcome: Outcome | None = None
         self.typed_through = 0
+        self.continued = 0
+        self.ahead_hits = 0
+        self.warmer = Warmer(engine, enabled=warmup)
 
     # ---- public API for the LSP handlers -----------------------------------------------------------
     async def suggest(self, request: CompletionRequest, wait_ms: int) -> str | None:
         """Best suggestion text for the request within ``wait_ms`` (the engine keeps streaming after)."""
+        self.warmer.cancel()
         key: Key = (request.uri, request.version, request.line, request.col)
         cached = self.cache.get(key)
         if cached is not None and (cached.done or cached.text):
             self.cache.move_to_end(key)
             return cached.text
-        typed = self._type_through(request)
-        if typed is not None:
-            return typed
-        if self._engine() is None and self._engine_ready is not None:
-            # The model is still loading (a request right after start-up): wait for it within the budget.
-            loading_from = time.perf_counter()
-            try:
-                await asyncio.wait_for(self._engine_ready(), wait_ms / 1000.0)
-            except TimeoutError:
-                pass
-            request.waited_ms += (time.perf_counter() - loading_from) * 1000.0
-        if self._engine() is None:
+        flight = self.inflight.get(request.uri)
+        if flight is not None and flight.key != key and not self._continue(flight, request, key):
+            self.supersede(request.uri)
+            flight = None
+        if flight is None:
+            typed = self._type_through(request)
+            if typed is not None:
+                return typed
+            ahead = self.warmer.take_ahead(request)
+            if ahead is not None:
+                return self._answer_at_once(request, ahead)
+        if not await self._wait_for_model(request):
             log.info("no completion for %s: no model backend is ready (see srag/status)", request.uri)
             return None
         flight = self.inflight.get(request.uri)
@@ -83,9 +103,14 @@ class CompletionService:
             self.supersede(request.uri)
             flight = self._start(request, key)
         try:
-            await asyncio.wait_for(asyncio.shield(flight.useful.wait()), wait_ms / 1000.0)
-        except TimeoutError:
-            pass
+            try:
+                await asyncio.wait_for(asyncio.shield(flight.useful.wait()), wait_ms / 1000.0)
+            except TimeoutError:
+                # No first line yet: answer with the first text that comes (or the end), never an empty hand
+                # while a suggestion is on its way. The editor cancels the request if it no longer wants it.
+                while not flight.useful.is_set() and not (flight.latest is not None and flight.latest.text.strip()):
+                    flight.progress.clear()
+                    await flight.progress.wait()
         except asyncio.CancelledError:
             # $/cancelRequest: the editor no longer wants this; stop its generation.
             if self.inflight.get(request.uri) is flight:
@@ -97,6 +122,7 @@ class CompletionService:
     async def run_to_end(self, request: CompletionRequest) -> Outcome | None:
         """Start (or join) the request and wait for its final suggestion (headless use and tests)."""
         key: Key = (request.uri, request.version, request.line, request.col)
+        await self._wait_for_model(request)
         flight = self.inflight.get(request.uri)
         if flight is None or flight.key != key:
             self.supersede(request.uri)
@@ -106,6 +132,25 @@ class CompletionService:
             return await asyncio.shield(flight.task)
         except asyncio.CancelledError:
             return None
+
+    def edited(self, uri: str, inserted: str | None, at: tuple[int, int] | None) -> None:
+        """A change to the document: supersede its flight unless the user typed what the flight already wrote.
+
+        ``inserted``/``at``: the text of a single insertion and its (line, client column); None for other edits.
+        """
+        flight = self.inflight.get(uri)
+        if flight is None:
+            return
+        view = flight.view
+        if inserted and at == (view.line, view.position_col) and "\n" not in inserted and flight.latest is not None \
+                and flight.latest.text.startswith(inserted) and len(flight.latest.text) > len(inserted):
+            return  # possibly typing through the running generation: the next request decides
+        self.supersede(uri)
+
+    def cursor_landed(self, request: CompletionRequest) -> None:
+        """The cursor is somewhere new (an edit elsewhere, a file opened): warm the prompt there when idle."""
+        if self.inflight.get(request.uri) is None:
+            self.warmer.schedule(request)
 
     def supersede(self, uri: str) -> None:
         """A newer edit, a cursor move or a cancel: stop the document's in-flight generation."""
@@ -117,11 +162,15 @@ class CompletionService:
     def forget(self, uri: str) -> None:
         self.supersede(uri)
         self.shown.pop(uri, None)
-        self.last_arrival.pop(uri, None)
+        self.debounce.forget(uri)
         for key in [k for k in self.cache if k[0] == uri]:
             del self.cache[key]
+        engine = self._engine()
+        if engine is not None:
+            engine.forget(uri)
 
     async def close(self) -> None:
+        self.warmer.cancel()
         tasks = [f.task for f in self.inflight.values() if f.task is not None]
         for uri in list(self.inflight):
             self.supersede(uri)
@@ -130,15 +179,39 @@ class CompletionService:
                 await task
 
     # ---- internals ---------------------------------------------------------------------------------
+    async def _wait_for_model(self, request: CompletionRequest) -> bool:
+        """A request right after start-up waits for the model to load (bounded by ``modelWaitMs``)."""
+        if self._engine() is None and self._engine_ready is not None:
+            loading_from = time.perf_counter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._engine_ready(), self._model_wait_ms() / 1000.0)
+            request.waited_ms += (time.perf_counter() - loading_from) * 1000.0
+        return self._engine() is not None
+
+    def _continue(self, flight: _InFlight, request: CompletionRequest, key: Key) -> bool:
+        """Typed characters that the running generation already wrote: keep it, seen from the new position."""
+        base = flight.request
+        if request.line != base.line or flight.task is None or flight.task.done() or flight.latest is None:
+            return False
+        before, now = _line_prefix(base), _line_prefix(request)
+        if len(now) <= len(before) or not now.startswith(before):
+            return False
+        typed = now[len(before):]
+        produced = flight.latest.text if not flight.typed else flight.typed + flight.latest.text
+        if not produced.startswith(typed) or len(produced) <= len(typed):
+            return False
+        flight.typed, flight.view, flight.key = typed, request, key
+        self.continued += 1
+        latest = flight.latest
+        self._publish(flight, Suggestion(latest.id, request.uri, request.version, request.line,
+                                         request.position_col, produced[len(typed):], latest.stage, latest.done,
+                                         latest.final))
+        return True
+
     def _start(self, request: CompletionRequest, key: Key) -> _InFlight:
-        flight = _InFlight(key, request)
+        flight = _InFlight(key, request, request)
         self.inflight[request.uri] = flight
-        now = time.perf_counter()
-        previous = self.last_arrival.get(request.uri)
-        self.last_arrival[request.uri] = now
-        debounce = self._debounce_ms() / 1000.0
-        # Debounce only a fast typist: the first request after a pause starts at once.
-        delay = debounce if previous is not None and now - previous < debounce else 0.0
+        delay = self.debounce.delay_s(request.uri)
         flight.task = asyncio.create_task(self._run(flight, delay))
         return flight
 
@@ -153,38 +226,70 @@ class CompletionService:
             outcome = await engine.run(flight.request, lambda s: self._on_update(flight, s))
             if delay:
                 outcome.trace.events["debounce"] = round(delay * 1000.0, 2)
+            first = outcome.trace.events.get("first_visible")
+            if first is not None:
+                self.debounce.observe_response(first)
             self.last_outcome = outcome
+            shown = outcome.suggestion.text[len(flight.typed):] if flight.typed else outcome.suggestion.text
+            self.warmer.schedule(flight.view, shown)
             return outcome
         finally:
             flight.useful.set()
+            flight.progress.set()
             if self.inflight.get(flight.request.uri) is flight:
                 del self.inflight[flight.request.uri]
 
     def _on_update(self, flight: _InFlight, suggestion: Suggestion) -> None:
+        if flight.typed:
+            if not suggestion.text.startswith(flight.typed):
+                # The generation went another way than the user typed: it is stale now.
+                if self.inflight.get(flight.request.uri) is flight:
+                    self.supersede(flight.request.uri)
+                return
+            view = flight.view
+            suggestion = Suggestion(suggestion.id, view.uri, view.version, view.line, view.position_col,
+                                    suggestion.text[len(flight.typed):], suggestion.stage, suggestion.done,
+                                    suggestion.final)
+        self._publish(flight, suggestion)
+
+    def _publish(self, flight: _InFlight, suggestion: Suggestion) -> None:
         flight.latest = suggestion
-        request = flight.request
+        view = flight.view
         self.cache[flight.key] = suggestion
         self.cache.move_to_end(flight.key)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
-        prefix, suffix = request.windows(1, 1)
+        prefix, suffix = view.windows(1, 1)
         line_prefix = prefix.rsplit("\n", 1)[-1]
-        self.shown[request.uri] = _Shown(request.line, line_prefix, suggestion.text)
+        self.shown[view.uri] = _Shown(view.line, line_prefix, suggestion.text, suggestion.stage)
         if suggestion.done or first_line_ready(suggestion.text, decide_shape(prefix, suffix)):
             flight.useful.set()
+        flight.progress.set()
         if self.notify is not None:
             try:
                 self.notify(suggestion)
             except Exception as exc:  # a closed client connection must not break generation
                 log.debug("cannot notify the client: %s", exc)
 
+    def _answer_at_once(self, request: CompletionRequest, text: str) -> str:
+        """A suggestion that needs no model call now (computed ahead): cache it, show it, answer with it."""
+        key: Key = (request.uri, request.version, request.line, request.col)
+        suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, text,
+                                "refined", True, True)
+        self.cache[key] = suggestion
+        self.shown[request.uri] = _Shown(request.line, _line_prefix(request), text, "refined")
+        self.ahead_hits += 1
+        if self.notify is not None:
+            with contextlib.suppress(Exception):
+                self.notify(suggestion)
+        return text
+
     def _type_through(self, request: CompletionRequest) -> str | None:
         """Characters typed that match the shown suggestion consume it: answer with the rest, no model call."""
         shown = self.shown.get(request.uri)
         if shown is None or shown.line != request.line or not shown.text:
             return None
-        prefix, _ = request.windows(0, 0)
-        line_prefix = prefix.rsplit("\n", 1)[-1]
+        line_prefix = _line_prefix(request)
         if len(line_prefix) <= len(shown.line_prefix) or not line_prefix.startswith(shown.line_prefix):
             return None
         typed = line_prefix[len(shown.line_prefix):]
@@ -193,7 +298,11 @@ class CompletionService:
         self.typed_through += 1
         rest = shown.text[len(typed):]
         key: Key = (request.uri, request.version, request.line, request.col)
-        self.cache[key] = Suggestion(request.id, request.uri, request.version, request.line,
-                                     request.position_col, rest, "refined", True)
-        self.shown[request.uri] = _Shown(request.line, line_prefix, rest)
+        suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, rest,
+                                shown.stage, True, True)
+        self.cache[key] = suggestion
+        self.shown[request.uri] = _Shown(request.line, line_prefix, rest, shown.stage)
+        if self.notify is not None:
+            with contextlib.suppress(Exception):
+                self.notify(suggestion)
         return rest

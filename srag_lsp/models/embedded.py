@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 llama_log = logging.getLogger("srag_lsp.models.llama_cpp")
 
 EVAL_BATCH = 32  # prompt tokens evaluated between two looks at the cancel flag (~280 ms of qwen here)
+WARM_BATCH = 16  # a warm-up yields sooner: any request preempts it at its next batch
 N_BATCH = 256  # llama.cpp's logical batch
 
 _registry_lock = threading.Lock()
@@ -61,6 +62,39 @@ class _Slot:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srag-llama")
         # The prompt text whose tokens the KV cache holds (a cheap stand-in for tokenizing a prompt to compare).
         self.held_prompt = ""
+        self.warm_cancel: threading.Event | None = None  # the cancel flag of a warm-up queued or running
+
+
+def _preempt_warmups() -> None:
+    """A generation is about to run: every warm-up (on any slot; they share the cores) stops at its next batch."""
+    with _registry_lock:
+        slots = list(_registry.values())
+    for slot in slots:
+        if slot.warm_cancel is not None:
+            slot.warm_cancel.set()
+
+
+def _prefill_locked(slot: _Slot, tokens: list[int], prompt: str, cancel: threading.Event, batch: int) -> int:
+    """Make the slot's KV cache hold all but the last of ``tokens``; return how many were already there.
+
+    The common prefix with what the cache holds is kept; the rest is evaluated ``batch`` tokens at a time, with a
+    look at ``cancel`` between batches (a cancelled prefill keeps what it evaluated: the next prompt that shares
+    it starts from there). The last token is left for the generation, which needs its logits.
+    """
+    llm = slot.llm
+    prefix = min(_common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
+    if prefix < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
+        llm.reset()
+        prefix = 0
+    llm.n_tokens = prefix
+    slot.held_prompt = prompt[: common_prefix_length(slot.held_prompt, prompt)] if prefix else ""
+    pending = tokens[prefix:-1]
+    for i in range(0, len(pending), batch):
+        if cancel.is_set():
+            return prefix
+        llm.eval(pending[i : i + batch])
+    slot.held_prompt = prompt
+    return prefix
 
 
 def _install_log_callback() -> None:
@@ -255,11 +289,62 @@ class EmbeddedBackend:
             raise BackendError("the embedded model is not loaded")
         return list(self._slot.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
+    async def prefill(self, prompt: str, *, num_ctx: int = 0, max_tokens: int = 0) -> int:
+        """Evaluate ``prompt`` into this slot's KV cache without generating: a warm-up off the keystroke path.
+
+        The lowest priority: any generation (on any slot) stops it at its next small batch, and a newer warm-up
+        replaces it. What it evaluated stays cached. Returns the prompt tokens it evaluated.
+        """
+        if self._slot is None or not prompt:
+            return 0
+        slot = self._slot
+        if slot.warm_cancel is not None:
+            slot.warm_cancel.set()
+        cancel = threading.Event()
+        slot.warm_cancel = cancel
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(slot.executor, self._prefill_job, slot, prompt, num_ctx, max_tokens,
+                                              cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
+    def _prefill_job(self, slot: _Slot, prompt: str, num_ctx: int, max_tokens: int, cancel: threading.Event) -> int:
+        try:
+            with slot.lock:
+                if cancel.is_set():
+                    return 0
+                tokens = self._prompt_tokens(slot, prompt, num_ctx, max_tokens)
+                if len(tokens) < 2:
+                    return 0
+                reused = _prefill_locked(slot, tokens, prompt, cancel, WARM_BATCH)
+                return max(0, slot.llm.n_tokens - reused)
+        except Exception as exc:  # a warm-up never takes the daemon down
+            log.warning("embedded warm-up failed: %s", exc)
+            return 0
+        finally:
+            if slot.warm_cancel is cancel:
+                slot.warm_cancel = None
+
+    def _prompt_tokens(self, slot: _Slot, prompt: str, num_ctx: int, max_tokens: int) -> list[int]:
+        """The prompt's tokens, cut to leave room for ``max_tokens`` of output in the context window."""
+        tokens = list(slot.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        n_ctx = min(self.n_ctx, num_ctx) if num_ctx > 0 else self.n_ctx
+        max_tokens = max_tokens if max_tokens > 0 else n_ctx
+        limit = max(1, n_ctx - min(max_tokens, n_ctx // 2))
+        if len(tokens) > limit:
+            # Keep the end of the prompt (the cursor is there); prompts are meant to be budgeted before this.
+            log.warning("prompt of %d tokens cut to its last %d (n_ctx %d)", len(tokens), limit, n_ctx)
+            tokens = tokens[-limit:]
+        return tokens
+
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
         """Text pieces as the model produces them; closing or cancelling the iterator stops generation."""
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
         slot = self._slot
+        _preempt_warmups()
         stats = stats if stats is not None else GenerationStats()
         if not self._load_reported:
             stats.load_ms = self.load_ms  # like Ollama's load_duration: reported by the first request
@@ -324,35 +409,15 @@ class EmbeddedBackend:
 
         llm = slot.llm
         t0 = time.perf_counter()
-        tokens = list(llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=True))
+        tokens = self._prompt_tokens(slot, request.prompt, request.num_ctx, request.max_tokens)
         if not tokens:
             stats.finish_reason = "stop"
             return
-        n_ctx = min(self.n_ctx, request.num_ctx) if request.num_ctx > 0 else self.n_ctx
-        max_tokens = request.max_tokens if request.max_tokens > 0 else n_ctx
-        limit = max(1, n_ctx - min(max_tokens, n_ctx // 2))
-        if len(tokens) > limit:
-            # Keep the end of the prompt (the cursor is there); prompts are meant to be budgeted before this.
-            log.warning("prompt of %d tokens cut to its last %d (n_ctx %d)", len(tokens), limit, n_ctx)
-            tokens = tokens[-limit:]
+        max_tokens = request.max_tokens if request.max_tokens > 0 else self.n_ctx
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         stats.prompt_tokens = len(tokens)
-        # Re-use the KV cache for the common prefix; the last prompt token is always evaluated (it gives logits).
-        prefix = min(_common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
-        if prefix < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
-            llm.reset()
-            prefix = 0
-        llm.n_tokens = prefix
-        stats.prompt_evaluated = len(tokens) - prefix
-        slot.held_prompt = request.prompt[: common_prefix_length(slot.held_prompt, request.prompt)] if prefix else ""
-        pending = tokens[prefix:-1]
-        for i in range(0, len(pending), EVAL_BATCH):
-            if cancel.is_set():
-                stats.finish_reason = "cancelled"
-                return
-            llm.eval(pending[i : i + EVAL_BATCH])
+        stats.prompt_evaluated = len(tokens) - _prefill_locked(slot, tokens, request.prompt, cancel, EVAL_BATCH)
         stats.prompt_eval_ms = (time.perf_counter() - t0) * 1000
-        slot.held_prompt = request.prompt
         if cancel.is_set():
             stats.finish_reason = "cancelled"
             return

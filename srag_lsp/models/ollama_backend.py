@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import ollama
 
+from srag_lsp.completion.prompts import template_for_model
 from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
-from srag_lsp.prompts import template_for_model
 
 log = logging.getLogger(__name__)
 

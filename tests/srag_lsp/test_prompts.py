@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srag_lsp.prompts import ContextSnippet, PromptParts, build_prompt, resolve_template, template_for_model
+from srag_lsp.completion.prompts import ContextSnippet, PromptParts, build_prompt, resolve_template, template_for_model
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,21 @@ def test_prefix_only_template_puts_context_in_comments() -> None:
 def test_every_fim_family_contains_prefix_and_suffix(family: str) -> None:
     p = build_prompt(family, parts())
     assert p.fim and "return " in p.text and "print(f(2))" in p.text and p.stop
+
+
+def test_qwen_uses_the_repository_format_it_was_trained_on() -> None:
+    context = [ContextSnippet("pkg/b.py", "def helper(y):\n    return y * 2"),
+               ContextSnippet("pkg/c.py", "class Box: ..."),
+               ContextSnippet("pkg/b.py", "def other(z): ...")]
+    p = build_prompt("qwen", PromptParts(prefix="x = ", suffix="", path="pkg/a.py", language="python",
+                                         context=context, repo="myrepo"))
+    assert p.text == ("<|repo_name|>myrepo\n"
+                      "<|file_sep|>pkg/b.py\ndef helper(y):\n    return y * 2\n\ndef other(z): ...\n"
+                      "<|file_sep|>pkg/c.py\nclass Box: ...\n"
+                      "<|file_sep|>pkg/a.py\n<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>")
+
+
+def test_qwen_draft_and_context_prompts_share_their_start() -> None:
+    """Without context the prompt still names the repository and the file, in the same format."""
+    p = build_prompt("qwen", PromptParts(prefix="x = ", suffix="", path="pkg/a.py", language="python", repo="r"))
+    assert p.text == "<|repo_name|>r\n<|file_sep|>pkg/a.py\n<|fim_prefix|>x = <|fim_suffix|><|fim_middle|>"

@@ -105,8 +105,7 @@ def test_plain_client_gets_inline_completion_and_only_frames(tmp_path: Path, emb
     workspace.mkdir()
     source_file = workspace / "fib.py"
     source_file.write_text(SOURCE, encoding="utf-8")
-    env = dict(os.environ, SRAG_CACHE_DIR=str(tmp_path / "cache"), SRAG_BACKEND="auto", SRAG_MAX_TOKENS="24",
-               SRAG_INLINE_WAIT_MS="300000", SRAG_EMBEDDINGS=embeddings,
+    env = dict(os.environ, SRAG_CACHE_DIR=str(tmp_path / "cache"), SRAG_BACKEND="auto", SRAG_EMBEDDINGS=embeddings,
                OLLAMA_HOST="http://127.0.0.1:9")  # nothing listens on port 9: auto falls back to embedded
     proc = subprocess.Popen(server_command(), cwd=workspace, env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

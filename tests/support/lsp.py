@@ -24,8 +24,6 @@ def server_env(cache_dir: Path, **overrides: str) -> dict[str, str]:
             "SRAG_INDEX_ENABLED": "false",
             "SRAG_MAX_TOKENS": "16",
             "SRAG_DRAFT_MAX_TOKENS": "12",
-            # Tests check behaviour, not speed: wait for the first line however long a loaded machine takes.
-            "SRAG_INLINE_WAIT_MS": "300000",
             "PYTHONUNBUFFERED": "1",
         }
     )

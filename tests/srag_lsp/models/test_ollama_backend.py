@@ -53,7 +53,8 @@ async def test_streams_real_tokens_with_stats(ollama_server: tuple[str, ServerSt
     pieces = []
     async for piece in backend.stream(GenerationRequest(FIM, max_tokens=8, stop=["\n"]), stats):
         pieces.append(piece)
-    assert "".join(pieces) == "a + b" and len(pieces) >= 2  # streamed, not sent at once
+    text = "".join(pieces)  # the words depend on the CPU and build flags; their shape does not
+    assert text.strip() and "\n" not in text and len(pieces) >= 2  # streamed, not sent at once
     assert stats.generated_tokens >= 3 and stats.prompt_tokens > 5 and stats.finish_reason == "stop"
     assert stats.prompt_eval_ms > 0 and stats.generation_ms > 0
     length = GenerationStats()

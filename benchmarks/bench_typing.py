@@ -1,0 +1,442 @@
+"""A typing session through the real daemon over LSP, on the default settings: what a user sees while typing.
+
+Real lines of four packages (requests, flask, jinja2, werkzeug) are deleted and typed back one character at a
+time at a steady cadence, as a user would: each keystroke is an incremental `didChange`, the previous
+`inlineCompletion` is cancelled with `$/cancelRequest` (as VS Code does) and a new one is sent. Before each line
+the cursor jumps there (the line's text is deleted): that request is cold. The same lines run through
+`streaming` (the default), `sequential` (retrieve, then generate) and `local` (no retrieval), one daemon each,
+with nothing but paths, the backend and the strategy set.
+
+The client keeps a model of the screen: a suggestion for the current document version is drawn when it arrives
+(the response, or a `srag/suggestion` notification); typing a character it shows keeps the rest on screen (as
+VS Code does); typing anything else clears it.
+
+    .venv/bin/python -m benchmarks.bench_typing [--lines 40] [--cadence-ms 120] [--strategies streaming,...]
+
+Prints a table; writes benchmarks/results/typing.json and typing.png (a timeline of one line, distributions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import contextlib
+import json
+import math
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from benchmarks.lsp_session import (
+    as_dict,
+    cpu_seconds,
+    daemon_env,
+    daemon_pid,
+    read_traces,
+    start_daemon,
+    stop_daemon,
+    utf16_len,
+)
+from benchmarks.retrieval_cases import install_packages
+from srag_lsp.trace import percentile
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
+COLD_WAIT_S = 60.0  # how long the user waits at the new place for a final suggestion
+LAST_KEY_WAIT_S = 10.0  # after the last key of a line, how long the user waits
+
+
+@dataclass(slots=True)
+class LineCase:
+    package: str
+    file: str  # workspace-relative
+    line: int  # 0-based
+    indent: str
+    body: str  # what is typed back
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Keystroke:
+    line_case: int
+    n: int
+    char: str
+    version: int
+    sent: float
+    visible_ms: float | None = None  # first non-empty suggestion for this version, before the next key
+    on_screen: bool = False  # when the next key came
+    right: bool = False
+    stage: str = ""
+    request_id: str = ""
+
+
+@dataclass
+class Screen:
+    """What the editor shows: the suggestion for (uri, version), if any."""
+
+    uri: str = ""
+    version: int = -1
+    text: str = ""
+    stage: str = ""
+    log: list[tuple[float, int, str]] = field(default_factory=list)  # (time, chars shown, stage)
+
+    def show(self, text: str, stage: str) -> None:
+        self.text, self.stage = text, stage
+        self.log.append((time.perf_counter(), len(text.split("\n", 1)[0]), stage))
+
+
+def pick_lines(workspace: Path, n: int, seed: int) -> list[LineCase]:
+    """Single-line statements inside functions (assignments, returns, calls), one per file, spread over packages."""
+    rng = random.Random(seed)
+    per_package = -(-n // len(TUNED))
+    out: list[LineCase] = []
+    for package in TUNED:
+        candidates: list[LineCase] = []
+        for path in sorted((workspace / package).rglob("*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            lines = text.split("\n")
+            if len(lines) < 80:
+                continue
+            try:
+                tree = ast.parse(text)
+            except SyntaxError:
+                continue
+            found: list[LineCase] = []
+            for fn in ast.walk(tree):
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for node in ast.walk(fn):
+                    if not isinstance(node, ast.Assign | ast.Return | ast.AugAssign | ast.Expr):
+                        continue
+                    if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Call):
+                        continue
+                    if node.lineno != node.end_lineno or node.lineno < 15:
+                        continue
+                    raw = lines[node.lineno - 1]
+                    body = raw.strip()
+                    if not 12 <= len(body) <= 70 or not body.isascii() or "#" in body:
+                        continue
+                    found.append(LineCase(package, path.relative_to(workspace).as_posix(), node.lineno - 1,
+                                          raw[: len(raw) - len(raw.lstrip())], body))
+            if found:
+                candidates.append(rng.choice(found))
+        rng.shuffle(candidates)
+        out.extend(candidates[:per_package])
+    return out[:n]
+
+
+def first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+class Session:
+    """One daemon, one strategy: the lines typed back, the screen modelled, every keystroke recorded."""
+
+    def __init__(self, client: Any, workspace: Path, cadence_s: float) -> None:
+        self.client = client
+        self.workspace = workspace
+        self.cadence_s = cadence_s
+        self.screen = Screen()
+        self.versions: dict[str, int] = {}
+        self.texts: dict[str, list[str]] = {}
+        self.keys: list[Keystroke] = []
+        self.current: Keystroke | None = None
+        self.position = (0, 0)
+        self.finals: dict[tuple[str, int], float] = {}
+        self.final_event = asyncio.Event()
+        client.feature("srag/suggestion")(self.on_suggestion)
+
+    def on_suggestion(self, _ls: Any, params: Any) -> None:
+        p = as_dict(params)
+        pos = p["position"]
+        if p["uri"] != self.screen.uri or p["version"] != self.versions.get(p["uri"]) or \
+                (pos["line"], pos["character"]) != self.position:
+            return  # stale: another version or place
+        self.draw(p["text"], p["stage"])
+        if p.get("final"):
+            self.finals[(p["uri"], p["version"])] = time.perf_counter()
+            self.final_event.set()
+
+    def draw(self, text: str, stage: str) -> None:
+        self.screen.show(text, stage)
+        key = self.current
+        if key is not None and key.visible_ms is None and text.strip():
+            key.visible_ms = (time.perf_counter() - key.sent) * 1000
+            key.stage = stage
+
+    def open(self, case: LineCase) -> str:
+        path = self.workspace / case.file
+        uri = path.as_uri()
+        if uri not in self.versions:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            self.versions[uri] = 1
+            self.texts[uri] = text.split("\n")
+            self.client.text_document_did_open(types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        return uri
+
+    def edit(self, uri: str, line: int, start: int, end: int, new: str) -> None:
+        lines = self.texts[uri]
+        old = lines[line]
+        lines[line] = old[:start] + new + old[end:]
+        self.versions[uri] += 1
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(start=types.Position(line=line, character=utf16_len(old[:start])),
+                                  end=types.Position(line=line, character=utf16_len(old[:end]))),
+                text=new)]))
+
+    def ask(self, uri: str, line: int, col: int, request_id: str) -> asyncio.Future[Any]:
+        self.position = (line, col)
+        params = types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=col),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic))
+        future = self.client.protocol.send_request("textDocument/inlineCompletion", params, msg_id=request_id)
+        version = self.versions[uri]
+
+        def answered(f: asyncio.Future[Any]) -> None:
+            if f.cancelled() or f.exception() is not None or self.versions.get(uri) != version:
+                return
+            items = as_dict(f.result()).get("items") or []
+            text = items[0].get("insert_text", "") if items else ""
+            if isinstance(text, str) and text.strip():
+                self.draw(text, self.screen.stage or "response")
+
+        future.add_done_callback(answered)
+        return future
+
+    def cancel(self, future: asyncio.Future[Any] | None, request_id: str) -> None:
+        if future is not None and not future.done():
+            self.client.protocol.notify("$/cancelRequest", {"id": request_id})
+
+    async def line(self, i: int, case: LineCase) -> dict[str, Any]:
+        uri = self.open(case)
+        self.screen = Screen(uri=uri, version=self.versions[uri])
+        old = self.texts[uri][case.line]
+        col0 = len(case.indent)
+        self.edit(uri, case.line, col0, len(old), "")  # the cursor jumps here: the line's text is gone
+        self.screen.version = self.versions[uri]
+        self.final_event.clear()
+        cold_id = f"cold-{i}"
+        t0 = time.perf_counter()
+        self.current = Keystroke(i, -1, "", self.versions[uri], t0, request_id=cold_id)
+        future = self.ask(uri, case.line, utf16_len(case.indent), cold_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.final_event.wait(), COLD_WAIT_S)
+        cold = {"case": i, "first_ms": self.current.visible_ms,
+                "final_ms": ((self.finals[(uri, self.versions[uri])] - t0) * 1000)
+                if (uri, self.versions[uri]) in self.finals else None,
+                "text": self.screen.text, "stage": self.screen.stage, "id": cold_id}
+        previous_id = cold_id
+        typed = ""
+        line_start = time.perf_counter()
+        timeline: list[tuple[float, str]] = []
+        for n, char in enumerate(case.body):
+            self.cancel(future, previous_id)
+            col = col0 + len(typed)
+            self.edit(uri, case.line, col, col, char)
+            typed += char
+            shown = self.screen.text
+            self.screen.version = self.versions[uri]
+            if shown.startswith(char) and len(shown) > 1:
+                self.screen.show(shown[1:], self.screen.stage)  # typed through: the rest stays on screen
+            else:
+                self.screen.show("", "")
+            request_id = f"k-{i}-{n}"
+            key = Keystroke(i, n, char, self.versions[uri], time.perf_counter(), request_id=request_id)
+            if self.screen.text.strip():
+                key.visible_ms, key.stage = 0.0, "typed-through"
+            self.current = key
+            self.keys.append(key)
+            timeline.append((key.sent - line_start, char))
+            future = self.ask(uri, case.line, utf16_len(case.indent + typed), request_id)
+            previous_id = request_id
+            await asyncio.sleep(self.cadence_s)
+            rest = case.body[len(typed):]
+            shown_line = first_line(self.screen.text)
+            key.on_screen = bool(shown_line.strip())
+            key.right = key.on_screen and bool(rest) and rest.startswith(shown_line)
+            if key.visible_ms is not None and key.visible_ms > self.cadence_s * 1000:
+                key.visible_ms = None  # it came after the next key would have: not seen for this keystroke
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(future), LAST_KEY_WAIT_S)
+        self.current = None
+        return {"cold": cold, "timeline": timeline, "screen_log": [(t - line_start, n, s) for t, n, s in
+                                                                   self.screen.log]}
+
+
+async def run_strategy(workspace: Path, index_dir: Path, cases: list[LineCase], strategy: str, cadence_ms: int,
+                       scratch: Path) -> dict[str, Any]:
+    cache = scratch / f"cache-{strategy}"
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    client = await start_daemon(workspace, daemon_env(cache, index_dir, SRAG_STRATEGY=strategy))
+    session = Session(client, workspace, cadence_ms / 1000.0)
+    pid = daemon_pid(client)
+    cpu0 = cpu_seconds(pid)
+    lines = []
+    try:
+        for i, case in enumerate(cases):
+            print(f"  {strategy}: line {i + 1}/{len(cases)} {case.file}:{case.line + 1}", file=sys.stderr)
+            lines.append(await session.line(i, case))
+    finally:
+        cpu = cpu_seconds(pid) - cpu0
+        await stop_daemon(client)
+    traces = read_traces(cache)
+    evaluated = []  # every request's share of its prompt that the model evaluated (the rest came from the KV cache)
+    for record in traces.values():
+        numbers = record.get("numbers", {})
+        if numbers.get("prompt_tokens"):
+            evaluated.append(numbers.get("prompt_evaluated", 0) / numbers["prompt_tokens"])
+    return {"keys": [asdict(k) for k in session.keys], "lines": lines, "cpu_s": cpu,
+            "evaluated_share": evaluated,
+            "traces": [{"events": r.get("events", {}), "numbers": r.get("numbers", {}),
+                        "flags": {k: v for k, v in r.get("flags", {}).items() if k != "decisions"}}
+                       for r in traces.values()]}
+
+
+def summarize(run: dict[str, Any], cadence_ms: int) -> dict[str, Any]:
+    keys = run["keys"]
+    visible = [k["visible_ms"] if k["visible_ms"] is not None else math.inf for k in keys]
+    colds = [line["cold"] for line in run["lines"]]
+    cold_first = [c["first_ms"] if c["first_ms"] is not None else math.inf for c in colds]
+    cold_final = [c["final_ms"] if c["final_ms"] is not None else math.inf for c in colds]
+    n = max(1, len(keys))
+    return {
+        "keystrokes": len(keys),
+        "visible_p50": percentile(visible, 0.5), "visible_p95": percentile(visible, 0.95),
+        "on_screen": sum(k["on_screen"] for k in keys) / n,
+        "right": sum(k["right"] for k in keys) / n,
+        "typed_through": sum(1 for k in keys if k["stage"] == "typed-through") / n,
+        "cold_first_p50": percentile(cold_first, 0.5), "cold_first_p95": percentile(cold_first, 0.95),
+        "cold_final_p50": percentile(cold_final, 0.5), "cold_final_p95": percentile(cold_final, 0.95),
+        "evaluated_share_p50": percentile(run["evaluated_share"], 0.5) if run["evaluated_share"] else None,
+        "cpu_s_per_key": run["cpu_s"] / n,
+        "requests": len(run["traces"]),
+    }
+
+
+def fmt(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "never"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+ROWS = [
+    ("keystroke -> visible p50 (ms)", "visible_p50", 0), ("keystroke -> visible p95 (ms)", "visible_p95", 0),
+    ("suggestion on screen at next key", "on_screen", 2), ("suggestion right at next key", "right", 2),
+    ("kept by typing through", "typed_through", 2),
+    ("cold request -> first text p50 (ms)", "cold_first_p50", 0),
+    ("cold request -> first text p95 (ms)", "cold_first_p95", 0),
+    ("cold request -> final p50 (ms)", "cold_final_p50", 0), ("cold request -> final p95 (ms)", "cold_final_p95", 0),
+    ("prompt evaluated / prompt p50", "evaluated_share_p50", 3), ("CPU s per keystroke", "cpu_s_per_key", 3),
+    ("requests traced", "requests", 0),
+]
+
+
+def print_table(report: dict[str, Any]) -> None:
+    strategies = list(report["results"])
+    print(f"\ntyping session: {report['lines']} lines, {report['keystrokes']} keystrokes at {report['cadence_ms']} ms "
+          f"a key, model {report['model']}, default settings\n")
+    header = f"{'':38}" + "".join(f"{s:>14}" for s in strategies)
+    print(header)
+    print("-" * len(header))
+    for label, key, digits in ROWS:
+        print(f"{label:38}" + "".join(f"{fmt(report['results'][s][key], digits):>14}" for s in strategies))
+    print("('never': more than half of the keystrokes had no suggestion before the next key came)")
+
+
+def draw(report: dict[str, Any], runs: dict[str, dict[str, Any]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no PNG", file=sys.stderr)
+        return
+    fig, (ax_t, ax_k, ax_c) = plt.subplots(1, 3, figsize=(17, 4.5))
+    first = next(iter(runs))
+    line = max(runs[first]["lines"], key=lambda ln: len(ln["timeline"]))
+    for t, char in line["timeline"]:
+        ax_t.axvline(t * 1000, color="#ccc", lw=0.6)
+        ax_t.text(t * 1000, -1.5, char, ha="center", fontsize=7)
+    xs = [t * 1000 for t, _, _ in line["screen_log"]]
+    ys = [n for _, n, _ in line["screen_log"]]
+    ax_t.step(xs, ys, where="post", color="#1f77b4")
+    for t, n, stage in line["screen_log"]:
+        if stage in ("draft", "refined", "typed-through"):
+            ax_t.plot(t * 1000, n, "o", ms=3, color={"draft": "#999", "refined": "#d62728"}.get(stage, "#2ca02c"))
+    ax_t.set_title(f"{first}: one line typed back (grey: keys; y: chars shown)")
+    ax_t.set_xlabel("ms since the first key")
+    data = [[k["visible_ms"] for k in runs[s]["keys"] if k["visible_ms"] is not None] for s in runs]
+    ax_k.boxplot(data, tick_labels=list(runs))
+    ax_k.set_title("keystroke -> visible (seen before the next key)")
+    ax_k.set_ylabel("ms")
+    cold = []
+    labels = []
+    for s in runs:
+        cold.append([ln["cold"]["first_ms"] for ln in runs[s]["lines"] if ln["cold"]["first_ms"] is not None])
+        cold.append([ln["cold"]["final_ms"] for ln in runs[s]["lines"] if ln["cold"]["final_ms"] is not None])
+        labels += [f"{s[:5]}\nfirst", f"{s[:5]}\nfinal"]
+    ax_c.boxplot(cold, tick_labels=labels)
+    ax_c.set_title("cold request")
+    ax_c.set_ylabel("ms")
+    fig.suptitle(f"typing session, default settings ({report['lines']} lines, {report['cadence_ms']} ms a key)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def build_index(workspace: Path, index_dir: Path) -> None:
+    subprocess.run([sys.executable, "-m", "indexer.cli", "build", str(workspace), "--index-dir", str(index_dir)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=40)
+    parser.add_argument("--cadence-ms", type=int, default=120)
+    parser.add_argument("--strategies", default="streaming,sequential,local")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-typing"))
+    parser.add_argument("--name", default="typing", help="results file name (benchmarks/results/NAME.json/.png)")
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    workspace = work / "packages"
+    install_packages(workspace, TUNED)
+    cases = pick_lines(workspace, args.lines, args.seed)
+    index_dir = work / "index"
+    build_index(workspace, index_dir)
+    runs: dict[str, dict[str, Any]] = {}
+    for strategy in args.strategies.split(","):
+        print(f"typing {len(cases)} lines with strategy {strategy}...", file=sys.stderr)
+        runs[strategy] = asyncio.run(run_strategy(workspace, index_dir, cases, strategy, args.cadence_ms, work))
+    results = {s: summarize(r, args.cadence_ms) for s, r in runs.items()}
+    report = {"lines": len(cases), "keystrokes": sum(len(c.body) for c in cases), "cadence_ms": args.cadence_ms,
+              "model": "qwen2.5-coder-0.5b (embedded default)", "settings": "defaults", "results": results,
+              "cases": [c.to_json() for c in cases]}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({**report, "runs": runs}, default=str))
+    draw(report, runs, RESULTS / f"{args.name}.png")
+    print_table(report)
+    print(f"\nwrote {RESULTS / (args.name + '.json')} and {RESULTS / (args.name + '.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

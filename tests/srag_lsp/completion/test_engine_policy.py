@@ -1,0 +1,187 @@
+"""The engine's state machine (draft, refine, keep, drop, skip, cancel) driven by a scripted fake backend.
+
+The backend and retrieval here are fakes (tests/support/scripted.py): the test decides each word the "model"
+writes and when retrieval lands, so every branch of the policy is exercised exactly, on any CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from srag_lsp.completion.engine import CompletionEngine, Generator
+from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.settings import Settings
+from srag_lsp.trace import Tracer
+from tests.support.scripted import FakeChunk, FakeUpdate, ScriptedBackend, ScriptedContext
+
+CHECKOUT = (Path(__file__).resolve().parents[3] / "examples" / "shop" / "checkout.py").read_text()
+APPLY = FakeChunk("pricing:apply_discount", "pricing.py",
+                  "def apply_discount(amount: float, percent: float) -> float:\n"
+                  "    return amount * (1 - percent / 100)",
+                  "apply_discount")
+UNRELATED = FakeChunk("util:slugify", "util.py", "def slugify(text: str) -> str:\n    return text.lower()", "slugify")
+
+
+def request(text: str = CHECKOUT, version: int = 1) -> CompletionRequest:
+    line = next(i for i, ln in enumerate(text.split("\n")) if ln.startswith("    discounted = "))
+    return CompletionRequest(uri="file:///shop/checkout.py", path="checkout.py", text=text, line=line, col=17,
+                             version=version, language="python")
+
+
+def scripted(draft: list[str], refined: list[str], **kwargs: object) -> ScriptedBackend:
+    """Context-aware prompts (they name a context file) get ``refined``; local ones get ``draft``."""
+    return ScriptedBackend(lambda prompt: refined if "<|file_sep|>pricing.py" in prompt else draft, **kwargs)  # type: ignore[arg-type]
+
+
+def engine(backend: ScriptedBackend, context: ScriptedContext | None, **settings: object) -> CompletionEngine:
+    values: dict[str, object] = {"trace": False, **settings}
+    generator = Generator(backend, "qwen")
+    return CompletionEngine(generator, generator, Settings(**values), Tracer(None), context,  # type: ignore[arg-type]
+                            repo_name="shop")
+
+
+async def run(eng: CompletionEngine, req: CompletionRequest | None = None,
+              on_text: asyncio.Event | None = None) -> tuple[list[Suggestion], object]:
+    seen: list[Suggestion] = []
+
+    def emit(s: Suggestion) -> None:
+        seen.append(s)
+        if on_text is not None and s.text.strip():
+            on_text.set()
+
+    outcome = await eng.run(req or request(), emit)
+    return seen, outcome
+
+
+async def test_draft_shows_before_retrieval_and_a_refinement_that_extends_it_replaces_it() -> None:
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(", "subtotal, ", "coupon_percent)\n"])
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
+    context.gate.clear()  # retrieval lands only once the draft is on screen
+    seen, outcome = await run(engine(backend, context), on_text=context.gate)
+    stages = [s.stage for s in seen]
+    assert stages[0] == "draft" and stages[-1] == "refined", stages
+    assert outcome.suggestion.text == "apply_discount(subtotal, coupon_percent)"
+    assert seen[-1].final and sum(s.final for s in seen) == 1
+    trace = outcome.trace
+    assert trace.events["first_visible"] < trace.events["retrieval_first"] <= trace.refinements[0]["start_ms"]
+    assert "<|repo_name|>shop\n<|file_sep|>pricing.py\n" in backend.prompts[-1]
+
+
+async def test_a_refinement_without_evidence_leaves_the_draft_on_screen() -> None:
+    backend = scripted(["subtotal * 0.9\n"], ["discounted - coupon_percent * discounted\n"])
+    seen, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])))
+    assert len(backend.prompts) == 2  # the draft, and a refinement (the file imports apply_discount)
+    assert outcome.suggestion.text == "subtotal * 0.9" and outcome.suggestion.stage == "draft"
+    assert all(s.stage == "draft" for s in seen)
+    assert outcome.trace.flags["kept_shown"] == "no evidence that what is shown is wrong"
+
+
+async def test_a_refinement_that_uses_a_name_the_context_defines_replaces_the_draft() -> None:
+    backend = scripted(["subtotal * (1 - coupon_percent / 100)\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    _, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])))
+    assert outcome.suggestion.text == "apply_discount(subtotal, coupon_percent)"
+    assert outcome.suggestion.stage == "refined"
+    replace = [d for d in outcome.trace.flags["decisions"] if d["what"] == "replace"]
+    assert replace and replace[0]["yes"] and "apply_discount" in replace[0]["reason"]
+
+
+async def test_a_draft_naming_what_the_workspace_lacks_is_refined_and_replaced() -> None:
+    backend = scripted(["discount_price(subtotal)\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    context = ScriptedContext([])
+    _, outcome = await run(engine(backend, context))
+    # The workspace defines no "discount_price"; with no context found there is nothing to refine with.
+    assert outcome.trace.flags["unknown_in_draft"] == ["discount_price"]
+    assert outcome.suggestion.text == "discount_price(subtotal)"  # no context was found to refine with
+    context.updates = [FakeUpdate("symbol", 3.0, [APPLY])]
+    _, outcome = await run(engine(backend, context))
+    assert outcome.suggestion.text == "apply_discount(subtotal, coupon_percent)"
+    replace = [d for d in outcome.trace.flags["decisions"] if d["what"] == "replace"]
+    assert replace and replace[0]["yes"], outcome.trace.flags["decisions"]
+
+
+async def test_context_that_defines_no_name_in_play_starts_no_refinement() -> None:
+    backend = scripted(["subtotal * 0.9\n"], ["never asked\n"])
+    _, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("fts", 3.0, [UNRELATED])])))
+    assert len(backend.prompts) == 1
+    assert outcome.suggestion.text == "subtotal * 0.9"
+    decisions = outcome.trace.flags["decisions"]
+    assert decisions == [{**decisions[0], "what": "refine", "yes": False, "reason": "context defines no name in play"}]
+
+
+async def test_the_draft_is_skipped_when_the_context_prompt_is_already_cached() -> None:
+    backend = scripted(["never asked\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    backend.share = 0.95
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])], cached_chunks=[APPLY])
+    seen, outcome = await run(engine(backend, context))
+    assert outcome.trace.flags["skipped_draft"] is True
+    assert {s.stage for s in seen} == {"refined"}
+    assert len(backend.prompts) == 1 and "<|file_sep|>pricing.py" in backend.prompts[0]
+
+
+async def test_a_cached_context_prompt_that_the_model_does_not_hold_still_drafts_first() -> None:
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
+    backend.share = 0.1
+    context = ScriptedContext([], cached_chunks=[APPLY])
+    seen, outcome = await run(engine(backend, context))
+    assert seen[0].stage == "draft" and not outcome.trace.flags.get("skipped_draft")
+    assert outcome.suggestion.stage == "refined"
+
+
+async def test_cancelling_a_run_closes_the_model_stream_and_is_traced() -> None:
+    backend = scripted(["a", "b", "c", "d"], [], stepping=True)
+    eng = engine(backend, ScriptedContext())
+    seen: list[Suggestion] = []
+    task = asyncio.create_task(eng.run(request(), seen.append))
+    backend.step()
+    while not seen:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert backend.cancelled == 1
+    trace = eng.tracer.recent[-1]
+    assert trace["flags"]["cancelled"] is True and trace["numbers"]["generated_tokens"] == 1
+
+
+async def test_chunks_that_copy_the_code_being_completed_are_never_pinned() -> None:
+    quote = FakeChunk("tests:test_checkout", "tests/test_checkout.py",
+                      '    """Subtotal, minus the coupon, plus tax."""\n    subtotal = cart.subtotal()\n'
+                      "    discounted = subtotal - coupon_percent\n", "test_checkout")
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
+    _, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("fts", 3.0, [quote, APPLY])])))
+    assert [c.path for c in outcome.context] == ["pricing.py"]  # type: ignore[attr-defined]
+    assert outcome.trace.flags["dropped_copies"] == 1  # type: ignore[attr-defined]
+    assert all("test_checkout" not in p for p in backend.prompts)
+
+
+async def test_pinned_context_keeps_its_order_while_the_user_types() -> None:
+    tax = FakeChunk("pricing:add_tax", "pricing.py", "def add_tax(amount: float, region: str) -> float: ...", "add_tax")
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
+    eng = engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])]))
+    await run(eng)
+    eng.context = ScriptedContext([FakeUpdate("symbol", 3.0, [tax, APPLY])])  # re-ranked by retrieval
+    typed = CHECKOUT.replace("    discounted = ", "    discounted = a")
+    req = request(typed, version=2)
+    req.col = 18
+    await run(eng, req)
+    last = backend.prompts[-1]
+    assert last.index("def apply_discount") < last.index("def add_tax")  # appended, never re-ranked
+    assert last.count("<|file_sep|>pricing.py") == 1  # one file, named once
+
+
+async def test_sequential_retrieves_then_generates_once_with_the_context() -> None:
+    backend = scripted(["never asked\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    seen, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])]),
+                                     strategy="sequential"))
+    assert len(backend.prompts) == 1 and {s.stage for s in seen} == {"refined"}
+    assert outcome.trace.events["retrieval_done"] < outcome.trace.events["first_model_call"]
+
+
+async def test_local_never_retrieves() -> None:
+    backend = scripted(["subtotal * 0.9\n"], ["never asked\n"])
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
+    _, outcome = await run(engine(backend, context, strategy="local"))
+    assert context.streamed == 0 and outcome.suggestion.text == "subtotal * 0.9"

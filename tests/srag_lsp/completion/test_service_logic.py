@@ -1,0 +1,145 @@
+"""The service's coordination, with the real engine over a scripted fake backend (tests/support/scripted.py).
+
+A fake model lets the test decide exactly what is on screen when a key arrives: continuing a generation the user
+types through, waiting for the model at start-up, typing through a finished suggestion, the adaptive debounce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from srag_lsp.completion.debounce import AdaptiveDebounce
+from srag_lsp.completion.engine import CompletionEngine, Generator
+from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.completion.service import CompletionService
+from srag_lsp.settings import Settings
+from srag_lsp.trace import Tracer
+from tests.support.scripted import ScriptedBackend, ScriptedContext
+
+TEXT = "def total(prices):\n    result = \n"
+
+
+def req(typed: str = "", version: int = 1) -> CompletionRequest:
+    text = TEXT.replace("result = ", "result = " + typed)
+    return CompletionRequest(uri="file:///t.py", path="t.py", text=text, line=1, col=13 + len(typed),
+                             version=version, language="python")
+
+
+def make(backend: ScriptedBackend, **kwargs: object) -> tuple[CompletionEngine, CompletionService, list[Suggestion]]:
+    engine = CompletionEngine(Generator(backend, "qwen"), Generator(backend, "qwen"), Settings(trace=False),
+                              Tracer(None), ScriptedContext())
+    seen: list[Suggestion] = []
+    service = CompletionService(lambda: engine, debounce_ms=lambda: 0, notify=seen.append, **kwargs)  # type: ignore[arg-type]
+    return engine, service, seen
+
+
+async def test_typing_what_the_running_generation_wrote_continues_it() -> None:
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    first = asyncio.create_task(service.suggest(req(), 50))
+    backend.step(2)
+    while not seen or seen[-1].text != "sum(prices":
+        await asyncio.sleep(0.01)
+    assert await first == "sum(prices"
+    service.edited("file:///t.py", "s", (1, 13))  # the user types the "s" the generation wrote
+    second = asyncio.create_task(service.suggest(req("s", 2), 50))
+    await asyncio.sleep(0.1)
+    assert service.continued == 1 and len(backend.prompts) == 1  # no new generation
+    backend.step(2)
+    assert await second == "um(prices"
+    while not seen[-1].final:
+        await asyncio.sleep(0.01)
+    assert seen[-1].text == "um(prices)" and seen[-1].version == 2 and seen[-1].col == 14
+
+
+async def test_typing_something_else_supersedes_the_running_generation() -> None:
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    first = asyncio.create_task(service.suggest(req(), 50))
+    backend.step(1)
+    while not seen:
+        await asyncio.sleep(0.01)
+    await first
+    service.edited("file:///t.py", "m", (1, 13))
+    second = asyncio.create_task(service.suggest(req("m", 2), 50))
+    backend.step(10)
+    await second
+    assert service.continued == 0 and len(backend.prompts) == 2 and backend.cancelled >= 1
+
+
+async def test_the_first_request_after_start_waits_for_the_model_and_is_answered() -> None:
+    backend = ScriptedBackend(lambda p: ["sum(prices)", "\n"])
+    engine = CompletionEngine(Generator(backend, "qwen"), Generator(backend, "qwen"), Settings(trace=False),
+                              Tracer(None), ScriptedContext())
+    ready = asyncio.Event()
+    holder: list[CompletionEngine] = []
+    seen: list[Suggestion] = []
+    service = CompletionService(lambda: holder[0] if holder else None, debounce_ms=lambda: 0, notify=seen.append,
+                                engine_ready=ready.wait)
+
+    async def load() -> None:
+        await asyncio.sleep(0.3)  # the model loads
+        holder.append(engine)
+        ready.set()
+
+    loading = asyncio.create_task(load())
+    assert await service.suggest(req(), 50) == "sum(prices)"
+    await loading
+    assert seen and seen[-1].final  # a streaming client got its notifications too
+
+
+async def test_typing_through_a_finished_suggestion_needs_no_model_call() -> None:
+    backend = ScriptedBackend(lambda p: ["sum(prices)", "\n"])
+    _, service, seen = make(backend)
+    outcome = await service.run_to_end(req())
+    assert outcome is not None and outcome.suggestion.text == "sum(prices)"
+    assert await service.suggest(req("su", 2), 50) == "m(prices)"
+    assert len(backend.prompts) == 1 and service.typed_through == 1
+    assert seen[-1].text == "m(prices)" and seen[-1].version == 2
+
+
+async def test_a_warm_up_runs_where_the_cursor_landed_when_the_user_idles() -> None:
+    backend = ScriptedBackend(lambda p: ["x", "\n"])
+    _, service, _ = make(backend, warmup=lambda: True)
+    service.cursor_landed(req())
+    await asyncio.sleep(0.4)
+    assert backend.prefilled and "<|fim_prefix|>" in backend.prefilled[0]
+    service.cursor_landed(req("s", 2))
+    await service.suggest(req("s", 2), 50)  # a request cancels a pending warm-up
+    assert len(backend.prefilled) == 1
+
+
+def test_the_debounce_waits_only_while_keys_come_faster_than_answers() -> None:
+    now = [0.0]
+    debounce = AdaptiveDebounce(lambda: 100, clock=lambda: now[0])
+    assert debounce.delay_s("u") == 0.0  # the first key after a pause starts at once
+    now[0] += 0.12
+    assert debounce.delay_s("u") == 0.0  # no answer measured yet
+    debounce.observe_response(400.0)
+    now[0] += 0.12
+    assert 0.05 < debounce.delay_s("u") <= 0.1  # keys every 120 ms, answers in 400 ms: wait a little
+    debounce.observe_response(50.0)
+    debounce.observe_response(50.0)
+    debounce.observe_response(50.0)
+    debounce.observe_response(50.0)
+    debounce.observe_response(50.0)
+    now[0] += 0.12
+    assert debounce.delay_s("u") == 0.0  # answers come faster than keys: never wait
+    now[0] += 2.0
+    assert debounce.delay_s("u") == 0.0
+    assert AdaptiveDebounce(lambda: 0).delay_s("u") == 0.0
+
+
+async def test_the_suggestion_after_an_accept_is_computed_ahead() -> None:
+    backend = ScriptedBackend(lambda p: [" + 1", "\n"])
+    _, service, seen = make(backend, warmup=lambda: True)
+    first = req()
+    assert await service.suggest(first, 1000)
+    while len(backend.prompts) < 2:  # the run ahead, as if the user accepted
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)
+    shown = seen[-1].text
+    after = CompletionRequest(uri=first.uri, path=first.path, text=TEXT.replace("result = ", "result = " + shown),
+                              line=1, col=13 + len(shown), version=5, language="python")
+    assert await service.suggest(after, 1000)
+    assert len(backend.prompts) == 2 and service.ahead_hits == 1
