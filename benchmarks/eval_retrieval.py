@@ -1,16 +1,21 @@
 """Retrieval quality and latency on real cross-file completions, beside the baselines, in one command.
 
     .venv/bin/python benchmarks/eval_retrieval.py [--cases-per-package 120] [--seed 7] [--no-stdlib]
-        [--vectors PACKAGE] [--packages NAME,...]
+        [--model-cases 8] [--vectors PACKAGE] [--packages NAME,...]
 
-1. Installs pinned pure-Python packages from PyPI (requests, flask, jinja2, werkzeug) into a work folder
-   and indexes each package folder as a workspace with the real builder.
+1. Installs pinned pure-Python packages from PyPI (requests, flask, jinja2, werkzeug, which the retriever was
+   tuned on before issue 13, and click, urllib3, packaging, pluggy, which it never was) into a work folder,
+   packs one JavaScript package with cross-file ES modules from npm (lodash-es, ``npm pack``), and indexes
+   each package folder as a workspace with the real builder.
 2. Builds cross-file completion cases (see ``benchmarks/retrieval_cases.py``): the cursor at the start of a
-   use of a name defined in another module of the package; the buffer is the file cut at the cursor.
-3. Scores three methods on the same cases: srag (this retriever: symbol + imports + full text, fused and
+   use of a name defined in another module of the package; the buffer is the file cut at the cursor. Before
+   the first case in a file the document is opened (``prepare_document``, with that prefix), as an editor does.
+3. Scores four methods on the same cases: srag (this retriever: symbol + imports + full text, fused and
    budgeted as for a prompt), bm25-window (BM25 over 20-line windows of the other files, queried with the
-   20 lines before the cursor: what Tabby and Cody do), and none (no retrieval).
-   Metrics: recall@1, recall@5, MRR of the defining chunk; retrieval latency p50/p95.
+   20 lines before the cursor: what Tabby and Cody do), recent-imports (the definitions of the file's
+   imported names, the most recently used first: what Continue does), and none (no retrieval).
+   Metrics: recall@1, recall@5, MRR of the defining chunk; retrieval latency p50/p95; per package and the
+   mean per language.
    With ``--vectors PACKAGE``, that package's index also gets vectors (the local ONNX model) and two more
    methods are scored: srag+vectors (the vector source on, as with the ``embeddings`` setting) and vectors
    (the vector source alone).
@@ -44,7 +49,17 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.bm25_windows import WindowIndex, query_for  # noqa: E402
-from benchmarks.retrieval_cases import PACKAGES, Case, all_cases, answer_rank, install_packages, sample_cases  # noqa: E402
+from benchmarks.retrieval_cases import (  # noqa: E402
+    NPM_PACKAGES,
+    PACKAGES,
+    Case,
+    all_cases,
+    answer_rank,
+    install_npm_packages,
+    install_packages,
+    js_cases,
+    sample_cases,
+)
 from srag_lsp.retrieval.cache import RetrievalCache  # noqa: E402
 from srag_lsp.retrieval.index_access import build_index  # noqa: E402
 from srag_lsp.retrieval.retriever import Retriever  # noqa: E402
@@ -125,7 +140,14 @@ async def run_srag(
         await retriever.retrieve(
             CursorContext(warm.file, warm.text, warm.line - 1, warm.col - 1), deadline_ms=DEADLINE_MS
         )
+        opened: set[str] = set()
         for case in cases:
+            if case.file not in opened:
+                # as in an editor: the document is opened (and prepared) before the first request in it; the
+                # buffer given is the prefix, so nothing after the cursor is seen
+                opened.add(case.file)
+                await asyncio.wrap_future(retriever.prepare_document(case.file, case.text))
+                retriever.settle()
             ctx = CursorContext(case.file, case.text, case.line - 1, case.col - 1)
             started = time.perf_counter()
             result = await retriever.retrieve(ctx, deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens)
@@ -143,12 +165,52 @@ async def run_srag(
     return ranks, latencies, retrieved, per_source
 
 
-def run_bm25(workspace: Path, cases: list[Case]) -> tuple[list[int | None], list[float], float]:
-    files = {
-        p.relative_to(workspace).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(workspace.rglob("*.py"))
-        if "__pycache__" not in p.parts
+def run_recent_imports(workspace: Path, index_dir: Path, cases: list[Case]) -> tuple[list[int | None], list[float]]:
+    """The "imported names seen recently" baseline (Continue's way): the definitions of the names the file
+    imports, the most recently used before the cursor first, then the unused ones in import order. Imports
+    are read and resolved as srag does; each name's definition is its exact symbol in the module it names
+    (or, for a re-export, anywhere)."""
+    from indexer.query import IndexReader
+    from srag_lsp.retrieval.cursor import CursorAnalyzer
+    from srag_lsp.retrieval.workspace_modules import WorkspaceModules
+
+    reader = IndexReader.open(str(index_dir))
+    analyzer = CursorAnalyzer(WorkspaceModules(workspace))
+    ranks: list[int | None] = []
+    latencies: list[float] = []
+    for case in cases:
+        started = time.perf_counter()
+        analysis = analyzer.analyze(CursorContext(case.file, case.text, case.line - 1, case.col - 1))
+        bindings = [b for b in analysis.imports if b.paths and not b.is_module and b.name not in ("", "*")]
+        order = {b.local: i for i, b in enumerate(bindings)}
+        far = 10**6
+        bindings.sort(key=lambda b: (analysis.name_distance.get(b.local, far), order[b.local]))
+        wanted = list(dict.fromkeys(b.local if b.name == "default" else b.name for b in bindings))
+        hits = reader.symbols(wanted, k=8 * len(wanted) + 8) if wanted and reader is not None else []
+        chunks: list[Any] = []
+        for binding in bindings:
+            name = binding.local if binding.name == "default" else binding.name
+            named = [h for h in hits if h.symbol == name and not h.scope]
+            best = next((h for h in named if h.path in binding.paths), named[0] if named else None)
+            if best is not None and all(c.id != best.id for c in chunks):
+                chunks.append(best)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ranks.append(answer_rank(chunks[:TOP_K], case.answer))
+    return ranks, latencies
+
+
+def source_files(workspace: Path, suffixes: tuple[str, ...]) -> dict[str, str]:
+    return {
+        p.relative_to(workspace).as_posix(): p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(workspace.rglob("*"))
+        if p.suffix in suffixes and p.is_file() and "__pycache__" not in p.parts and "node_modules" not in p.parts
     }
+
+
+def run_bm25(workspace: Path, cases: list[Case], suffixes: tuple[str, ...] = (".py",)) -> tuple[
+    list[int | None], list[float], float
+]:
+    files = source_files(workspace, suffixes)
     started = time.perf_counter()
     index = WindowIndex(files)
     build_s = time.perf_counter() - started
@@ -280,9 +342,25 @@ async def time_stdlib(root: Path, index_dir: Path, n: int, seed: int, budget_tok
     }
 
 
+def mean_table(packages: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per language and method: the mean of each figure over that language's packages."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for language in sorted({p.get("language", "python") for p in packages.values()}):
+        group = [p for p in packages.values() if p.get("language", "python") == language]
+        methods = dict.fromkeys(m for p in group for m in p["methods"])
+        out[language] = {
+            method: {
+                key: statistics.fmean(p["methods"][method][key] for p in group if method in p["methods"])
+                for key in ("recall_at_1", "recall_at_5", "mrr", "p50_ms", "p95_ms")
+            }
+            for method in methods
+        }
+    return out
+
+
 def print_table(report: dict[str, Any]) -> None:
     header = (
-        f"{'package':<16} {'cases':>5}  {'method':<12} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>8} {'p95 ms':>8}"
+        f"{'package':<16} {'cases':>5}  {'method':<14} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>8} {'p95 ms':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -292,7 +370,16 @@ def print_table(report: dict[str, Any]) -> None:
             label = f"{name} {package['version']}" if first else ""
             cases = str(package["cases"]) if first else ""
             print(
-                f"{label:<16} {cases:>5}  {method:<12} {figures['recall_at_1']:6.3f} {figures['recall_at_5']:6.3f} "
+                f"{label:<16} {cases:>5}  {method:<14} {figures['recall_at_1']:6.3f} {figures['recall_at_5']:6.3f} "
+                f"{figures['mrr']:6.3f} {figures['p50_ms']:8.2f} {figures['p95_ms']:8.2f}"
+            )
+            first = False
+    for language, methods in report.get("mean", {}).items():
+        first = True
+        for method, figures in methods.items():
+            label = f"mean ({language})" if first else ""
+            print(
+                f"{label:<16} {'':>5}  {method:<14} {figures['recall_at_1']:6.3f} {figures['recall_at_5']:6.3f} "
                 f"{figures['mrr']:6.3f} {figures['p50_ms']:8.2f} {figures['p95_ms']:8.2f}"
             )
             first = False
@@ -345,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"installing {', '.join(f'{k}=={v}' for k, v in PACKAGES.items())} into {work / 'packages'}")
     roots = install_packages(work / "packages")
+    say(f"packing {', '.join(f'{k}@{v}' for k, v in NPM_PACKAGES.items())} from npm into {work / 'npm'}")
+    roots.update(install_npm_packages(work / "npm"))
     if args.packages:
         wanted = {p.strip() for p in args.packages.split(",")}
         roots = {name: root for name, root in roots.items() if name in wanted}
@@ -370,13 +459,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, root in roots.items():
         say(f"{name}: building cases and the index")
-        pool = all_cases(root, name)
+        javascript = name in NPM_PACKAGES
+        pool = js_cases(root, name) if javascript else all_cases(root, name)
         cases = sample_cases(pool, args.cases_per_package, args.seed)
         index_s = ensure_index(root, work / "indexes" / name, say)
         ranks, latencies, retrieved, per_source = asyncio.run(
             run_srag(root, work / "indexes" / name, cases, args.budget_tokens)
         )
-        bm25_ranks, bm25_latencies, bm25_build_s = run_bm25(root, cases)
+        bm25_ranks, bm25_latencies, bm25_build_s = run_bm25(root, cases, (".js", ".mjs") if javascript else (".py",))
+        recent_ranks, recent_latencies = run_recent_imports(root, work / "indexes" / name, cases)
         by_form: dict[str, list[int | None]] = {}
         for case, rank in zip(cases, ranks, strict=True):
             by_form.setdefault(case.form, []).append(rank)
@@ -390,13 +481,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 vector_methods[label] = metrics(v_ranks, v_latencies)
         package = {
-            "version": PACKAGES[name],
+            "version": PACKAGES.get(name) or NPM_PACKAGES[name],
+            "language": "javascript" if javascript else "python",
             "cases": len(cases),
             "cases_available": len(pool),
             "index_seconds": round(index_s, 2),
             "methods": {
                 "srag": metrics(ranks, latencies),
                 "bm25-window": metrics(bm25_ranks, bm25_latencies),
+                "recent-imports": metrics(recent_ranks, recent_latencies),
                 **vector_methods,
                 "none": metrics([None] * len(cases), [0.0] * len(cases)),
             },
@@ -404,13 +497,15 @@ def main(argv: list[str] | None = None) -> int:
             "srag_per_source_p95_ms": {s: percentile(v, 95) for s, v in sorted(per_source.items())},
             "bm25_index_build_s": round(bm25_build_s, 3),
         }
-        if args.model_cases:
+        if args.model_cases and not javascript:
             say(f"  completing {min(args.model_cases, len(cases))} {name} cases with the embedded model, "
                 "with and without retrieval")
-        quality = completion_quality_hook(name, root, cases, retrieved, args.model_cases)
+        model_cases = 0 if javascript else args.model_cases  # the model part: Python cases only
+        quality = completion_quality_hook(name, root, cases, retrieved, model_cases) if model_cases else None
         if quality is not None:
             package["completion_quality"] = quality
         report["packages"][name] = package
+    report["mean"] = mean_table(report["packages"])
     if not args.no_stdlib:
         root = stdlib_copy(work / "stdlib")
         say(f"stdlib: indexing a copy of the standard library in {root}")

@@ -155,6 +155,7 @@ class LanguageSpec:
     function_scopes: frozenset[str] = frozenset()  # node types of functions (the cursor's enclosing scope)
     class_scopes: frozenset[str] = frozenset()  # node types of classes
     member_header: re.Pattern[str] | None = None  # a member's header line inside a class body (outlines)
+    module_assignment: re.Pattern[str] | None = None  # group 1: a name a module-level line binds (``codes = ...``)
     noise_words: frozenset[str] = field(init=False)  # keywords and builtins: names that say nothing
     keyword_bytes: frozenset[bytes] = field(init=False)  # the keywords, as the lexer sees them
 

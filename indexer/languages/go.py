@@ -201,5 +201,6 @@ SPEC = LanguageSpec(
     function_scopes=frozenset({"function_declaration", "method_declaration", "func_literal"}),
     class_scopes=frozenset(),
     member_header=None,
+    module_assignment=re.compile(r"^(?:var|const)[ \t]+([A-Za-z_]\w*)", re.M),
 )
 SPECS = (SPEC,)

@@ -298,6 +298,7 @@ FUNCTION_SCOPES = frozenset(
 )
 CLASS_SCOPES = frozenset({"class_declaration", "class"})
 MEMBER_HEADER = re.compile(r"^[ \t]+(?:static[ \t]+|async[ \t]+|get[ \t]+|set[ \t]+)*[A-Za-z_$][\w$]*[ \t]*\(")
+MODULE_ASSIGNMENT = re.compile(r"^(?:export[ \t]+)?(?:var|let|const)[ \t]+([A-Za-z_$][\w$]*)[ \t]*=", re.M)
 LEXER = re.compile(C_SKIP + C_COMMENTS + rb"|" + DQ + rb"|" + SQ + rb"|" + BACKTICK + rb"|" + IDENT, re.S)
 
 SPEC = LanguageSpec(
@@ -327,5 +328,6 @@ SPEC = LanguageSpec(
     function_scopes=FUNCTION_SCOPES,
     class_scopes=CLASS_SCOPES,
     member_header=MEMBER_HEADER,
+    module_assignment=MODULE_ASSIGNMENT,
 )
 SPECS = (SPEC,)

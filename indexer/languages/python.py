@@ -317,5 +317,6 @@ SPEC = LanguageSpec(
     function_scopes=frozenset({"function_definition"}),
     class_scopes=frozenset({"class_definition"}),
     member_header=re.compile(r"^[ \t]+(?:async[ \t]+)?def[ \t]+\w+"),
+    module_assignment=re.compile(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)", re.M),
 )
 SPECS = (SPEC,)

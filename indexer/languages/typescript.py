@@ -66,6 +66,7 @@ def _spec(key: str, extensions: tuple[str, ...], grammar_function: str, lsp_ids:
         function_scopes=js.FUNCTION_SCOPES,
         class_scopes=js.CLASS_SCOPES | {"abstract_class_declaration", "interface_declaration", "enum_declaration"},
         member_header=MEMBER_HEADER,
+        module_assignment=js.MODULE_ASSIGNMENT,
     )
 
 

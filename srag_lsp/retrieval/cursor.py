@@ -257,8 +257,10 @@ class CursorAnalyzer:
             binding = imported.get(expr) or (imported.get(root) if "." not in expr else None)
             if binding is not None and binding.is_module:
                 return "", binding
-            if expr in imported and expr[:1].isupper():
-                return expr, None  # an imported class: Cls.attr
+            if expr in imported and imported[expr].name not in ("", "*"):
+                # an imported name that is no module: a class (``Cls.attr``) or an object whose members the
+                # defining module's class declares; its name there, whatever its case (``codes.get_reason_phrase``)
+                return (expr if imported[expr].name == "default" else imported[expr].name), None
             if root not in local_names and expr[:1].isupper() and "." not in expr:
                 return expr, None
             return "", None

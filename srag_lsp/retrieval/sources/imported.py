@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -11,7 +10,7 @@ from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from indexer.languages import DEFINITION_KINDS
+from indexer.languages import DEFINITION_KINDS, LANGUAGES
 from srag_lsp.retrieval.cursor import CursorAnalysis
 from srag_lsp.retrieval.expectation import AffinityScorer, expect, kind_factor
 from srag_lsp.retrieval.imports import ImportBinding
@@ -27,7 +26,6 @@ from srag_lsp.retrieval.types import ContextChunk, CursorContext
 
 log = logging.getLogger(__name__)
 
-_ASSIGNED = re.compile(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)", re.M)  # a name bound at column 0
 
 
 class ImportsSource:
@@ -45,7 +43,8 @@ class ImportsSource:
     SAME_LINE_PRIOR = 0.6  # a name just typed on the cursor's line is seldom the very next one
     RECEIVER_MODULE_TIER = 100.0  # after ``module.``, that module's members come before everything else
     AFFINITY_WEIGHT = 1.5
-    MAX_MODULE_SCANS = 2  # modules read whole (in the background) for names that are no symbol (``codes = ...``)
+    SCOPE_WEIGHT = 1.0  # a name matching a local, a parameter or the type of one (see scope_factor)
+    MAX_MODULE_SCANS = 8  # modules read whole (in the background) for names that are no symbol (``codes = ...``)
     MEMO_ENTRIES = 256
 
     def __init__(self, reader_fn: ReaderFn) -> None:
@@ -118,16 +117,25 @@ class ImportsSource:
             entries.append((member, binding.local, distance, hit))
         affinity = AffinityScorer(expectation, [*by_name, *members])
         order = {b.local: i for i, b in enumerate(names)}
+        in_scope = _in_scope_names(analysis)
         scored: list[tuple[float, ContextChunk]] = []
         for label, local, distance, hit in entries:
             score = self.usage_prior(distance) * kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
             score *= 1 + self.AFFINITY_WEIGHT * affinity(label)
+            score *= self.scope_factor(hit.symbol or label, in_scope)
             score *= 1 - 1e-4 * order.get(local, 0)  # stable: earlier imports first among equals
             scored.append((score, chunk_from_hit(hit, self.name)))
         module = analysis.receiver_module
         if module is not None and module.paths:
-            scored.extend(self._module_members(reader, analysis, module, expectation, members))
+            scored.extend(self._module_members(reader, analysis, module, expectation, members, in_scope))
         return ranked(scored, k)
+
+    @classmethod
+    def scope_factor(cls, name: str, in_scope: dict[str, float]) -> float:
+        """A definition whose name matches (case-insensitively) a local, a parameter or the type of one is
+        likely what the code converts to or checks against next: ``headers = Headers(headers)``,
+        ``isinstance(request, Request)`` in a function taking ``request: Request``."""
+        return 1 + cls.SCOPE_WEIGHT * in_scope.get(_folded(name), 0.0)
 
     # -- what the imports name: looked up once per file (and per module), until those files change --
     # Slow lookups that only some requests need (reading a whole module) run in the background; their
@@ -216,8 +224,9 @@ class ImportsSource:
                 if hit.symbol and hit.kind in DEFINITION_KINDS:
                     out.setdefault(hit.symbol, hit)
             for hit in chunks:  # module-level code: names bound by plain assignments (``codes = ...``)
-                if not hit.symbol:
-                    for name in _ASSIGNED.findall(hit.text):
+                spec = LANGUAGES.get(hit.language)
+                if not hit.symbol and spec is not None and spec.module_assignment is not None:
+                    for name in spec.module_assignment.findall(hit.text):
                         out.setdefault(name, hit)
             return out
 
@@ -225,10 +234,10 @@ class ImportsSource:
 
     @staticmethod
     def _by_name(analysis: CursorAnalysis) -> tuple[list[ImportBinding], dict[str, list[ImportBinding]]]:
-        names = [b for b in analysis.imports if b.paths and not b.is_module and b.name not in ("", "*", "default")]
+        names = [b for b in analysis.imports if b.paths and not b.is_module and b.name not in ("", "*")]
         by_name: dict[str, list[ImportBinding]] = {}
         for binding in names:
-            by_name.setdefault(binding.name, []).append(binding)
+            by_name.setdefault(_defined_name(binding), []).append(binding)
         return names, by_name
 
     @staticmethod
@@ -335,6 +344,7 @@ class ImportsSource:
         module: ImportBinding,
         expectation: Any,
         members: dict[str, tuple[int, ImportBinding]],
+        in_scope: dict[str, float],
     ) -> list[tuple[float, ContextChunk]]:
         """After ``module.``: the module's top-level definitions, the partial's completions first."""
         partial = analysis.partial
@@ -351,6 +361,7 @@ class ImportsSource:
             distance = used[0] if used and used[1].local == module.local else None
             score = self.usage_prior(distance) * kind_factor(expectation.kind, name, hit.kind, hit.signature)
             score *= 1 + self.AFFINITY_WEIGHT * affinity(name)
+            score *= self.scope_factor(name, in_scope)
             out.append((self.RECEIVER_MODULE_TIER + score, chunk_from_hit(hit, self.name)))
         return out
 
@@ -366,6 +377,27 @@ class ImportsSource:
             top = self._top_level(reader, path)
             out.update((name, top[name]) for name in paths[path] if name in top)
         return out
+
+
+def _folded(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _in_scope_names(analysis: CursorAnalysis) -> dict[str, float]:
+    """Folded names of the locals and parameters in scope (1.0) and of the classes they hold (0.5)."""
+    out: dict[str, float] = {}
+    for cls in analysis.local_types.values():
+        out[_folded(cls)] = 0.5
+    for name in analysis.local_names:
+        if len(name) > 2:
+            out[_folded(name)] = 1.0
+    return out
+
+
+def _defined_name(binding: ImportBinding) -> str:
+    """The name to look up for an import: the imported name; for a default import (JavaScript), the local
+    name, which by convention is the name the module declares and exports as its default."""
+    return binding.local if binding.name == "default" else binding.name
 
 
 def _bound(analysis: CursorAnalysis) -> set[str]:
