@@ -1,0 +1,153 @@
+/**
+ * The end-to-end self-test, run inside the real extension host when `SRAG_VSCODE_SELFTEST` names a result file
+ * (code-server cannot run `--extensionTestsPath`). It types into a Python file as a person would, waits for the
+ * daemon's ghost text and for its later stage, lets the browser driver take a screenshot, accepts with
+ * `editor.action.inlineSuggest.commit` (Tab's command) and checks the document's text. Each phase is written to
+ * the result file so the driver outside can follow.
+ */
+
+import * as fs from "node:fs";
+import * as vscode from "vscode";
+import type { SragApi } from "./extension";
+import type { SuggestionParams } from "./suggestions";
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: () => T | undefined, timeoutMs: number, stepMs = 50): Promise<T | undefined> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = what();
+    if (v !== undefined) {
+      return v;
+    }
+    if (Date.now() > end) {
+      return undefined;
+    }
+    await sleep(stepMs);
+  }
+}
+
+export async function runSelfTest(api: SragApi, resultFile: string): Promise<void> {
+  const started = Date.now();
+  const checks: Check[] = [];
+  const received: SuggestionParams[] = [];
+  const sent: { method: string; params: Record<string, unknown> }[] = [];
+  const result: Record<string, unknown> = { phase: "starting", checks, received, sent };
+  const write = (phase: string): void => {
+    result.phase = phase;
+    result.elapsedMs = Date.now() - started;
+    fs.writeFileSync(`${resultFile}.tmp`, JSON.stringify(result, null, 2));
+    fs.renameSync(`${resultFile}.tmp`, resultFile);
+  };
+  const check = (name: string, ok: boolean, detail?: string): boolean => {
+    checks.push({ name, ok, detail });
+    api.output.appendLine(`srag self-test: ${ok ? "ok" : "FAILED"} ${name}${detail ? `: ${detail}` : ""}`);
+    return ok;
+  };
+  try {
+    write("starting");
+    await api.ready();
+    const client = await until(() => (api.client()?.isRunning() ? api.client() : undefined), 60_000);
+    if (!check("the server runs", client !== undefined)) {
+      return;
+    }
+    api.received.push((s) => received.push(s));
+    api.provider.feedback.onSend = (method, params) => sent.push({ method, params });
+
+    const file = process.env.SRAG_VSCODE_SELFTEST_FILE ?? "checkout.py";
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!check("a workspace is open", folder !== undefined)) {
+      return;
+    }
+    const uri = vscode.Uri.joinPath(folder!.uri, file);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    // The end of the first line that ends with "= " (an assignment left open), else the end of the file.
+    let line = doc.lineCount - 1;
+    for (let i = 0; i < doc.lineCount; i++) {
+      if (doc.lineAt(i).text.endsWith("= ")) {
+        line = i;
+        break;
+      }
+    }
+    const end = doc.lineAt(line).range.end;
+    editor.selection = new vscode.Selection(end, end);
+    const typed = process.env.SRAG_VSCODE_SELFTEST_TYPE ?? "apply";
+    for (const ch of typed) {
+      await vscode.commands.executeCommand("type", { text: ch });
+      await sleep(40);
+    }
+    const cursor = editor.selection.active;
+    const version = doc.version;
+    result.typed = typed;
+    result.cursor = { line: cursor.line, character: cursor.character, version };
+    const textBefore = doc.getText();
+    void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    write("typed");
+
+    const forHere = (s: SuggestionParams): boolean =>
+      s.uri === doc.uri.toString() && s.version === version
+      && s.position.line === cursor.line && s.position.character === cursor.character;
+    const firstDrawn = await until(() => api.drawn.find((s) => forHere(s) && s.text !== ""), 120_000);
+    result.firstDrawn = firstDrawn;
+    result.firstDrawnMs = Date.now() - started;
+    if (!check("ghost text from the daemon was drawn", firstDrawn !== undefined)) {
+      return;
+    }
+    check("the drawn text is what the daemon sent", received.some((s) => forHere(s) && s.id === firstDrawn!.id && s.text === firstDrawn!.text));
+    write("shown");
+
+    // Wait for the request's last notification, then for its text to be drawn (the throttle's trailing run).
+    const last = await until(() => received.find((s) => forHere(s) && s.final), 180_000, 100);
+    check("the daemon finished the suggestion", last !== undefined);
+    const stages = [...new Set(received.filter(forHere).map((s) => s.stage))];
+    result.stages = stages;
+    const newest = [...received].reverse().find((s) => forHere(s) && s.text !== "");
+    const drawnNewest = newest === undefined ? undefined
+      : await until(() => api.drawn.find((s) => s.id === newest.id && s.text === newest.text && s.stage === newest.stage), 10_000);
+    check("the newest text was drawn in place", drawnNewest !== undefined,
+      newest === undefined ? "nothing non-empty" : `${newest.stage}: ${JSON.stringify(newest.text)}`);
+    if (stages.includes("refined")) {
+      check("the refined stage was drawn", api.drawn.some((s) => forHere(s) && s.stage === "refined" && s.text !== ""));
+    }
+    const texts = api.drawn.filter(forHere).map((s) => `${s.stage}:${s.text}`);
+    result.drawnSequence = texts;
+    const redraws = api.retriggers.filter(forHere).map((s) => `${s.stage}:${s.text}`);
+    result.redraws = redraws;
+    check("each redraw was asked for a changed text (no flicker)", redraws.every((t, i) => i === 0 || redraws[i - 1] !== t),
+      JSON.stringify(redraws));
+    check("only suggestions for this version were drawn after typing",
+      api.drawn.filter((s) => s.uri === doc.uri.toString() && s.version > version).length === 0);
+    check("the daemon was told the suggestion was shown", sent.some((m) => m.method === "srag/didShow"));
+
+    // Let the driver take its screenshot of the ghost text, then accept as Tab does.
+    write("ready-to-accept");
+    await until(() => (fs.existsSync(`${resultFile}.go`) ? true : undefined), 60_000, 100);
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    await sleep(300);
+    const accepted = newest ?? firstDrawn!;
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
+    const changed = await until(() => (doc.version !== version ? true : undefined), 5000);
+    const offset = doc.offsetAt(cursor);
+    const expected = textBefore.slice(0, offset) + accepted.text + textBefore.slice(offset);
+    result.acceptedText = accepted.text;
+    check("Tab's command inserted the suggestion", changed === true && doc.getText() === expected,
+      changed ? undefined : "the document did not change");
+    const told = await until(() => sent.find((m) => m.method === "srag/didAccept"), 3000);
+    check("the daemon was told it was accepted", told !== undefined && told.params.accepted === accepted.text
+      && told.params.partial === false, JSON.stringify(told?.params));
+    result.documentText = doc.getText();
+    await vscode.commands.executeCommand("workbench.action.files.revert");
+  } catch (err) {
+    check("no exception", false, err instanceof Error ? `${err.message}\n${err.stack ?? ""}` : String(err));
+  } finally {
+    result.ok = checks.length > 0 && checks.every((c) => c.ok);
+    write("done");
+  }
+}
