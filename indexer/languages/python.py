@@ -44,7 +44,17 @@ _NOISE = KEYWORDS | BUILTINS
 # Definitions
 
 
-def _constant(node: Node, in_container: bool) -> Sequence[DefMatch]:
+# The right-hand side of a type alias written as an assignment (``Body = Union[str, bytes]``).
+_TYPE_EXPRESSION = re.compile(
+    r"(?:typing\.|t\.|typing_extensions\.)?(?:Union|Optional|Callable|Literal|Type|Tuple|Dict|List|Set|FrozenSet|"
+    r"Mapping|MutableMapping|Sequence|Iterable|Iterator|AsyncIterable|AsyncIterator|Generator|Awaitable|"
+    r"Coroutine|Annotated|ClassVar|TypeVar|ParamSpec|NewType)\s*[\[(]"
+)
+
+
+def _constant_or_alias(node: Node, in_container: bool) -> Sequence[DefMatch]:
+    """``MAX = 3`` (an ALL_CAPS name) is a constant; ``Body = Union[str, bytes]`` or ``X: TypeAlias = ...`` is
+    a type, whatever the case of its name."""
     if in_container:
         return ()
     assignment = node.named_child(0)
@@ -54,6 +64,12 @@ def _constant(node: Node, in_container: bool) -> Sequence[DefMatch]:
     if left is None or left.type != "identifier":
         return ()
     name = node_text(left)
+    right = assignment.child_by_field_name("right")
+    annotation = assignment.child_by_field_name("type")
+    if (annotation is not None and node_text(annotation).rsplit(".", 1)[-1] == "TypeAlias") or (
+        right is not None and _TYPE_EXPRESSION.match(node_text(right))
+    ):
+        return (DefMatch("type", name, node),)
     return (DefMatch("constant", name, node),) if is_constant_name(name) else ()
 
 
@@ -284,7 +300,7 @@ SPEC = LanguageSpec(
     definitions={
         "function_definition": named("function"),
         "class_definition": named("class", container=True),
-        "expression_statement": _constant,
+        "expression_statement": _constant_or_alias,
         "type_alias_statement": _type_alias,
     },
     wrappers={"decorated_definition": Wrapper("definition", in_signature=False)},

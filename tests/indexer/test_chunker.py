@@ -811,3 +811,12 @@ def test_textwrap_from_the_stdlib_matches_inspect() -> None:
         assert (function.start_line, function.end_line) == (start, start + len(lines) - 1)
     assert len(wrapper.text.split("\n")) <= 120
     assert "def _wrap_chunks(self, chunks): ..." in wrapper.text
+
+
+def test_python_type_aliases_written_as_assignments_are_types() -> None:
+    source = (
+        "import typing\n\n_TYPE_BODY = typing.Union[bytes, str]\nContent = Union[str, bytes]\n"
+        "Handler: TypeAlias = typing.Callable[[int], None]\nMAX_SIZE = 3\nregistry = {}\n"
+    )
+    kinds = [(c.kind, c.symbol) for c in chunk_file("types.py", source).chunks if c.symbol]
+    assert kinds == [("type", "_TYPE_BODY"), ("type", "Content"), ("type", "Handler"), ("constant", "MAX_SIZE")]

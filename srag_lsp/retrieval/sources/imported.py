@@ -43,6 +43,7 @@ class ImportsSource:
     SAME_LINE_PRIOR = 0.6  # a name just typed on the cursor's line is seldom the very next one
     RECEIVER_MODULE_TIER = 100.0  # after ``module.``, that module's members come before everything else
     AFFINITY_WEIGHT = 1.5
+    NOT_PARTIAL_FACTOR = 0.1  # a name the partial identifier rules out (see partial_factor)
     SCOPE_WEIGHT = 1.0  # a name matching a local, a parameter or the type of one (see scope_factor)
     MAX_MODULE_SCANS = 8  # modules read whole (in the background) for names that are no symbol (``codes = ...``)
     MEMO_ENTRIES = 256
@@ -123,12 +124,29 @@ class ImportsSource:
             score = self.usage_prior(distance) * kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
             score *= 1 + self.AFFINITY_WEIGHT * affinity(label)
             score *= self.scope_factor(hit.symbol or label, in_scope)
+            score *= self.partial_factor(label.rsplit(".", 1)[-1], analysis.partial)
+            score *= self.receiver_factor(analysis, local, hit)
             score *= 1 - 1e-4 * order.get(local, 0)  # stable: earlier imports first among equals
             scored.append((score, chunk_from_hit(hit, self.name)))
         module = analysis.receiver_module
         if module is not None and module.paths:
             scored.extend(self._module_members(reader, analysis, module, expectation, members, in_scope))
         return ranked(scored, k)
+
+    @classmethod
+    def receiver_factor(cls, analysis: CursorAnalysis, local: str, hit: Any) -> float:
+        """After ``x.``, the next name is a member of x: an imported name is not what comes next, unless it
+        is x itself or the class x holds (whose definition lists the member)."""
+        if not analysis.receiver or analysis.receiver_module is not None:
+            return 1.0
+        if local == analysis.receiver.split(".", 1)[0] or hit.symbol == analysis.receiver_class:
+            return 1.0 + cls.SCOPE_WEIGHT
+        return cls.NOT_PARTIAL_FACTOR
+
+    @classmethod
+    def partial_factor(cls, name: str, partial: str) -> float:
+        """The identifier being typed must start with what is typed: other names are for later lines."""
+        return 1.0 if not partial or name.startswith(partial) else cls.NOT_PARTIAL_FACTOR
 
     @classmethod
     def scope_factor(cls, name: str, in_scope: dict[str, float]) -> float:

@@ -28,6 +28,22 @@ _CLASS_BASES = re.compile(
 )
 
 
+_ASSIGNED_HERE = re.compile(r"^\s*(?:(?:self|this)\.)?([A-Za-z_]\w*)\s*(?::[^=]*)?=\s*(?:new\s+|await\s+)?$")
+
+
+def conversion_names(analysis: CursorAnalysis) -> list[str]:
+    """``headers = |`` is often ``headers = Headers(headers)``: the class named like the variable being
+    assigned (``Headers``, ``CookieJar`` for ``cookie_jar``), looked up whether it is imported or not."""
+    if analysis.partial or analysis.receiver:
+        return []
+    match = _ASSIGNED_HERE.match(analysis.line_prefix)
+    if not match or len(match.group(1)) < 3:
+        return []
+    name = match.group(1).strip("_")
+    camel = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+    return list(dict.fromkeys(n for n in (camel, name.upper()) if n and n != match.group(1)))
+
+
 class SymbolSource:
     """Exact definitions of the names in play; ``Class.member``; the partial identifier's completions."""
 
@@ -61,6 +77,9 @@ class SymbolSource:
         # Names bound by a resolved import are the imports source's: it knows which definition they name.
         imported_here = {b.local for b in analysis.imports if b.paths}
         unimported = [n for n in analysis.names if n not in imported_here][: self.MAX_NAMES]
+        for name in conversion_names(analysis):
+            if name not in imported_here and name not in unimported:
+                unimported.insert(0, name)
         attributes = analysis.attribute_names[: self.MAX_ATTRIBUTES]
         members = analysis.members[: self.MAX_MEMBERS]
         receiver_classes = [analysis.receiver_class] if analysis.receiver_class else []

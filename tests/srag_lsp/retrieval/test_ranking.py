@@ -127,3 +127,10 @@ def test_full_text_runs_only_where_imports_cannot_lead(workspace):
     standalone = analyzer.analyze(CursorContext("scratch.py", text, 2, 0))
     assert FtsSource.needed(standalone)
     assert any(c.path == "net/status.py" for c in FtsSource(lambda: reader).run(standalone, None, 8))
+
+
+def test_the_partial_identifier_rules_other_imports_out(workspace):
+    ctx = cut_before("net/client.py", "Headers(headers)", "    headers = ")
+    assert imports_ranked(workspace, ctx)[0].symbol == "Headers"
+    typed = CursorContext(ctx.path, ctx.text + "As", ctx.line, ctx.col + 2)
+    assert imports_ranked(workspace, typed)[0].symbol == "AsyncByteStream"
