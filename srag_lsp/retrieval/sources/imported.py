@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -119,11 +120,13 @@ class ImportsSource:
         affinity = AffinityScorer(expectation, [*by_name, *members])
         order = {b.local: i for i, b in enumerate(names)}
         in_scope = _in_scope_names(analysis)
+        target = _target_name(analysis.line_prefix)
         scored: list[tuple[float, ContextChunk]] = []
         for label, local, distance, hit in entries:
             score = self.usage_prior(distance) * kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
             score *= 1 + self.AFFINITY_WEIGHT * affinity(label)
             score *= self.scope_factor(hit.symbol or label, in_scope)
+            score *= self.target_factor(hit.symbol or label, target)
             score *= self.partial_factor(label.rsplit(".", 1)[-1], analysis.partial)
             score *= self.receiver_factor(analysis, local, hit)
             score *= 1 - 1e-4 * order.get(local, 0)  # stable: earlier imports first among equals
@@ -142,6 +145,19 @@ class ImportsSource:
         if local == analysis.receiver.split(".", 1)[0] or hit.symbol == analysis.receiver_class:
             return 1.0 + cls.SCOPE_WEIGHT
         return cls.NOT_PARTIAL_FACTOR
+
+    @classmethod
+    def target_factor(cls, name: str, target: str) -> float:
+        """The name being annotated or assigned on the cursor's line often names its type, in full or
+        abbreviated: ``param: Parameter``, ``ctx: Context``, ``headers = Headers(...)``."""
+        if not target:
+            return 1.0
+        folded, wanted = _folded(name), _folded(target)
+        if folded == wanted:
+            return 1 + cls.SCOPE_WEIGHT
+        if len(wanted) >= 2 and _abbreviates(wanted, folded):
+            return 1 + cls.SCOPE_WEIGHT / 2
+        return 1.0
 
     @classmethod
     def partial_factor(cls, name: str, partial: str) -> float:
@@ -399,6 +415,23 @@ class ImportsSource:
 
 def _folded(name: str) -> str:
     return name.replace("_", "").lower()
+
+
+_TARGET = re.compile(r"(?:^|[(,])\s*(?:self\.|this\.)?([A-Za-z_]\w*)\s*(?::\s*(?:[\w.]+\[)*|=\s*(?:new\s+|await\s+)?)$")
+
+
+def _target_name(line_prefix: str) -> str:
+    """The name annotated (``param: |``) or assigned (``x = |``) just before the cursor, or ""."""
+    match = _TARGET.search(line_prefix)
+    return match.group(1) if match else ""
+
+
+def _abbreviates(short: str, full: str) -> bool:
+    """``ctx`` abbreviates ``context``, ``param`` abbreviates ``parameter``: same first letter, the rest in order."""
+    if not full.startswith(short[0]) or len(full) < len(short):
+        return False
+    rest = iter(full[1:])
+    return all(char in rest for char in short[1:])
 
 
 def _in_scope_names(analysis: CursorAnalysis) -> dict[str, float]:

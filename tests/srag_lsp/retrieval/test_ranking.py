@@ -31,9 +31,11 @@ FILES = {
         "from typing import Union\n\nSTREAM_TYPES = ('sync', 'async')\nContent = Union[str, bytes]\n\n\n"
         "class AsyncByteStream:\n    async def __aiter__(self):\n        yield b''\n"
     ),
+    "net/context.py": "class Context:\n    def __init__(self) -> None:\n        self.depth = 0\n",
     "net/client.py": (
         "from .headers import Headers\nfrom .status import codes\nfrom .streams import AsyncByteStream\n"
-        "from .urls import URL\n\n\n"
+        "from .urls import URL\nfrom .context import Context\n\n\n"
+        "def nested(ctx: Context) -> int:\n    return ctx.depth\n\n\n"
         "def send(url, headers):\n    target = URL(url)\n    headers = Headers(headers)\n    return target\n\n\n"
         "def reason(status: int) -> str:\n    return codes.get_reason_phrase(status)\n\n\n"
         "def check(request) -> None:\n    assert isinstance(request.stream, AsyncByteStream)\n"
@@ -134,3 +136,8 @@ def test_the_partial_identifier_rules_other_imports_out(workspace):
     assert imports_ranked(workspace, ctx)[0].symbol == "Headers"
     typed = CursorContext(ctx.path, ctx.text + "As", ctx.line, ctx.col + 2)
     assert imports_ranked(workspace, typed)[0].symbol == "AsyncByteStream"
+
+
+def test_a_parameter_being_annotated_names_its_type_in_full_or_abbreviated(workspace):
+    chunks = imports_ranked(workspace, cut_before("net/client.py", "Context) -> int", "def nested(ctx: "))
+    assert chunks[0].symbol == "Context"
