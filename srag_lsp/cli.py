@@ -157,12 +157,16 @@ def stats_main(argv: list[str]) -> int:
     path = Path(args.trace_file) if args.trace_file else settings.cache_path() / "traces" / "trace.jsonl"
     records = load_traces(path)
     summary = summarize(records)
+    from srag_lsp import acceptance
+
+    accepted = acceptance.summarize(acceptance.load_events(path.with_name(acceptance.FILE_NAME)))
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "acceptance": accepted}, indent=2))
     else:
         if not records:
             print(f"no traces in {path} yet", file=sys.stderr)
         print(format_summary(summary))
+        print(acceptance.format_summary(accepted))
     return 0
 
 

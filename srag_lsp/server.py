@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from srag_lsp import __version__
+from srag_lsp.acceptance import register_acceptance
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.service import CompletionService
 from srag_lsp.runtime import Runtime, language_for
@@ -95,6 +96,7 @@ class SragServer(LanguageServer):
 
 def create_server() -> SragServer:
     server = SragServer()
+    register_acceptance(server)  # srag/didShow, srag/didAccept, srag/didDismiss
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: SragServer, params: types.InitializeParams) -> None:
@@ -199,7 +201,7 @@ def create_server() -> SragServer:
 
     @server.feature("srag/stats")
     def stats(ls: SragServer, params: Any = None) -> dict[str, Any]:
-        return {} if ls.runtime is None else ls.runtime.stats()
+        return {**({} if ls.runtime is None else ls.runtime.stats()), "acceptance": ls.acceptance.summary()}
 
     @server.feature("srag/indexStatus")
     async def index_status(ls: SragServer, params: Any = None) -> dict[str, Any]:
