@@ -94,11 +94,16 @@ def is_exception(symbol: str, kind: str, signature: str) -> bool:
     return bool(match and _EXCEPTION_NAME.search(match.group(1)))
 
 
+_KNOWN_KINDS = frozenset({"class", "struct", "interface", "enum", "type", "function", "method", "impl"})
+
+
 def kind_factor(expected: str, symbol: str, kind: str, signature: str) -> float:
     """How well a definition fits the expected kind: a boost, a penalty, or 1 when nothing is expected."""
     if not expected:
         return 1.0
     exception = is_exception(symbol, kind, signature)
+    if expected in ("exception", "class", "type") and kind not in _KNOWN_KINDS:
+        return 1.0  # a plain module-level binding (``basestring = (str, bytes)``) may be a tuple of classes
     if expected == "exception":
         return KIND_BOOST if exception else KIND_PENALTY
     if expected in ("class", "type"):
