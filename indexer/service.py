@@ -49,6 +49,9 @@ class ServiceTuning:
     lock_retry_s: float = 5.0
     progress_interval_s: float = 0.1
     embed_backoff_s: tuple[float, ...] = BACKOFF_S  # pauses after failed embedding batches (growing)
+    # pauses before the rescan that follows a failed write (a full disk, a broken folder), growing with each
+    # failure in a row: without them the writer re-reads the whole workspace in a loop while the fault lasts
+    failure_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass(slots=True)
@@ -81,6 +84,8 @@ class IndexService:
         self._pending_paths: set[str] = set()
         self._pending_buffers: dict[str, _PendingBuffer] = {}
         self._rescan = False
+        self._failures = 0  # failed units of work in a row
+        self._retry_at = 0.0  # monotonic time before which a rescan after a failure waits
         self._stopping = False
         self._busy = False
         self._thread: threading.Thread | None = None
@@ -317,7 +322,8 @@ class IndexService:
             embed = False
             with self._cond:
                 while not self._stopping:
-                    if self._rescan or self._pending_paths:
+                    retry_wait = self._retry_at - time.monotonic()
+                    if (self._rescan or self._pending_paths) and retry_wait <= 0:
                         break
                     wait = self._buffer_wait()
                     if wait is not None and wait <= 0:
@@ -335,7 +341,11 @@ class IndexService:
                         if embed_wait is not None and embed_wait <= 0:
                             embed = True
                             break
-                    candidates = [w for w in (wait, optimize_wait, cleanup_wait, embed_wait) if w is not None]
+                    if not (self._rescan or self._pending_paths):
+                        retry_wait = None
+                    candidates = [
+                        w for w in (wait, optimize_wait, cleanup_wait, embed_wait, retry_wait) if w is not None
+                    ]
                     self._cond.wait(min(candidates) if candidates else None)
                 if self._stopping:
                     return
@@ -481,12 +491,21 @@ class IndexService:
     def _guarded(self, action: Callable[[], Any], what: str = "indexing") -> Any:
         """Run one unit of work; log and record a failure, and reopen (or rebuild) a table that broke."""
         try:
-            return action()
+            result = action()
         except Exception as exc:  # the writer keeps serving after a failure
-            log.exception("%s failed", what)
-            self._set_error(f"{what} failed: {exc}")
+            backoff = self.tuning.failure_backoff_s
+            pause = backoff[min(self._failures, len(backoff) - 1)] if backoff else 0.0
+            self._failures += 1
+            self._retry_at = time.monotonic() + pause
+            if self._failures == 1:
+                log.exception("%s failed", what)
+            else:  # the same fault again: one line, not another traceback
+                log.warning("%s failed again (%d in a row): %s", what, self._failures, exc)
+            self._set_error(f"{what} failed: {exc} (retrying in {pause:.0f}s)")
             self._recover()
             return None
+        self._failures = 0
+        return result
 
     def _recover(self) -> None:
         """After a failed write: reopen the index (rebuilding it when damaged) and rescan the workspace."""
