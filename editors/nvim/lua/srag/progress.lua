@@ -12,7 +12,8 @@ function M.statusline()
     return ''
   end
   local pct = p.percentage and (' ' .. p.percentage .. '%') or ''
-  return ('srag: %s%s'):format(p.title ~= '' and p.title or 'working', pct)
+  local title = p.title ~= '' and p.title or 'working'
+  return (title:match('^srag') and '%s%s' or 'srag: %s%s'):format(title, pct)
 end
 
 local function on_progress(ev)
@@ -32,7 +33,10 @@ local function on_progress(ev)
   M.current = p
   if config.options.progress and (value.kind == 'begin' or value.kind == 'end') then
     local what = p.title .. (p.message and (': ' .. p.message) or '')
-    vim.notify(('srag: %s%s'):format(what, p.done and ' (done)' or ''), vim.log.levels.INFO)
+    if not what:match('^srag') then
+      what = 'srag: ' .. what
+    end
+    vim.notify(what .. (p.done and ' (done)' or ''), vim.log.levels.INFO)
   end
   pcall(vim.cmd, 'redrawstatus!')
 end

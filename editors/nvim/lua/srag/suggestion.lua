@@ -46,6 +46,9 @@ local function log_event(e)
 end
 
 local function state(bufnr)
+  if bufnr == 0 then
+    bufnr = vim.api.nvim_get_current_buf()
+  end
   local st = buffers[bufnr]
   if not st then
     st = {}
@@ -91,7 +94,7 @@ end
 
 --- Is a suggestion drawn for the buffer's current version and cursor?
 function M.visible(bufnr)
-  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local s = state(bufnr).shown
   if not s or s.text == '' then
     return false
