@@ -378,6 +378,11 @@ function M.attach(bufnr)
       state(ev.buf).req_key = nil
     end,
   })
+  if bufnr == vim.api.nvim_get_current_buf() and in_insert() then
+    vim.schedule(function() -- already typing when the server came up
+      M.sync(bufnr)
+    end)
+  end
   vim.api.nvim_create_autocmd('BufWipeout', {
     group = group,
     buffer = bufnr,
