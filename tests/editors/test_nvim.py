@@ -38,9 +38,9 @@ def nvim_binary() -> str:
 
 def nvim_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         env[name] = str(tmp_path / name.lower())  # Neovim's lsp.log goes under XDG_STATE_HOME
-    env["SRAG_CACHE_DIR"] = str(tmp_path / "cache")
+    env["SRAG_CACHE_DIR"] = str(tmp_path / "cache")  # index and traces per test; the models stay where they are
     env.update(extra)
     return env
 
