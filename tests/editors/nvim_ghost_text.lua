@@ -62,6 +62,11 @@ end
 
 local ghost = require('srag.ghost')
 local srag = require('srag')
+local notified = {}
+vim.notify = function(msg, level)
+  table.insert(notified, msg)
+  note('vim.notify(%q, %s)', msg, tostring(level))
+end
 
 local function sleep(ms)
   local co = coroutine.running()
@@ -160,6 +165,15 @@ local function run()
     return (s.state == 'ready' or s.state == 'off' or s.state == 'error') and s
   end, 'the index to be built')
   note('index: %s', tostring(index.state))
+  local progress = require('srag.progress')
+  wait(function()
+    return progress.current and progress.current.done
+  end, 'the end of the indexing progress', 30000)
+  local told = false
+  for _, m in ipairs(notified) do
+    told = told or (m:match('^srag') and m:match('%(done%)')) ~= nil
+  end
+  check('indexing progress came through LspProgress and vim.notify', told, notified)
 
   -- 1. Type at the end of `    discounted = ` (line 10): ghost text appears and follows the daemon's stages.
   local draws = {}

@@ -99,6 +99,7 @@ def test_ghost_text_streams_is_accepted_and_goes_stale(tmp_path: Path) -> None:
     assert f"{report['passed']} passed, 0 failed" in done.stdout
     names = {c["name"] for c in report["checks"] if c["ok"]}
     for required in (
+        "indexing progress came through LspProgress and vim.notify",
         "ghost text appears at the cursor after typing",
         "each stage the daemon sent was drawn, in order",
         "<Tab> inserted the shown suggestion after the text before the cursor",
