@@ -84,6 +84,13 @@ export class StreamingInlineProvider implements vscode.InlineCompletionItemProvi
       this.events.firstCharacter(Date.now() - sent);
     }
     const verdict = this.store.accept(s, active);
+    const shown = this.feedback.shown;
+    if (verdict === "unchanged" && shown !== undefined && shown.id === s.id && shown.text === s.text && shown.stage !== s.stage) {
+      // A refinement that kept the text: nothing to redraw, but what is on screen is now the refined suggestion.
+      this.feedback.didShow({ ...shown, stage: s.stage });
+      this.events.drawn(s);
+      return;
+    }
     if (verdict !== "redraw" || !this.enabled() || s.text === "") {
       return;
     }

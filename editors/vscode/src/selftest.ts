@@ -60,6 +60,24 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     api.received.push((s) => received.push(s));
     api.provider.feedback.onSend = (method, params) => sent.push({ method, params });
 
+    // As a person who opens the project and starts typing once it is indexed (the status bar says so).
+    const indexWait = Date.now();
+    let indexState = "";
+    while (Date.now() - indexWait < 120_000) {
+      try {
+        const s = await client!.sendRequest<Record<string, unknown>>("srag/indexStatus", {});
+        indexState = String(s.state);
+      } catch {
+        indexState = "no answer";
+      }
+      if (!["starting", "indexing"].includes(indexState)) {
+        break;
+      }
+      await sleep(250);
+    }
+    result.indexState = indexState;
+    result.indexWaitMs = Date.now() - indexWait;
+
     const file = process.env.SRAG_VSCODE_SELFTEST_FILE ?? "checkout.py";
     const folder = vscode.workspace.workspaceFolders?.[0];
     if (!check("a workspace is open", folder !== undefined)) {
@@ -106,15 +124,23 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     // Wait for the request's last notification, then for its text to be drawn (the throttle's trailing run).
     const last = await until(() => received.find((s) => forHere(s) && s.final), 180_000, 100);
     check("the daemon finished the suggestion", last !== undefined);
+    try {
+      const context = await client!.sendRequest<Record<string, unknown>>("srag/context", {});
+      result.trace = context.trace; // why the daemon refined or not (its policy's reasons)
+    } catch {
+      result.trace = undefined;
+    }
     const stages = [...new Set(received.filter(forHere).map((s) => s.stage))];
     result.stages = stages;
     const newest = [...received].reverse().find((s) => forHere(s) && s.text !== "");
+    // On screen: the newest text, and the newest stage (a refinement that kept the text is not redrawn).
     const drawnNewest = newest === undefined ? undefined
       : await until(() => api.drawn.find((s) => s.id === newest.id && s.text === newest.text && s.stage === newest.stage), 10_000);
     check("the newest text was drawn in place", drawnNewest !== undefined,
       newest === undefined ? "nothing non-empty" : `${newest.stage}: ${JSON.stringify(newest.text)}`);
     if (stages.includes("refined")) {
-      check("the refined stage was drawn", api.drawn.some((s) => forHere(s) && s.stage === "refined" && s.text !== ""));
+      check("the refined stage is what is shown", api.drawn.some((s) => forHere(s) && s.stage === "refined" && s.text !== "")
+        && sent.some((m) => m.method === "srag/didShow" && m.params.stage === "refined"));
     }
     const texts = api.drawn.filter(forHere).map((s) => `${s.stage}:${s.text}`);
     result.drawnSequence = texts;

@@ -254,8 +254,11 @@ async function main(): Promise<number> {
   if (result === undefined || result.phase !== "done") {
     failures.push(`the self-test did not finish (phase ${result?.phase ?? "none"})`);
   }
-  log(`e2e: stages ${JSON.stringify(result?.stages)}, first ghost text ${String(result?.firstDrawnMs)} ms after the`
+  log(`e2e: index ${String(result?.indexState)} after ${String(result?.indexWaitMs)} ms; stages ${JSON.stringify(result?.stages)}, first ghost text ${String(result?.firstDrawnMs)} ms after the`
     + ` extension started, accepted ${JSON.stringify(result?.acceptedText)}; ${Date.now() - started} ms in all`);
+  if (process.env.SRAG_VSCODE_E2E_TRACE === "1") {
+    log(`e2e: the daemon's trace of the suggestion: ${JSON.stringify(result?.trace)}`);
+  }
   if (failures.length > 0) {
     log(`e2e: FAILED: ${failures.join("; ")}`);
     log(`e2e: code-server log tail:\n${fs.readFileSync(serverLog, "utf8").slice(-4000)}`);
