@@ -219,8 +219,34 @@ local function run()
     note('the daemon sent only %s for this suggestion: no stage change to see', table.concat(sent, ', '))
   end
 
-  -- 2. <M-w> accepts the first word and keeps the rest on screen; <Tab> accepts what is shown.
-  shown = assert(suggestion.current(buf), 'a suggestion to accept')
+  -- 2. Typing the ghost text's first character keeps the rest on screen (checked right after the key, before
+  -- any answer to the new request could arrive).
+  shown = assert(suggestion.current(buf), 'a suggestion to type through')
+  local first_char = shown.text:sub(1, 1)
+  if #shown.text > 1 and first_char:match('[%w_(]') then
+    local kept, kept_drawn
+    vim.api.nvim_create_autocmd('TextChangedI', {
+      once = true,
+      callback = function()
+        kept = suggestion.current(buf) or false
+        kept_drawn = kept and drawn_matches(buf, kept)
+      end,
+    })
+    note('keys: %s (the first character of the ghost text)', first_char)
+    vim.api.nvim_input(first_char)
+    wait(function()
+      return kept ~= nil
+    end, 'the character to be typed', 20000)
+    check('typing the first character of the suggestion keeps the rest drawn',
+      kept and kept.id == shown.id and kept.text == shown.text:sub(2) and kept_drawn,
+      kept and kept.text or 'nothing shown')
+    before = before .. first_char
+  end
+
+  -- 3. <M-w> accepts the first word and keeps the rest on screen; <Tab> accepts what is shown.
+  shown = wait(function()
+    return suggestion.current(buf)
+  end, 'a suggestion to accept', 60000)
   local word = shown.text:match('^[%w_]+')
   if word and #word < #shown.text then
     note('keys: <M-w> (accept the word %q)', word)
@@ -264,7 +290,7 @@ local function run()
     { cursor = cur, mode = vim.api.nvim_get_mode().mode })
   check('the accepted suggestion is no longer drawn', (suggestion.current(buf) or {}).id ~= shown.id)
 
-  -- 3. A keystroke while a suggestion streams drops it; later notifications for the old version stay hidden.
+  -- 4. A keystroke while a suggestion streams drops it; later notifications for the old version stay hidden.
   vim.api.nvim_input('<Esc>')
   wait(function()
     return vim.api.nvim_get_mode().mode == 'n'
@@ -317,7 +343,7 @@ local function run()
     ~= stale.id, { late_notifications = late })
   note('%d notifications for %s arrived after the keystroke and were ignored', late, stale.id)
 
-  -- 4. <C-e> dismisses whatever is shown; the daemon counted shows, the accept and dismissals.
+  -- 5. <C-e> dismisses whatever is shown; the daemon counted shows, the accept and dismissals.
   local dismissable = wait(function()
     return suggestion.current(buf)
   end, 'a suggestion after the keystroke')

@@ -102,6 +102,7 @@ def test_ghost_text_streams_is_accepted_and_goes_stale(tmp_path: Path) -> None:
         "indexing progress came through LspProgress and vim.notify",
         "ghost text appears at the cursor after typing",
         "each stage the daemon sent was drawn, in order",
+        "typing the first character of the suggestion keeps the rest drawn",
         "<Tab> inserted the shown suggestion after the text before the cursor",
         "a keystroke that does not match drops the shown text at once",
         "notifications for the old version are never drawn",

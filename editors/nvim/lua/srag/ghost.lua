@@ -47,6 +47,9 @@ end
 
 --- What is drawn in `bufnr` now: {row, col, first, rest} or nil (for :SragStatus and tests).
 function M.drawn(bufnr)
+  if bufnr == 0 then
+    bufnr = vim.api.nvim_get_current_buf()
+  end
   local id = marks[bufnr]
   if not id or not vim.api.nvim_buf_is_valid(bufnr) then
     return nil

@@ -109,7 +109,7 @@ function M.current(bufnr)
   return s and s.text ~= '' and vim.deepcopy(s) or nil
 end
 
----@param reason string "dismiss" | "leave" | "moved" | "stale" | "replaced" | "toggle" | "accepted"
+---@param reason string "dismiss" | "leave" | "moved" | "stale" | "replaced" | "toggle" | "accepted" | "typed"
 function M.hide(bufnr, reason)
   local st = state(bufnr)
   local s = st.shown
@@ -119,7 +119,7 @@ function M.hide(bufnr, reason)
     return
   end
   log_event({ kind = 'hide', id = s.id, stage = s.stage, reason = reason })
-  if reason ~= 'accepted' and s.from_daemon then
+  if reason ~= 'accepted' and reason ~= 'typed' and s.from_daemon then
     feedback.dismissed(vim.lsp.get_client_by_id(s.client_id), s)
   end
 end
@@ -293,6 +293,8 @@ function M.sync(bufnr)
         s.text, s.version, s.col, s.line_prefix = s.text:sub(#typed + 1), version, col, before
         redraw(bufnr, s)
         log_event({ kind = 'typed', id = s.id, stage = s.stage, version = version, text = s.text })
+      elseif typed == s.text then
+        M.hide(bufnr, 'typed') -- typed out to the end: neither accepted with a key nor dismissed
       else
         M.hide(bufnr, 'stale')
       end
