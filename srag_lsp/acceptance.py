@@ -203,7 +203,7 @@ def _counts(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "dismiss":
             dismissed.add(sid)
     partial -= full
-    dismissed -= full | partial
+    dismissed = (dismissed & shown) - (full | partial)  # a dismissal of something never shown is no dismissal
     return {
         "shown": len(shown),
         "accepted": len(full),

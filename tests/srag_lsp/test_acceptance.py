@@ -88,6 +88,8 @@ def test_summary_counts_each_suggestion_once_per_group() -> None:
         {"event": "accept", "id": "s3", "stage": "refined", "model": "big", "chars": 9, "accepted_chars": 3,
          "partial": True},
         {"event": "dismiss", "id": "s3", "stage": "refined", "model": "big"},
+        # s4: dismissed but never shown (an empty suggestion): not counted
+        {"event": "dismiss", "id": "s4", "stage": "refined", "model": "big"},
     ]
     s = summarize(events)
     assert (s["shown"], s["accepted"], s["partially_accepted"], s["dismissed"]) == (3, 1, 1, 1)

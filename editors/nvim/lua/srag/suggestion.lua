@@ -119,7 +119,7 @@ function M.hide(bufnr, reason)
     return
   end
   log_event({ kind = 'hide', id = s.id, stage = s.stage, reason = reason })
-  if reason ~= 'accepted' and reason ~= 'typed' and s.from_daemon then
+  if reason ~= 'accepted' and reason ~= 'typed' and s.from_daemon and next(s.announced) then
     feedback.dismissed(vim.lsp.get_client_by_id(s.client_id), s)
   end
 end
