@@ -42,7 +42,7 @@ from srag_lsp.assembly import assemble_engine
 from srag_lsp.completion.context import make_context_provider
 from srag_lsp.completion.engine import CompletionEngine, edit_distance
 from srag_lsp.completion.request import CompletionRequest
-from srag_lsp.settings import Settings
+from srag_lsp.settings import from_environment
 from srag_lsp.trace import Tracer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -185,7 +185,9 @@ def oracle_chunk(workspace: Path, case: QualityCase) -> OracleChunk:
 
 async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], configs: list[str],
                    scratch: Path) -> list[dict[str, Any]]:
-    settings = Settings(backend="embedded", cache_dir=str(scratch / "cache"), index_dir=str(index_dir), trace=False)
+    # The defaults (SRAG_* variables may change one setting, to compare it with the default), on the embedded model.
+    settings = replace(from_environment(print), backend="embedded", cache_dir=str(scratch / "cache"),
+                       index_dir=str(index_dir), trace=False)
     context = make_context_provider(settings, workspace, index_dir)
     oracle = OracleContext()
 

@@ -1,4 +1,4 @@
-"""Streaming vs sequential, side by side in one run, through the real daemon over LSP.
+"""Streaming vs sequential, side by side in one run, through the real daemon over LSP, on the default settings.
 
 For cross-file cursor positions in real code (requests, flask, jinja2, werkzeug: the cases of the
 retrieval evaluation, where the answer needs a name defined in another module), the daemon runs in
@@ -32,23 +32,11 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from benchmarks.lsp_session import SERVER, as_dict, daemon_env
 from benchmarks.retrieval_cases import Case, all_cases, install_packages, sample_cases
 from srag_lsp.trace import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SERVER = [sys.executable, "-m", "srag_lsp.cli", "--stdio"]
-
-
-def as_dict(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: as_dict(v) for k, v in obj.items()}
-    if hasattr(obj, "_asdict"):
-        return {k: as_dict(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, list | tuple):
-        return [as_dict(v) for v in obj]
-    if hasattr(obj, "__dict__") and not isinstance(obj, type):
-        return {k: as_dict(v) for k, v in vars(obj).items() if not k.startswith("_")}
-    return obj
 
 
 def build_index(workspace: Path, index_dir: Path) -> None:
@@ -78,11 +66,9 @@ async def run_config(workspace: Path, index_dir: Path, cases: list[Case], strate
                      model: str, scratch: Path) -> list[dict[str, Any]]:
     cache = scratch / f"cache-{strategy}-{delay_ms}"
     cache.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, SRAG_CACHE_DIR=str(cache), SRAG_INDEX_DIR=str(index_dir), SRAG_BACKEND="embedded",
-               SRAG_EMBEDDED_MODEL=model, SRAG_STRATEGY=strategy, SRAG_RETRIEVAL_DELAY_MS=str(delay_ms),
-               SRAG_STREAMING="true", SRAG_MAX_TOKENS="24", SRAG_DRAFT_MAX_TOKENS="16", SRAG_PREFIX_LINES="24",
-               SRAG_SUFFIX_LINES="0", SRAG_CONTEXT_BUDGET_TOKENS="256", SRAG_INLINE_WAIT_MS="50",
-               SRAG_INDEX_ENABLED="false")
+    # The default settings: only paths, the backend, the model and what this benchmark compares are set.
+    env = daemon_env(cache, index_dir, SRAG_EMBEDDED_MODEL=model, SRAG_STRATEGY=strategy,
+                     SRAG_RETRIEVAL_DELAY_MS=str(delay_ms))
     client: LanguageClient = await ClientServerConfig(server_command=SERVER, server_env=env).start()
     events: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     finished: dict[str, asyncio.Event] = {}

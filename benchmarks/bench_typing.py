@@ -278,11 +278,11 @@ class Session:
 
 
 async def run_strategy(workspace: Path, index_dir: Path, cases: list[LineCase], strategy: str, cadence_ms: int,
-                       scratch: Path) -> dict[str, Any]:
+                       scratch: Path, settings: dict[str, str]) -> dict[str, Any]:
     cache = scratch / f"cache-{strategy}"
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
-    client = await start_daemon(workspace, daemon_env(cache, index_dir, SRAG_STRATEGY=strategy))
+    client = await start_daemon(workspace, daemon_env(cache, index_dir, **settings))
     session = Session(client, workspace, cadence_ms / 1000.0)
     pid = daemon_pid(client)
     cpu0 = cpu_seconds(pid)
@@ -411,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--cadence-ms", type=int, default=120)
     parser.add_argument("--strategies", default="streaming,sequential,local")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL:SETTING=VALUE",
+                        help="also run the default strategy with one setting changed, e.g. "
+                             "gemma-draft:SRAG_DRAFT_MODEL=gemma3-270m (repeatable)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-typing"))
     parser.add_argument("--name", default="typing", help="results file name (benchmarks/results/NAME.json/.png)")
@@ -422,13 +425,19 @@ def main(argv: list[str] | None = None) -> int:
     cases = pick_lines(workspace, args.lines, args.seed)
     index_dir = work / "index"
     build_index(workspace, index_dir)
+    configs: dict[str, dict[str, str]] = {s: {"SRAG_STRATEGY": s} for s in args.strategies.split(",") if s}
+    for item in args.compare:
+        label, _, setting = item.partition(":")
+        name, _, value = setting.partition("=")
+        configs[label] = {name: value}
     runs: dict[str, dict[str, Any]] = {}
-    for strategy in args.strategies.split(","):
-        print(f"typing {len(cases)} lines with strategy {strategy}...", file=sys.stderr)
-        runs[strategy] = asyncio.run(run_strategy(workspace, index_dir, cases, strategy, args.cadence_ms, work))
+    for label, settings in configs.items():
+        print(f"typing {len(cases)} lines: {label} {settings}...", file=sys.stderr)
+        runs[label] = asyncio.run(run_strategy(workspace, index_dir, cases, label, args.cadence_ms, work, settings))
     results = {s: summarize(r, args.cadence_ms) for s, r in runs.items()}
     report = {"lines": len(cases), "keystrokes": sum(len(c.body) for c in cases), "cadence_ms": args.cadence_ms,
-              "model": "qwen2.5-coder-0.5b (embedded default)", "settings": "defaults", "results": results,
+              "model": "qwen2.5-coder-0.5b (embedded default)", "settings": {"defaults, except": configs},
+              "results": results,
               "cases": [c.to_json() for c in cases]}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps({**report, "runs": runs}, default=str))

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CHUNKS_PER_UPDATE = 4  # fewer chunks that matter more: the best few of each retrieval update are pinned
 SKIP_DRAFT_SHARE = 0.6  # skip the draft when the refine slot already holds this share of the context prompt
+SCORE_MARGIN = 0.5  # nats per token by which the context-aware prompt must prefer a refinement to what is shown
 
 
 class ContextChunkLike(Protocol):
@@ -133,6 +134,7 @@ class _Run:
         self.retrieval_wait_ms = 0.0  # sequential: time spent waiting for retrieval before the model call
         self.decisions: list[dict[str, Any]] = []
         self.shown_by = 0  # which generation the shown text comes from: 0 the draft, n the n-th refinement
+        self.prompts: dict[int, str] = {}  # each generation's prompt (0: the draft's)
 
     # ---- output ----------------------------------------------------------------------------------
     def show(self, text: str, stage: str, done: bool, final: bool = False) -> None:
@@ -166,6 +168,7 @@ class _Run:
                        chunks: Sequence[ContextChunkLike], max_tokens: int) -> None:
         """Stream one generation; post partial texts as events; end with a done event (also on error)."""
         prompt = self.engine.prompt_for(generator, self.request, window, chunks)
+        self.prompts[n] = prompt.text
         stats = GenerationStats()
         raw = ""
         error: str | None = None
@@ -330,12 +333,38 @@ class _Run:
             return  # it disagrees so far: keep what is shown until the refinement can be judged whole
         verdict = judge_refinement(self.shown, text, unknown_in_shown=self.unknown_in_draft,
                                    context_symbols=[c.symbol for c in self.context.values()])
+        scorer = getattr(self.engine.refine.backend, "score", None)
+        if not verdict.yes and scorer is not None and n in self.prompts:
+            # No evidence in the names: let the context-aware prompt say which text it prefers.
+            self.spawn(self.compare(scorer, n, self.shown, text))
+            return
         self.decide("replace", verdict.yes, verdict.reason)
         if verdict.yes:
             self.shown_by = n
             self.show(text, "refined", False)
         else:
             self.trace.flags["kept_shown"] = verdict.reason
+
+    async def compare(self, scorer: Any, n: int, shown: str, refined: str) -> None:
+        try:
+            ours, theirs = await scorer(self.prompts[n], [shown, refined])
+        except Exception as exc:  # no scores: no evidence
+            log.debug("scoring failed: %s", exc)
+            ours, theirs = 0.0, 0.0
+        await self.events.put(("scored", (n, shown, refined, theirs - ours)))
+
+    def on_scored(self, n: int, shown: str, refined: str, margin: float) -> None:
+        self.trace.numbers["score_margin"] = round(margin, 3)
+        if n != self.refine_n or shown != self.shown:
+            return
+        if margin >= SCORE_MARGIN:
+            self.decide("replace", True, f"the context-aware prompt prefers it by {margin:.2f} nats a token")
+            self.shown_by = n
+            self.show(refined, "refined", False)
+        else:
+            reason = f"no evidence that what is shown is wrong (score margin {margin:.2f})"
+            self.decide("replace", False, reason)
+            self.trace.flags["kept_shown"] = reason
 
     def busy(self) -> bool:
         return bool(
@@ -527,6 +556,8 @@ class CompletionEngine:
                 run.on_refined(*payload)
                 if payload[2]:
                     run.consider_refining()
+            elif kind == "scored":
+                run.on_scored(*payload)
             elif kind == "retrieval":
                 trace.sources[payload.source] = round(trace.ms(), 2)
                 trace.mark("retrieval_first")
@@ -581,7 +612,7 @@ class CompletionEngine:
         if run.names_checked or self.context is None:
             return
         run.names_checked = True
-        names = new_identifiers(text, run.request.text)
+        names = new_identifiers(text, run.request.text, run.request.language)
         if names:
             run.spawn(run.check_names(names))
         else:

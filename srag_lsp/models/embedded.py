@@ -327,6 +327,47 @@ class EmbeddedBackend:
             if slot.warm_cancel is cancel:
                 slot.warm_cancel = None
 
+    async def score(self, prompt: str, continuations: list[str]) -> list[float]:
+        """The mean log-probability per token of each continuation after ``prompt`` (higher: the model prefers it).
+
+        The prompt's KV cache is re-used (it is usually the one a refinement just evaluated), and each continuation
+        costs one batch of its own tokens. An empty continuation scores -inf.
+        """
+        if self._slot is None:
+            raise BackendError("the embedded model is not loaded")
+        _preempt_warmups()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._slot.executor, self._score_job, self._slot, prompt, continuations)
+
+    def _score_job(self, slot: _Slot, prompt: str, continuations: list[str]) -> list[float]:
+        import numpy as np
+
+        with slot.lock:
+            llm = slot.llm
+            tokens = self._prompt_tokens(slot, prompt, 0, 64)
+            _prefill_locked(slot, tokens, prompt, threading.Event(), EVAL_BATCH)
+            base = llm.n_tokens  # all but the prompt's last token are in the KV cache
+            scores: list[float] = []
+            try:
+                for text in continuations:
+                    ctoks = list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))[:64]
+                    if not text or not ctoks:
+                        scores.append(float("-inf"))
+                        continue
+                    batch = [tokens[-1], *ctoks[:-1]]
+                    llm._ctx.kv_cache_seq_rm(-1, base, -1)
+                    llm._batch.set_batch(batch=batch, n_past=base, logits_all=True)
+                    llm._ctx.decode(llm._batch)
+                    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
+                    rows = logits.astype(np.float64)
+                    rows -= rows.max(axis=1, keepdims=True)
+                    logp = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+                    scores.append(float(np.mean(logp[np.arange(len(ctoks)), ctoks])))
+            finally:
+                llm._ctx.kv_cache_seq_rm(-1, base, -1)  # the cache holds the prompt again, as the ids say
+                llm.n_tokens = base
+            return scores
+
     def _prompt_tokens(self, slot: _Slot, prompt: str, num_ctx: int, max_tokens: int) -> list[int]:
         """The prompt's tokens, cut to leave room for ``max_tokens`` of output in the context window."""
         tokens = list(slot.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))

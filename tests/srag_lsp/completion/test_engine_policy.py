@@ -185,3 +185,30 @@ async def test_local_never_retrieves() -> None:
     context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
     _, outcome = await run(engine(backend, context, strategy="local"))
     assert context.streamed == 0 and outcome.suggestion.text == "subtotal * 0.9"
+
+
+class ScoringBackend(ScriptedBackend):
+    """A scripted fake that also scores continuations (as the embedded backend does with log-probabilities)."""
+
+    def __init__(self, *args: object, scores: dict[str, float], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.scores = scores
+        self.scored: list[list[str]] = []
+
+    async def score(self, prompt: str, continuations: list[str]) -> list[float]:
+        self.scored.append(continuations)
+        return [self.scores.get(c, -5.0) for c in continuations]
+
+
+@pytest.mark.parametrize(("refined_score", "replaced"), [(-0.2, True), (-1.0, False)])
+async def test_without_evidence_in_the_names_the_context_prompt_scores_both_texts(refined_score: float,
+                                                                                  replaced: bool) -> None:
+    draft, refined = "subtotal * 0.9", "discounted - coupon_percent * discounted"
+    backend = ScoringBackend(lambda p: [refined + "\n"] if "<|file_sep|>pricing.py" in p else [draft + "\n"],
+                             scores={draft: -1.2, refined: refined_score})
+    _, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])))
+    assert backend.scored == [[draft, refined]]
+    assert outcome.suggestion.text == (refined if replaced else draft)
+    assert outcome.trace.numbers["score_margin"] == pytest.approx(refined_score + 1.2, abs=1e-3)
+    last = [d for d in outcome.trace.flags["decisions"] if d["what"] == "replace"][-1]
+    assert last["yes"] is replaced and "margin" in last["reason"] or "prefers" in last["reason"]
