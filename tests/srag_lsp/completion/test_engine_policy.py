@@ -211,4 +211,4 @@ async def test_without_evidence_in_the_names_the_context_prompt_scores_both_text
     assert outcome.suggestion.text == (refined if replaced else draft)
     assert outcome.trace.numbers["score_margin"] == pytest.approx(refined_score + 1.2, abs=1e-3)
     last = [d for d in outcome.trace.flags["decisions"] if d["what"] == "replace"][-1]
-    assert last["yes"] is replaced and "margin" in last["reason"] or "prefers" in last["reason"]
+    assert last["yes"] is replaced and ("margin" in last["reason"] or "prefers" in last["reason"])
