@@ -153,6 +153,7 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     check("the daemon was told the suggestion was shown", sent.some((m) => m.method === "srag/didShow"));
 
     // Let the driver take its screenshot of the ghost text, then accept as Tab does.
+    result.status = await client!.sendRequest<Record<string, unknown>>("srag/status", {});
     write("ready-to-accept");
     await until(() => (fs.existsSync(`${resultFile}.go`) ? true : undefined), 60_000, 100);
     await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
@@ -170,10 +171,62 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
       && told.params.partial === false, JSON.stringify(told?.params));
     result.documentText = doc.getText();
     await vscode.commands.executeCommand("workbench.action.files.revert");
+    await commands(api, check, result);
   } catch (err) {
     check("no exception", false, err instanceof Error ? `${err.message}\n${err.stack ?? ""}` : String(err));
   } finally {
     result.ok = checks.length > 0 && checks.every((c) => c.ok);
     write("done");
   }
+}
+
+type CheckFn = (name: string, ok: boolean, detail?: string) => boolean;
+
+/** The extension's commands, as a person runs them from the command palette after the first suggestion. */
+async function commands(api: SragApi, check: CheckFn, result: Record<string, unknown>): Promise<void> {
+  const client = api.client()!;
+  const virtual = (name: string): vscode.TextDocument | undefined =>
+    vscode.workspace.textDocuments.find((d) => d.uri.scheme === "srag" && d.uri.path === `/${name}`);
+
+  await vscode.commands.executeCommand("srag.showContext");
+  const context = await until(() => virtual("context.md"), 10_000);
+  check("Show Context opens the last suggestion's context", context !== undefined
+    && context.getText().includes("# Context of suggestion"), context?.getText().slice(0, 200));
+
+  await vscode.commands.executeCommand("srag.showStats");
+  const stats = await until(() => virtual("stats.json"), 10_000);
+  let parsed: unknown;
+  try {
+    parsed = stats === undefined ? undefined : JSON.parse(stats.getText());
+  } catch {
+    parsed = undefined;
+  }
+  check("Show Stats opens the daemon's stats as JSON", typeof parsed === "object" && parsed !== null);
+  result.stats = parsed;
+
+  await vscode.commands.executeCommand("srag.disable");
+  const off = vscode.workspace.getConfiguration("srag").get<boolean>("enabled");
+  await vscode.commands.executeCommand("srag.enable");
+  const on = vscode.workspace.getConfiguration("srag").get<boolean>("enabled");
+  check("Disable and Enable switch srag.enabled", off === false && on === true);
+
+  await vscode.commands.executeCommand("srag.restartServer");
+  const restarted = await until(() => (api.client()?.isRunning() && api.client() !== client ? api.client() : undefined), 30_000);
+  check("Restart the Server starts a new daemon", restarted !== undefined);
+
+  await vscode.commands.executeCommand("srag.reindex");
+  let state = "";
+  const after = await until(() => (api.client()?.isRunning() ? api.client() : undefined), 30_000);
+  for (let i = 0; after !== undefined && i < 240; i++) {
+    try {
+      state = String((await after.sendRequest<Record<string, unknown>>("srag/indexStatus", {})).state);
+    } catch {
+      state = "no answer";
+    }
+    if (state === "ready") {
+      break;
+    }
+    await sleep(250);
+  }
+  check("Reindex the Workspace ends with a ready index", state === "ready", state);
 }

@@ -218,6 +218,14 @@ async function main(): Promise<number> {
       }
       await sleep(100);
     }
+    // The status bar item: backend and model as the daemon reports them.
+    const status = ready?.status as Record<string, unknown> | undefined;
+    const bar = await page.evaluate<string>(`Array.from(document.querySelectorAll(".statusbar-item"))
+      .map((e) => e.innerText || "").filter((t) => t.includes("srag")).join(" | ")`);
+    log(`e2e: status bar: ${JSON.stringify(bar)}`);
+    if (status !== undefined && !bar.includes(`${String(status.backend)}: ${String(status.model)}`)) {
+      failures.push(`the status bar does not show ${String(status.backend)}: ${String(status.model)} (${bar})`);
+    }
     const shot = path.join(EXTENSION_DIR, "out", "vscode-ghost-text.png");
     await page.screenshot({ path: shot });
     if (process.env.SRAG_UPDATE_SCREENSHOT === "1") {
