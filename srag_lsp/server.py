@@ -20,6 +20,7 @@ from srag_lsp import __version__
 from srag_lsp.acceptance import register_acceptance
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.service import CompletionService
+from srag_lsp.protocol_guard import GuardedProtocol
 from srag_lsp.runtime import Runtime, language_for
 from srag_lsp.settings import Settings, from_client, from_environment
 
@@ -30,7 +31,8 @@ SUGGESTION_NOTIFICATION = "srag/suggestion"
 
 class SragServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("srag-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__("srag-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=GuardedProtocol)  # every request gets an answer (issue 12)
         self.problems: list[str] = []
         self.settings: Settings = from_environment(self.problems.append)
         self.runtime: Runtime | None = None

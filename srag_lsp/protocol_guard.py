@@ -1,0 +1,83 @@
+"""pygls's LSP protocol, made to answer every request a client can send, however wrong.
+
+pygls (2.1) leaves some requests unanswered, and a client waiting on one hangs: a request without
+``params`` (valid JSON-RPC, what a client sends for ``srag/status``), a request whose params do not fit the
+method's type (a negative line), any request after ``shutdown``. This subclass answers them with the LSP
+errors the specification names (InvalidParams, InvalidRequest after shutdown, ServerNotInitialized before
+``initialize``) and leaves every well-formed message to pygls.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.protocol import LanguageServerProtocol
+
+log = logging.getLogger(__name__)
+
+SERVER_NOT_INITIALIZED = -32002  # LSP's ServerNotInitialized
+
+
+class _Answered:
+    """What :meth:`GuardedProtocol.structure_message` returns for a request it has already answered."""
+
+    jsonrpc = None
+
+
+_ANSWERED = _Answered()
+
+
+class GuardedProtocol(LanguageServerProtocol):
+    """Every request gets an answer: a result, or an LSP error naming what was wrong."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._initialize_seen = False
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        # json.loads calls this for every object in a message; only the message itself has "jsonrpc".
+        if not isinstance(data, dict) or "jsonrpc" not in data:
+            return data
+        if "method" in data and "params" not in data:
+            data = {**data, "params": None}  # JSON-RPC allows leaving params out; pygls does not
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "id" not in data or "method" not in data:
+                raise  # a notification or a response: nobody waits for an answer (pygls logs it)
+            message = f"invalid params for {data['method']}: {_innermost(exc.__cause__ or exc)}"
+            log.warning("request %r: %s", data["id"], message)
+            self._answer_error(data["id"], JsonRpcInvalidParams.CODE, message)
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        if message is _ANSWERED:
+            return
+        method = getattr(message, "method", None)
+        msg_id = getattr(message, "id", None)
+        if method is not None and msg_id is not None:  # a request
+            if self._shutdown:
+                self._answer_error(msg_id, JsonRpcInvalidRequest.CODE, f"{method}: the server is shutting down")
+                return
+            if method == types.INITIALIZE:
+                self._initialize_seen = True
+            elif not self._initialize_seen:
+                self._answer_error(msg_id, SERVER_NOT_INITIALIZED, f"{method}: the server is not initialized yet")
+                return
+        super().handle_message(message)
+
+    def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
+        try:
+            self._send_response(msg_id, error=types.ResponseError(code=code, message=message))
+        except Exception as exc:  # an id that cannot be echoed back (not a string or an integer)
+            log.warning("cannot answer request %r: %s", msg_id, exc)
+
+
+def _innermost(exc: BaseException) -> str:
+    """The first leaf of cattrs' exception groups: "Position.line should be in range ..., but was -1"."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
