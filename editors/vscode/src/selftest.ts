@@ -171,6 +171,7 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
       && told.params.partial === false, JSON.stringify(told?.params));
     result.documentText = doc.getText();
     await vscode.commands.executeCommand("workbench.action.files.revert");
+    await partialAccept(api, editor, line, typed, received, sent, check, result);
     await commands(api, check, result);
   } catch (err) {
     check("no exception", false, err instanceof Error ? `${err.message}\n${err.stack ?? ""}` : String(err));
@@ -229,4 +230,54 @@ async function commands(api: SragApi, check: CheckFn, result: Record<string, unk
     await sleep(250);
   }
   check("Reindex the Workspace ends with a ready index", state === "ready", state);
+}
+
+/**
+ * Accept Next Word (VS Code's own command) on a fresh suggestion at the same place: the first word goes in, the
+ * daemon hears of a partial accept of exactly that text.
+ */
+async function partialAccept(
+  api: SragApi,
+  editor: vscode.TextEditor,
+  line: number,
+  typed: string,
+  received: SuggestionParams[],
+  sent: { method: string; params: Record<string, unknown> }[],
+  check: CheckFn,
+  result: Record<string, unknown>,
+): Promise<void> {
+  const doc = editor.document;
+  await vscode.window.showTextDocument(doc, { preview: false });
+  const end = doc.lineAt(line).range.end;
+  editor.selection = new vscode.Selection(end, end);
+  for (const ch of typed) {
+    await vscode.commands.executeCommand("type", { text: ch });
+    await sleep(40);
+  }
+  const cursor = editor.selection.active;
+  const version = doc.version;
+  const before = doc.getText();
+  void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+  const forHere = (s: SuggestionParams): boolean => s.uri === doc.uri.toString() && s.version === version
+    && s.position.line === cursor.line && s.position.character === cursor.character;
+  const last = await until(() => received.find((s) => forHere(s) && s.final), 180_000, 100);
+  const shown = await until(() => {
+    const s = api.provider.feedback.shown;
+    return s !== undefined && last !== undefined && s.id === last.id && s.text === last.text ? s : undefined;
+  }, 10_000);
+  if (!check("a second suggestion is shown for Accept Next Word", shown !== undefined && shown.text.length > 1)) {
+    return;
+  }
+  await vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord");
+  await until(() => (doc.version !== version ? true : undefined), 5000);
+  const offset = doc.offsetAt(cursor);
+  const inserted = doc.getText().slice(offset, offset + doc.getText().length - before.length);
+  result.partialAccepted = inserted;
+  check("Accept Next Word inserted the start of the suggestion", inserted.length > 0 && inserted.length < shown!.text.length
+    && shown!.text.startsWith(inserted) && doc.getText() === before.slice(0, offset) + inserted + before.slice(offset),
+  JSON.stringify({ inserted, suggestion: shown!.text }));
+  const told = await until(() => sent.find((m) => m.method === "srag/didAccept" && m.params.partial === true), 3000);
+  check("the daemon was told of a partial accept of that text", told !== undefined && told.params.accepted === inserted
+    && told.params.id === shown!.id, JSON.stringify(told?.params));
+  await vscode.commands.executeCommand("workbench.action.files.revert");
 }
