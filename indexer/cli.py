@@ -473,16 +473,10 @@ def _semantic(reader: IndexReader, text: str, k: int, *, host: str) -> list[Hit]
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:
-    return {
-        "path": hit.path,
-        "start_line": hit.start_line,
-        "end_line": hit.end_line,
-        "symbol": hit.symbol,
-        "qualified_name": hit.qualified_name,
-        "kind": hit.kind,
-        "signature": hit.signature,
-        "score": round(hit.score, 4),
-    }
+    from indexer.query import location_record
+
+    return {**location_record(hit), "qualified_name": hit.qualified_name, "signature": hit.signature,
+            "score": round(hit.score, 4)}
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 import lancedb
 
 from indexer.identifiers import split_identifier
+from indexer.languages.base import DEFINITION_KINDS
 from indexer.location import is_local, local_path
 from indexer.manifest import ManifestError, load_manifest, manifest_path
 from indexer.store import TABLE_NAME, sql_in, sql_string
@@ -46,10 +47,13 @@ _MAX_ROWS_PER_FILE = 100_000
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _IDENTIFIER = re.compile(r"\w+")
 _PART_HEADER = re.compile(r"\A[^\n]*\(part \d+ of [^\n]*\)[^\n]*\n")
-_DEFINITION_KINDS = frozenset(
-    {"class", "function", "method", "struct", "interface", "enum", "type", "constant", "impl"}
-)
 VECTOR_TABLES_TTL_S = 5.0  # how long the list of vectors tables (asked at every retrieval) is reused
+
+
+def location_record(item: Any) -> dict[str, Any]:
+    """The fields every JSON view of a chunk starts with: where it is and what it defines."""
+    return {"path": item.path, "start_line": item.start_line, "end_line": item.end_line, "symbol": item.symbol,
+            "kind": item.kind}
 
 
 @dataclass(slots=True, frozen=True)
@@ -371,7 +375,7 @@ def _hit(row: dict[str, Any], score: float) -> Hit:
 
 def _symbol_score(row: dict[str, Any], wanted: set[str]) -> float:
     score = 2.0 if row["qualified_name"] in wanted and row["qualified_name"] != row["symbol"] else 1.0
-    if row["kind"] in _DEFINITION_KINDS:
+    if row["kind"] in DEFINITION_KINDS:
         score += 0.5
     return score
 

@@ -16,9 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from indexer.identifiers import IDENTIFIER
 from srag_lsp.completion.languages import noise_words
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class Verdict:
 
 
 def identifiers(text: str) -> list[str]:
-    return _IDENT.findall(text)
+    return IDENTIFIER.findall(text)
 
 
 def _word_in(name: str, text: str) -> bool:

@@ -96,15 +96,9 @@ def build_context(workspace: Path, location: Location) -> CursorContext:
 
 def chunk_record(chunk: ContextChunk) -> dict[str, Any]:
     """The contract's fields for one chunk (paths are workspace-relative already)."""
-    return {
-        "path": chunk.path,
-        "start_line": chunk.start_line,
-        "end_line": chunk.end_line,
-        "symbol": chunk.symbol,
-        "kind": chunk.kind,
-        "source": chunk.source,
-        "score": round(float(chunk.score), 6),
-    }
+    from indexer.query import location_record
+
+    return {**location_record(chunk), "source": chunk.source, "score": round(float(chunk.score), 6)}
 
 
 def result_record(result: RetrievalResult, k: int) -> dict[str, Any]:
