@@ -148,25 +148,32 @@ def _in_file_cases(workspace: Path, package: str, n: int, seed: int) -> list[Qua
 
 def _cross_cases(workspace: Path, package: str, n: int, seed: int) -> list[QualityCase]:
     out = []
-    for case in sample_cases(all_cases(workspace, package), n * 2, seed):
-        line = (workspace / case.file).read_text(encoding="utf-8").split("\n")[case.line - 1]
+    root = workspace / package  # the cases' paths are relative to the package's folder
+    for case in sample_cases(all_cases(root, package), n * 2, seed):
+        line = (root / case.file).read_text(encoding="utf-8").split("\n")[case.line - 1]
         truth = line[case.col - 1:].rstrip()
         if len(truth) < 4:
             continue
-        out.append(QualityCase("cross", package, case.file, case.line - 1, case.col - 1, truth, case.name,
-                               case.answer.path, (case.answer.start_line, case.answer.end_line)))
+        out.append(QualityCase("cross", package, f"{package}/{case.file}", case.line - 1, case.col - 1, truth,
+                               case.name, f"{package}/{case.answer.path}",
+                               (case.answer.start_line, case.answer.end_line)))
         if len(out) >= n:
             break
     return out
 
 
 def make_cases(workspace: Path, total: int, seed: int) -> list[QualityCase]:
+    """Cross-file and in-file cases from every package, interleaved so that any first part of the list is a fair
+    sample (a run cut short by ``--minutes`` still covers every package and both kinds)."""
     per_package = -(-total // (2 * len(TUNED)))
-    cases: list[QualityCase] = []
+    groups: list[list[QualityCase]] = []
     for package in TUNED:
-        cases += _cross_cases(workspace, package, per_package, seed)
-        cases += _in_file_cases(workspace, package, per_package, seed)
-    return cases
+        groups.append(_cross_cases(workspace, package, per_package, seed))
+        groups.append(_in_file_cases(workspace, package, per_package, seed))
+    cases: list[QualityCase] = []
+    for i in range(max(len(g) for g in groups)):
+        cases += [g[i] for g in groups if i < len(g)]
+    return cases[:total]
 
 
 def request_for(workspace: Path, case: QualityCase) -> CompletionRequest:
@@ -184,7 +191,7 @@ def oracle_chunk(workspace: Path, case: QualityCase) -> OracleChunk:
 
 
 async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], configs: list[str],
-                   scratch: Path) -> list[dict[str, Any]]:
+                   scratch: Path, minutes: float = 0.0) -> list[dict[str, Any]]:
     # The defaults (SRAG_* variables may change one setting, to compare it with the default), on the embedded model.
     settings = replace(from_environment(print), backend="embedded", cache_dir=str(scratch / "cache"),
                        index_dir=str(index_dir), trace=False)
@@ -204,6 +211,9 @@ async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], c
     rows = []
     started = time.perf_counter()
     for i, case in enumerate(cases):
+        if minutes and time.perf_counter() - started > minutes * 60:
+            print(f"  stopped after {minutes} minutes: {i} of {len(cases)} cases", file=sys.stderr)
+            break
         row: dict[str, Any] = {**asdict(case)}
         for name in configs:
             if name == "draft" or (name == "oracle" and case.kind != "cross"):
@@ -312,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-quality"))
     parser.add_argument("--name", default="quality")
+    parser.add_argument("--minutes", type=float, default=0.0, help="stop after this long (0: run every case)")
     args = parser.parse_args(argv)
     configs = [c for c in args.configs.split(",") if c in CONFIGS]
     work = Path(args.work)
@@ -322,11 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "indexer.cli", "build", str(workspace), "--index-dir", str(index_dir)],
                    check=True, stdout=subprocess.DEVNULL)
     print(f"{len(cases)} cases ({sum(c.kind == 'cross' for c in cases)} cross-file)", file=sys.stderr)
-    rows = asyncio.run(evaluate(workspace, index_dir, cases, configs, work))
+    rows = asyncio.run(evaluate(workspace, index_dir, cases, configs, work, args.minutes))
     summary = summarize(rows, configs)
     RESULTS.mkdir(exist_ok=True)
-    report = {"cases": len(rows), "settings": "defaults (embedded)", "summary": summary, "rows": rows}
+    report = {"cases": len(rows), "cases_planned": len(cases), "settings": "defaults (embedded)", "summary": summary,
+              "rows": rows}
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"\n{len(rows)} of {len(cases)} cases")
     print_table(summary, configs)
     print(f"\nwrote {RESULTS / (args.name + '.json')}")
     return 0

@@ -283,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     workspace = work / "packages"
     cases: list[Case] = []
     per_package = -(-args.cases // len(roots))  # ceil: at least --cases positions in all
-    for package in roots:
-        cases.extend(sample_cases(all_cases(workspace, package), per_package, args.seed))
+    for package, root in roots.items():  # the cases' paths are relative to the package's folder
+        for case in sample_cases(all_cases(root, package), per_package, args.seed):
+            case.file = f"{package}/{case.file}"
+            cases.append(case)
     index_dir = work / "index"
     build_index(workspace, index_dir)
     delays = [int(d) for d in args.delays.split(",")]
