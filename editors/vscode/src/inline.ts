@@ -42,6 +42,7 @@ export class StreamingInlineProvider implements vscode.InlineCompletionItemProvi
   private readonly inflight = new Map<string, Promise<string | undefined>>();
   private readonly sentAt = new Map<string, number>();
   private lastDrawn: { key: string; id: string; text: string } | undefined;
+  private redrawing: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -120,7 +121,18 @@ export class StreamingInlineProvider implements vscode.InlineCompletionItemProvi
       await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
       await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
     };
-    run().then(undefined, (err: unknown) => this.events.log(`re-trigger failed: ${String(err)}`));
+    this.redrawing = run().then(undefined, (err: unknown) => this.events.log(`re-trigger failed: ${String(err)}`));
+  }
+
+  /** Resolves once no redraw is due or running (for the self-test, before it accepts). */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.redrawing;
+      if (!this.throttle.pending) {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async provideInlineCompletionItems(

@@ -156,11 +156,14 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     result.status = await client!.sendRequest<Record<string, unknown>>("srag/status", {});
     write("ready-to-accept");
     await until(() => (fs.existsSync(`${resultFile}.go`) ? true : undefined), 60_000, 100);
-    await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
-    await sleep(300);
     const accepted = newest ?? firstDrawn!;
-    await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
-    const changed = await until(() => (doc.version !== version ? true : undefined), 5000);
+    let changed: true | undefined;
+    for (let attempt = 0; attempt < 3 && changed === undefined; attempt++) {
+      await api.provider.settled();
+      await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+      await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
+      changed = await until(() => (doc.version !== version ? true : undefined), 2000);
+    }
     const offset = doc.offsetAt(cursor);
     const expected = textBefore.slice(0, offset) + accepted.text + textBefore.slice(offset);
     result.acceptedText = accepted.text;
@@ -268,8 +271,13 @@ async function partialAccept(
   if (!check("a second suggestion is shown for Accept Next Word", shown !== undefined && shown.text.length > 1)) {
     return;
   }
-  await vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord");
-  await until(() => (doc.version !== version ? true : undefined), 5000);
+  // As a person would: wait until the ghost text stands still, then press the key (again if nothing happened).
+  for (let attempt = 0; attempt < 3 && doc.version === version; attempt++) {
+    await api.provider.settled();
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord");
+    await until(() => (doc.version !== version ? true : undefined), 2000);
+  }
   const offset = doc.offsetAt(cursor);
   const inserted = doc.getText().slice(offset, offset + doc.getText().length - before.length);
   result.partialAccepted = inserted;

