@@ -73,6 +73,7 @@ class Extension implements vscode.Disposable {
       this.provider,
       vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, this.provider),
       vscode.commands.registerCommand(ACCEPTED_COMMAND, (id: string) => this.provider.feedback.didAcceptWhole(id)),
+      vscode.commands.registerCommand("srag.acceptAfterRedraw", () => this.provider.acceptAfterRedraw()),
       vscode.commands.registerCommand("srag.enable", () => this.setEnabled(true)),
       vscode.commands.registerCommand("srag.disable", () => this.setEnabled(false)),
       vscode.commands.registerCommand("srag.toggle", () => this.setEnabled(!this.state.enabled)),

@@ -117,14 +117,32 @@ export class StreamingInlineProvider implements vscode.InlineCompletionItemProvi
     // "satisfies" check), and stable VS Code has no way for a provider to push a new item. So the shown item is
     // hidden and an explicit fetch follows at once; the provider answers it from the store without a round trip
     // to the daemon.
+    // While it runs, the context key `srag.redrawing` sends Tab to `srag.acceptAfterRedraw` (package.json), so a
+    // Tab pressed in that moment accepts the new text instead of indenting.
     const run = async (): Promise<void> => {
-      await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
-      await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+      await vscode.commands.executeCommand("setContext", "srag.redrawing", true);
+      try {
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+      } finally {
+        await vscode.commands.executeCommand("setContext", "srag.redrawing", false);
+      }
     };
     this.redrawing = run().then(undefined, (err: unknown) => this.events.log(`re-trigger failed: ${String(err)}`));
   }
 
-  /** Resolves once no redraw is due or running (for the self-test, before it accepts). */
+  /** Tab pressed while a redraw ran: accept what is shown once it stands still, else indent as Tab does. */
+  async acceptAfterRedraw(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const version = editor?.document.version;
+    await this.settled();
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
+    if (editor !== undefined && editor.document.version === version) {
+      await vscode.commands.executeCommand("tab");
+    }
+  }
+
+  /** Resolves once no redraw is due or running (Tab during a redraw, and the self-test, wait for it). */
   async settled(): Promise<void> {
     for (;;) {
       await this.redrawing;

@@ -157,7 +157,9 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     write("ready-to-accept");
     await until(() => (fs.existsSync(`${resultFile}.go`) ? true : undefined), 60_000, 100);
     const accepted = newest ?? firstDrawn!;
-    let changed: true | undefined;
+    // The driver pressed the Tab key in the browser; if the key did not reach the editor, Tab's command.
+    let changed = await until(() => (doc.version !== version ? true : undefined), 3000);
+    result.acceptedBy = changed ? "the Tab key" : "editor.action.inlineSuggest.commit";
     for (let attempt = 0; attempt < 3 && changed === undefined; attempt++) {
       await api.provider.settled();
       await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
@@ -167,8 +169,8 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     const offset = doc.offsetAt(cursor);
     const expected = textBefore.slice(0, offset) + accepted.text + textBefore.slice(offset);
     result.acceptedText = accepted.text;
-    check("Tab's command inserted the suggestion", changed === true && doc.getText() === expected,
-      changed ? undefined : "the document did not change");
+    check("the Tab key inserted the suggestion", result.acceptedBy === "the Tab key" && doc.getText() === expected,
+      changed ? String(result.acceptedBy) : "the document did not change");
     const told = await until(() => sent.find((m) => m.method === "srag/didAccept"), 3000);
     check("the daemon was told it was accepted", told !== undefined && told.params.accepted === accepted.text
       && told.params.partial === false, JSON.stringify(told?.params));

@@ -240,6 +240,8 @@ async function main(): Promise<number> {
     if (seenOnPage.length === 0) {
       failures.push("no ghost text was ever on the page");
     }
+    // Accept as a person does: the Tab key, in the browser.
+    await page.keyboard.press("Tab");
     fs.writeFileSync(`${resultFile}.go`, "");
     result = await waitPhase(resultFile, ["done"], deadline);
   } catch (err) {
@@ -268,7 +270,7 @@ async function main(): Promise<number> {
     failures.push(`the self-test did not finish (phase ${result?.phase ?? "none"})`);
   }
   log(`e2e: index ${String(result?.indexState)} after ${String(result?.indexWaitMs)} ms; stages ${JSON.stringify(result?.stages)}, first ghost text ${String(result?.firstDrawnMs)} ms after the`
-    + ` extension started, accepted ${JSON.stringify(result?.acceptedText)}; ${Date.now() - started} ms in all`);
+    + ` extension started, accepted ${JSON.stringify(result?.acceptedText)} with ${String(result?.acceptedBy)}; ${Date.now() - started} ms in all`);
   if (process.env.SRAG_VSCODE_E2E_TRACE === "1") {
     log(`e2e: the daemon's trace of the suggestion: ${JSON.stringify(result?.trace)}`);
   }
