@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from indexer.secrets import redact
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
 from srag_lsp.completion.policy import judge_refinement, new_identifiers, worth_refining
 from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
@@ -410,9 +411,11 @@ class CompletionEngine:
 
     def prompt_for(self, generator: Generator, request: CompletionRequest, window: LocalWindow,
                    chunks: Sequence[ContextChunkLike]) -> Prompt:
-        snippets = [ContextSnippet(c.path, c.text, getattr(c, "symbol", "")) for c in chunks]
-        parts = PromptParts(prefix=window.prefix, suffix=window.suffix, path=request.path,
-                            language=request.language, context=snippets, repo=self.repo_name)
+        # Secrets never reach a prompt: the buffer may hold one the index never saw (chunks are redacted already,
+        # open buffers are not). Redaction is per line and cached, microseconds for a window.
+        snippets = [ContextSnippet(c.path, redact(c.text, c.path), getattr(c, "symbol", "")) for c in chunks]
+        parts = PromptParts(prefix=redact(window.prefix, request.path), suffix=redact(window.suffix, request.path),
+                            path=request.path, language=request.language, context=snippets, repo=self.repo_name)
         return build_prompt(generator.template, parts)
 
     def forget(self, uri: str) -> None:

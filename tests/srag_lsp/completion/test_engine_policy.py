@@ -212,3 +212,12 @@ async def test_without_evidence_in_the_names_the_context_prompt_scores_both_text
     assert outcome.trace.numbers["score_margin"] == pytest.approx(refined_score + 1.2, abs=1e-3)
     last = [d for d in outcome.trace.flags["decisions"] if d["what"] == "replace"][-1]
     assert last["yes"] is replaced and ("margin" in last["reason"] or "prefers" in last["reason"])
+
+
+async def test_a_secret_in_the_buffer_or_the_context_never_reaches_a_prompt() -> None:
+    key = "AKIAIOSFODNN7EXAMPLE"
+    leaky = FakeChunk("settings:KEY", "settings_local.py", f'AWS_ACCESS_KEY_ID = "{key}"', "AWS_ACCESS_KEY_ID")
+    text = CHECKOUT.replace('"""Subtotal', f'aws = "{key}"  # left here by mistake\n    """Subtotal')
+    backend = scripted(["subtotal * 0.9\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [leaky, APPLY])])), request(text))
+    assert backend.prompts and all(key not in p for p in backend.prompts)
