@@ -83,9 +83,11 @@ def judge_refinement(shown: str, refined: str, *, unknown_in_shown: Sequence[str
         return Verdict(False, "the refinement is empty")
     if not shown.strip():
         return Verdict(True, "nothing was shown")
+    if refined.strip() == shown.strip():
+        return Verdict(True, "agrees with what is shown (now confirmed with the context)")
     if refined.startswith(shown):
         return Verdict(True, "extends what is shown")
-    if shown.startswith(refined) or shown.strip() == refined.strip():
+    if shown.startswith(refined):
         return Verdict(False, "adds nothing to what is shown")
     unknown = [n for n in unknown_in_shown if _word_in(n, shown)]
     fixed = [n for n in unknown if not _word_in(n, refined)]
