@@ -39,7 +39,9 @@ class SragServer(LanguageServer):
         self.root: Path | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.service = CompletionService(self._engine, debounce_ms=lambda: self.settings.debounce_ms,
-                                         notify=self._notify_suggestion, engine_ready=self._models_settled)
+                                         notify=self._notify_suggestion, engine_ready=self._models_settled,
+                                         model_wait_ms=lambda: self.settings.model_wait_ms,
+                                         warmup=lambda: self.settings.warmup)
 
     # ---- helpers -------------------------------------------------------------------------------------
     def _engine(self):  # type: ignore[no-untyped-def]
@@ -96,6 +98,22 @@ class SragServer(LanguageServer):
                                  client_col=position.character)
 
 
+def _single_insertion(params: types.DidChangeTextDocumentParams
+                      ) -> tuple[str | None, tuple[int, int] | None, types.Position | None]:
+    """For an incremental change: the inserted text and where (when it is one insertion), and where the edit ended."""
+    changes = params.content_changes
+    if len(changes) != 1 or not isinstance(changes[0], types.TextDocumentContentChangePartial):
+        return None, None, None
+    change = changes[0]
+    start, end = change.range.start, change.range.end
+    lines = change.text.split("\n")
+    column = (start.character if len(lines) == 1 else 0) + len(lines[-1].encode("utf-16-le")) // 2
+    landed = types.Position(line=start.line + len(lines) - 1, character=column)
+    if (start.line, start.character) != (end.line, end.character) or not change.text:
+        return None, None, landed
+    return change.text, (start.line, start.character), landed
+
+
 def create_server() -> SragServer:
     server = SragServer()
     register_acceptance(server)  # srag/didShow, srag/didAccept, srag/didDismiss
@@ -147,13 +165,19 @@ def create_server() -> SragServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SragServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.service.supersede(uri)
+        inserted, at, landed = _single_insertion(params)
+        ls.service.edited(uri, inserted, at)
         if ls.runtime is not None:
             try:
                 doc = ls.workspace.get_text_document(uri)
                 ls.runtime.buffer_changed(uri, doc.source, params.text_document.version)
             except Exception as exc:
                 log.warning("didChange for %s: %s", uri, exc)
+        if landed is not None:
+            # Where the edit left the cursor (LSP has no cursor events): warm the prompt there if the user idles.
+            request = ls.request_for(uri, landed)
+            if request is not None:
+                ls.service.cursor_landed(request)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: SragServer, params: types.DidSaveTextDocumentParams) -> None:
