@@ -61,11 +61,22 @@ def _fill_stats(stats: GenerationStats, last: Any) -> None:
     stats.finish_reason = "length" if last.get("done_reason") == "length" else "stop"
 
 
+# A stalled server (no byte for this long, first token included) ends the stream with a BackendError. Ollama
+# answers its first line once the model is loaded and has evaluated the prompt: tens of seconds at worst.
+STALL_TIMEOUT_S = 30.0
+
+
 class OllamaBackend:
     """A model served by Ollama at ``host``; ``warnings`` collects what the user should know (no FIM, ...)."""
 
     def __init__(
-        self, *, host: str, model: str, keep_alive: str = "30m", probe_timeout: float = 2.0, read_timeout: float = 120.0
+        self,
+        *,
+        host: str,
+        model: str,
+        keep_alive: str = "30m",
+        probe_timeout: float = 2.0,
+        read_timeout: float = STALL_TIMEOUT_S,
     ) -> None:
         self.host = host.rstrip("/")
         self.model = model
@@ -76,6 +87,7 @@ class OllamaBackend:
         )
         self.warnings: list[str] = []
         self.server_version = ""
+        self.read_timeout = read_timeout
         self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(read_timeout, connect=probe_timeout))
 
     async def probe(self) -> str:
@@ -159,6 +171,14 @@ class OllamaBackend:
         except ollama.ResponseError as exc:
             stats.finish_reason = "error"
             raise self._response_error(exc, model) from None
+        except httpx.TimeoutException as exc:
+            stats.finish_reason = "error"
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise BackendError(f"no Ollama at {self.host} (connecting timed out)") from None
+            when = "between two tokens" if answered else "before the first token"
+            raise BackendError(
+                f"Ollama at {self.host} stalled: nothing for {self.read_timeout:.0f} s {when}"
+            ) from None
         except (httpx.HTTPError, ConnectionError) as exc:
             stats.finish_reason = "error"
             if answered:

@@ -11,6 +11,7 @@ the server does not have gets a 404, as from Ollama.
 Fault injection (these are the only fakes, for tests of failure handling):
 - `stall`: accept a generate request, then never answer (not even the status line);
 - `die_after=N`: stream N tokens, then drop the connection;
+- `slow_first=S`: wait S seconds (a float) before answering a generate request (a slow first token);
 - `error`: answer a generate request with an `{"error": ...}` line;
 - `embed_error`: answer an embed request with status 500 and an `{"error": ...}` body;
 - `embed_die`: drop the connection of an embed request without an answer.
@@ -197,6 +198,8 @@ class Handler(BaseHTTPRequestHandler):
             state.stall_release.wait(600)
             self.close_connection = True
             return
+        if fault.startswith("slow_first="):
+            time.sleep(float(fault.split("=", 1)[1]))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -312,7 +315,11 @@ def _check_fault(fault: str) -> str:
         with contextlib.suppress(ValueError):
             if int(fault.split("=", 1)[1]) >= 0:
                 return fault
-    raise ValueError(f"unknown fault {fault!r}: use stall, die_after=N, error, embed_error or embed_die")
+    if fault.startswith("slow_first="):
+        with contextlib.suppress(ValueError):
+            if float(fault.split("=", 1)[1]) >= 0:
+                return fault
+    raise ValueError(f"unknown fault {fault!r}: use stall, die_after=N, slow_first=S, error, embed_error or embed_die")
 
 
 @contextlib.contextmanager
@@ -359,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a model to serve (repeatable; default qwen2.5-coder-0.5b)",
     )
     parser.add_argument("--embed-model", action="append", default=None, help="a name /api/embed answers to")
-    parser.add_argument("--fault", default="", help="stall | die_after=N | error | embed_error | embed_die")
+    parser.add_argument(
+        "--fault", default="", help="stall | die_after=N | slow_first=S | error | embed_error | embed_die"
+    )
     args = parser.parse_args(argv)
     try:
         _check_fault(args.fault)

@@ -1,0 +1,171 @@
+"""Model server faults against the real daemon: an Ollama-compatible server (tests/support/ollama_server.py, in
+front of the real embedded model) that is down at start, answers errors, dies mid-stream, stalls, or is slow to
+its first token. Fault injection is the only fake.
+
+In each case the daemon answers every request (no crash, no hang), says so at most once while the fault
+lasts, serves again when the server is healthy, and keeps its threads and sockets (counted in /proc) bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.lsp import server_env
+from tests.support.ollama_server import ServerState, serve
+from tests.support.raw_lsp import RawClient
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "qwen2.5-coder-0.5b"
+SOURCE = "def add(a, b):\n    return "
+pytestmark = pytest.mark.model
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _client(tmp_path: Path, host: str) -> RawClient:
+    env = server_env(tmp_path / "cache", SRAG_BACKEND="ollama", OLLAMA_HOST=host, SRAG_OLLAMA_MODEL=MODEL)
+    env.pop("SRAG_INLINE_WAIT_MS", None)
+    return RawClient(env, cwd=REPO)
+
+
+def _messages(client: RawClient) -> list[str]:
+    """window/showMessage texts received since the last call."""
+    out = []
+    while not client.notifications.empty():
+        message = client.notifications.get()
+        if message.get("method") == "window/showMessage":
+            out.append(message["params"]["message"])
+    return out
+
+
+def _threads_and_sockets(pid: int) -> tuple[int, int]:
+    threads = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            threads = int(line.split()[1])
+    sockets = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return threads, sockets
+
+
+class Session:
+    """A daemon with one open document; `complete` types a keystroke, then asks for an inline completion."""
+
+    def __init__(self, client: RawClient, root: Path) -> None:
+        self.client = client
+        self.uri = (root / "calc.py").as_uri()
+        self.version = 1
+        client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": self.uri, "languageId": "python", "version": 1, "text": SOURCE}},
+        )
+
+    def complete(self) -> dict[str, Any]:
+        self.version += 1
+        text = SOURCE + (" " if self.version % 2 else "")
+        self.client.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": self.uri, "version": self.version}, "contentChanges": [{"text": text}]},
+        )
+        answer = self.client.request(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": self.uri},
+                "position": {"line": 1, "character": len(text.split("\n")[1])},
+                "context": {"triggerKind": 1},
+            },
+            timeout=180,
+        )
+        assert "result" in answer, answer  # answered, not an error and not a hang
+        return answer["result"]
+
+
+def _wait_settled(client: RawClient) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = client.request("srag/status", {}, timeout=60)["result"]
+        if status.get("ready") or status.get("backend_error"):
+            return status
+        time.sleep(0.3)
+    raise AssertionError("the model backend never settled")
+
+
+def test_down_at_start_is_said_once_and_every_request_is_answered(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    client = _client(tmp_path, f"http://127.0.0.1:{_free_port()}")
+    try:
+        client.initialize(root)
+        status = _wait_settled(client)
+        assert "connection refused" in status["backend_error"]
+        session = Session(client, root)
+        for _ in range(8):  # eight keystrokes: empty answers, one message
+            assert session.complete()["items"] == []
+        time.sleep(0.5)
+        said = [m for m in _messages(client) if "Ollama" in m]
+        assert len(said) == 1 and "connection refused" in said[0]
+        assert client.process.poll() is None
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def healthy_server() -> Iterator[tuple[str, ServerState]]:
+    with serve([MODEL]) as (url, state):
+        yield url, state
+
+
+def test_faults_mid_session_then_recovery(tmp_path: Path, healthy_server: tuple[str, ServerState]) -> None:
+    url, state = healthy_server
+    root = tmp_path / "ws"
+    root.mkdir()
+    client = _client(tmp_path, url)
+    try:
+        client.initialize(root)
+        assert _wait_settled(client).get("ready")
+        session = Session(client, root)
+        assert session.complete()["items"], "a healthy server gives a suggestion"
+        _messages(client)
+        first = _threads_and_sockets(client.process.pid)
+        outcomes: dict[str, list[int]] = {}
+        counts = []
+        # Two rounds: pools grow lazily in the first; a leak (a thread or socket per fault) shows in the second.
+        for round_faults in (
+            (("error", 4), ("die_after=2", 3), ("slow_first=3", 2), ("stall", 1)),
+            (("error", 4), ("die_after=2", 3), ("slow_first=3", 2)),
+        ):
+            for fault, keystrokes in round_faults:
+                state.stall_release.clear()
+                state.fault = fault
+                outcomes[fault] = [len(session.complete()["items"]) for _ in range(keystrokes)]
+                said = _messages(client)
+                assert len(said) <= 1, (fault, said)  # never one message per keystroke
+                assert client.process.poll() is None
+                state.stall_release.set()
+            state.fault = ""
+            assert session.complete()["items"], "the next request after the faults works"
+            time.sleep(1)
+            counts.append(_threads_and_sockets(client.process.pid))
+        (threads_1, sockets_1), (threads_2, sockets_2) = counts
+        print(f"faults {outcomes}; threads", first[0], threads_1, threads_2, "sockets", first[1], sockets_1, sockets_2)
+        assert threads_2 <= threads_1 + 1 and sockets_2 <= sockets_1 + 1  # nothing leaked per fault
+        assert outcomes["slow_first=3"] != [0, 0]  # slow is not broken: the suggestion still comes
+    finally:
+        state.fault = ""
+        state.stall_release.set()
+        client.close()
