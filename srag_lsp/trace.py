@@ -36,6 +36,8 @@ SUMMARY_NUMBERS = (
     "unknown_identifiers_final",
     "overhead_first_call_ms",
     "overhead_last_token_ms",
+    "cached_prompt_share",
+    "score_margin",
 )
 
 
@@ -179,7 +181,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     if sum(total):
         out["prompt_reuse"] = round(1 - sum(evaluated) / sum(total), 3)
     for flag in ("cache_hit", "skipped_draft", "refined", "contradicted_draft", "kept_draft_first_line",
-                 "typed_through"):
+                 "typed_through", "kept_shown", "dropped_copies"):
         hits = [r for r in records if r.get("flags", {}).get(flag)]
         if hits:
             out[flag] = len(hits)
