@@ -253,6 +253,17 @@ class Runtime:
         if self.index_client is not None:
             self.index_client.buffer_closed(rel)
 
+    def reindex(self) -> dict[str, Any]:
+        """Look at every file of the workspace again (the worker re-indexes what changed, with `$/progress`)."""
+        if self.index_client is None:
+            return {"state": self.index_state.get("state"), "error": "the index worker is not running"}
+        invalidate = getattr(self.context, "invalidate", None)
+        if invalidate is not None:
+            invalidate([])
+        self.index_client.rescan()
+        self.index_state["state"] = "indexing"
+        return {"state": "indexing"}
+
     # ---- reports -----------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         records = self.tracer.recent or (load_traces(self.tracer.path) if self.tracer.path else [])

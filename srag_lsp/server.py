@@ -235,6 +235,10 @@ def create_server() -> SragServer:
             return {"state": "starting"}
         return await ls.runtime.index_status()
 
+    @server.feature("srag/reindex")
+    def reindex(ls: SragServer, params: Any = None) -> dict[str, Any]:
+        return {"state": "starting"} if ls.runtime is None else ls.runtime.reindex()
+
     @server.feature("srag/context")
     def context(ls: SragServer, params: Any = None) -> dict[str, Any]:
         outcome = ls.service.last_outcome
