@@ -50,7 +50,7 @@ class Settings:
     num_ctx: int = 4096
     prefix_lines: int = 60  # lines of the file before the cursor in the prompt (an anchored window: 31 to 60)
     suffix_lines: int = 0  # lines after the cursor's line in the prompt (each costs every keystroke)
-    draft_prefix_lines: int = 16  # the draft's smaller window, so a cold place shows text quickly (0 = as above)
+    draft_prefix_lines: int = 12  # the draft's smaller window, so a cold place shows text quickly (0 = as above)
     context_budget_tokens: int = 600  # retrieved context budget in the prompt
     # --- streaming engine -------------------------------------------------------------------------
     strategy: str = "streaming"  # streaming | sequential (retrieve, then generate) | local (no retrieval)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from indexer.secrets import redact
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
-from srag_lsp.completion.policy import judge_refinement, new_identifiers, worth_refining
+from srag_lsp.completion.policy import Verdict, judge_refinement, new_identifiers, worth_refining
 from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
 from srag_lsp.completion.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
 from srag_lsp.completion.request import CompletionRequest, Suggestion
@@ -278,10 +278,12 @@ class _Run:
 
     def consider_refining(self) -> None:
         """New context was pinned or the draft moved on: start a refinement if the policy sees a use for it."""
-        if self.refine_n >= self.settings.max_refinements or not self.context:
+        if self.refine_n >= self.settings.max_refinements:
             return
+        # A draft from the small window (a cold place) may gain from the whole window even with no context.
+        widen = self.refine_n == 0 and self.draft_window.prefix != self.window.prefix and self.draft_task is not None
         ids = frozenset(self.context)
-        if ids <= self.used_ids:
+        if (not self.context or ids <= self.used_ids) and not widen:
             return
         if self.refine_task is not None and not self.refine_task.done():
             return  # a refinement is running: it is judged first, then newer context (re-checked at its end)
@@ -291,6 +293,9 @@ class _Run:
         verdict = worth_refining(line_prefix=self.window.line_prefix, draft=self.draft_text,
                                  context_symbols=[c.symbol for c in self.context.values()],
                                  buffer_text=self.nearby_text(), unknown_in_draft=self.unknown_in_draft)
+        if not verdict.yes and widen:
+            verdict = Verdict(True, f"the draft saw {self.draft_window.prefix.count(chr(10)) + 1} lines; "
+                                    f"the whole window has {self.window.prefix.count(chr(10)) + 1}")
         self.decide("refine", verdict.yes, verdict.reason)
         if not verdict.yes:
             self.used_ids = ids  # this context was judged; only newer chunks re-open the question

@@ -221,3 +221,17 @@ async def test_a_secret_in_the_buffer_or_the_context_never_reaches_a_prompt() ->
     backend = scripted(["subtotal * 0.9\n"], ["apply_discount(subtotal, coupon_percent)\n"])
     await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [leaky, APPLY])])), request(text))
     assert backend.prompts and all(key not in p for p in backend.prompts)
+
+
+async def test_a_draft_from_the_small_window_is_widened_and_judged_by_score() -> None:
+    """A cold place: the draft saw a few lines; the whole window is tried even without context, and its text
+    replaces the draft only if the whole prompt prefers it (scored: a fake score here)."""
+    long_file = "\n".join(f"value_{i} = compute({i})" for i in range(80)) + "\n" + CHECKOUT
+    draft, wider = "subtotal - 1", "subtotal * 0.9"
+    backend = ScoringBackend(lambda p: [wider + "\n"] if "value_40" in p else [draft + "\n"],
+                             scores={draft: -2.0, wider: -0.5})
+    _, outcome = await run(engine(backend, ScriptedContext()), request(long_file))
+    assert len(backend.prompts) == 2 and "value_40" not in backend.prompts[0]
+    assert outcome.suggestion.text == wider
+    refine = [d for d in outcome.trace.flags["decisions"] if d["what"] == "refine"][0]
+    assert refine["yes"] and "the draft saw" in refine["reason"]
