@@ -34,11 +34,20 @@ def _word_in(name: str, text: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text) is not None
 
 
+_STRING = re.compile(r"""("|')(?:\\.|(?!\1).)*\1""")
+
+
 def new_identifiers(text: str, known_text: str, language: str | None = None) -> list[str]:
-    """Identifiers in ``text`` that the surrounding buffer does not already contain (candidates to check)."""
+    """Identifiers in ``text`` (outside string literals, after no dot) that the surrounding buffer does not already
+    contain: names that must be defined somewhere, the candidates to check. An attribute after a dot belongs to
+    whatever its object is (``x.split``), which a name lookup cannot judge."""
     seen: dict[str, None] = {}
     noise = noise_words(language)
-    for name in identifiers(text):
+    code = _STRING.sub('""', text)
+    for match in IDENTIFIER.finditer(code):
+        name = match.group(0)
+        if match.start() > 0 and code[match.start() - 1] == ".":
+            continue
         if len(name) < 3 or name in noise or name.lower() in noise:
             continue
         if _word_in(name, known_text):
