@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -369,6 +370,7 @@ def print_table(report: dict[str, Any]) -> None:
     print("-" * len(header))
     for label, key, digits in ROWS:
         print(f"{label:38}" + "".join(f"{fmt(report['results'][s][key], digits):>14}" for s in strategies))
+    print(f"load average at start and end: {report['load_average']['start']} / {report['load_average']['end']}")
     print("('never': at that percentile the keystroke had no suggestion before the next key came; cold 'final' "
           f"waits at most {COLD_WAIT_S:.0f} s)")
 
@@ -444,13 +446,15 @@ def main(argv: list[str] | None = None) -> int:
         name, _, value = setting.partition("=")
         configs[label] = {name: value}
     runs: dict[str, dict[str, Any]] = {}
+    load = {"start": os.getloadavg()}
     for label, settings in configs.items():
         print(f"typing {len(cases)} lines: {label} {settings}...", file=sys.stderr)
         runs[label] = asyncio.run(run_strategy(workspace, index_dir, cases, label, args.cadence_ms, work, settings))
+    load["end"] = os.getloadavg()
     results = {s: summarize(r, args.cadence_ms) for s, r in runs.items()}
     report = {"lines": len(cases), "keystrokes": sum(len(c.body) for c in cases), "cadence_ms": args.cadence_ms,
               "model": "qwen2.5-coder-0.5b (embedded default)", "settings": {"defaults, except": configs},
-              "results": results,
+              "results": results, "load_average": load,
               "cases": [c.to_json() for c in cases]}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps({**report, "runs": runs}, default=str))
