@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import json
 import random
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from benchmarks.report import save
 from benchmarks.retrieval_cases import all_cases, install_packages, sample_cases
 from srag_lsp.assembly import assemble_engine
 from srag_lsp.completion.context import make_context_provider
@@ -45,7 +45,6 @@ from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.settings import from_environment
 from srag_lsp.trace import Tracer
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
 CONFIGS = ("local", "draft", "streaming", "sequential", "oracle")
 
@@ -335,13 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(cases)} cases ({sum(c.kind == 'cross' for c in cases)} cross-file)", file=sys.stderr)
     rows = asyncio.run(evaluate(workspace, index_dir, cases, configs, work, args.minutes))
     summary = summarize(rows, configs)
-    RESULTS.mkdir(exist_ok=True)
     report = {"cases": len(rows), "cases_planned": len(cases), "settings": "defaults (embedded)", "summary": summary,
               "rows": rows}
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"\n{len(rows)} of {len(cases)} cases")
     print_table(summary, configs)
-    print(f"\nwrote {RESULTS / (args.name + '.json')}")
+    save(args.name, report)
     return 0
 
 

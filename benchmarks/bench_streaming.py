@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from benchmarks.lsp_session import SERVER, as_dict, daemon_env
+from benchmarks.lsp_session import as_dict, daemon_env, start_daemon
+from benchmarks.report import save
 from benchmarks.retrieval_cases import Case, all_cases, install_packages, sample_cases
 from srag_lsp.trace import percentile
 
@@ -69,7 +70,6 @@ async def run_config(workspace: Path, index_dir: Path, cases: list[Case], strate
     # The default settings: only paths, the backend, the model and what this benchmark compares are set.
     env = daemon_env(cache, index_dir, SRAG_EMBEDDED_MODEL=model, SRAG_STRATEGY=strategy,
                      SRAG_RETRIEVAL_DELAY_MS=str(delay_ms))
-    client: LanguageClient = await ClientServerConfig(server_command=SERVER, server_env=env).start()
     events: dict[str, list[tuple[float, dict[str, Any]]]] = {}
     finished: dict[str, asyncio.Event] = {}
 
@@ -80,17 +80,7 @@ async def run_config(workspace: Path, index_dir: Path, cases: list[Case], strate
         if p.get("final"):
             finished.setdefault(uri, asyncio.Event()).set()
 
-    client.feature("srag/suggestion")(on_suggestion)
-    await client.initialize_session(types.InitializeParams(
-        capabilities=types.ClientCapabilities(), root_uri=workspace.as_uri(),
-        initialization_options={"streaming": True}))
-    while True:
-        status = as_dict(await client.protocol.send_request_async("srag/status", {}))
-        if status.get("ready") or status.get("backend_error"):
-            break
-        await asyncio.sleep(0.2)
-    if status.get("backend_error"):
-        raise SystemExit(f"backend failed: {status['backend_error']}")
+    client = await start_daemon(workspace, env, on_suggestion)
     await warm_up(client, workspace, finished)
     rows: list[dict[str, Any]] = []
     for i, case in enumerate(cases):
@@ -303,11 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = ratios_of(results)
     report = {"cases": len(cases), "model": args.model, "results": results, "ratios": ratios,
               "machine": {"cpus": os.cpu_count()}}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps({**report, "rows": rows}, indent=1, default=str))
-    draw(report, rows, RESULTS / f"{args.name}.png")
     print_table(report)
-    print(f"\nwrote {RESULTS / (args.name + '.json')} and {RESULTS / (args.name + '.png')}")
+    save(args.name, {**report, "rows": rows}, lambda path: draw(report, rows, path))
     return 0
 
 

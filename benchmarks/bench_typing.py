@@ -22,7 +22,6 @@ import argparse
 import ast
 import asyncio
 import contextlib
-import json
 import math
 import os
 import random
@@ -47,9 +46,9 @@ from benchmarks.lsp_session import (
     stop_daemon,
     utf16_len,
 )
+from benchmarks.report import save
 from benchmarks.retrieval_cases import install_packages
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
 COLD_WAIT_S = 20.0  # how long the user waits at the new place for the final suggestion before typing
 LAST_KEY_WAIT_S = 3.0  # after the last key of a line, how long the user looks before moving on
@@ -456,11 +455,8 @@ def main(argv: list[str] | None = None) -> int:
               "model": "qwen2.5-coder-0.5b (embedded default)", "settings": {"defaults, except": configs},
               "results": results, "load_average": load,
               "cases": [c.to_json() for c in cases]}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps({**report, "runs": runs}, default=str))
-    draw(report, runs, RESULTS / f"{args.name}.png")
     print_table(report)
-    print(f"\nwrote {RESULTS / (args.name + '.json')} and {RESULTS / (args.name + '.png')}")
+    save(args.name, {**report, "runs": runs}, lambda path: draw(report, runs, path))
     return 0
 
 

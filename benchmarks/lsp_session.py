@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,12 @@ def daemon_env(cache: Path, index_dir: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-async def start_daemon(workspace: Path, env: dict[str, str]) -> LanguageClient:
+async def start_daemon(workspace: Path, env: dict[str, str],
+                       on_suggestion: Callable[[Any, Any], None] | None = None) -> LanguageClient:
     """Start the daemon as an editor would (streaming opted in) and wait until its model is ready."""
     client: LanguageClient = await ClientServerConfig(server_command=SERVER, server_env=env).start()
+    if on_suggestion is not None:
+        client.feature("srag/suggestion")(on_suggestion)
     await client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(), root_uri=workspace.as_uri(),
         initialization_options={"streaming": True}))
