@@ -119,6 +119,8 @@ def soak(minutes: float, out_dir: Path, rss_bound_mb: float, p95_factor: float) 
     samples: list[dict[str, float]] = []
     latencies: list[tuple[float, float, bool]] = []  # (t, ms, had text)
     stuck = 0
+    started = time.monotonic()
+    alive = False
     try:
         client.initialize(root)
         deadline = time.monotonic() + 600
@@ -195,8 +197,14 @@ def soak(minutes: float, out_dir: Path, rss_bound_mb: float, p95_factor: float) 
             except TimeoutError:
                 stuck += 1
         alive = client.process.poll() is None and "version" in client.request("srag/status", {}, timeout=60)["result"]
+    except (BrokenPipeError, TimeoutError) as exc:  # the daemon died or stopped answering: report it, with its log
+        alive = False
+        print(f"soak: the daemon stopped after {time.monotonic() - started:.0f}s ({exc!r}); exit code "
+              f"{client.process.poll()}", file=sys.stderr)
     finally:
         churner.stop.set()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "soak-daemon.log").write_text("".join(client.stderr_lines[-400:]))
         client.close()
         shutil.rmtree(work, ignore_errors=True)
     return _report(minutes, samples, latencies, stuck, alive, churner.changes, rss_bound_mb, p95_factor, out_dir)
