@@ -224,9 +224,8 @@ def test_out_of_range_positions_with_the_model(daemon: tuple[RawClient, Path]) -
         ("file:///nonexistent/x.py", 0, 0),
         ("untitled:Untitled-1", 0, 0),
     ]
-    for target, line, character in cases:
-        for inline in (False, True):
-            _assert_answer(client.request(*_completion(target, line, character, inline), timeout=300), set())
+    for index, (target, line, character) in enumerate(cases):  # completion and inlineCompletion in turn
+        _assert_answer(client.request(*_completion(target, line, character, index % 2 == 1), timeout=300), set())
     assert client.request("srag/status", {}, timeout=60)["result"]["ready"]
 
 
