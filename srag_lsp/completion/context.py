@@ -54,6 +54,10 @@ class RetrieverContext:
         self.retriever.warm()
 
     def buffer_changed(self, path: str, text: str) -> None:
+        if len(text) > self.settings.max_file_bytes:
+            # Too big to search on every keystroke (the index skips such files too): not a context source.
+            self.buffer_closed(path)
+            return
         if path not in self.buffers:
             # A newly opened document: parse it and prefetch its imports' definitions in the background.
             self.retriever.prepare_document(path, text)
