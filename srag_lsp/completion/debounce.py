@@ -2,8 +2,10 @@
 
 Tabby's agent derives its debounce from the typing interval and the expected response time. Here a request is
 cheap to start and to cancel (its prefill is kept in the KV cache), so the first keystroke after a pause never
-waits; while keys come faster than the measured time to first text, a request waits up to half the typing
-interval (at most ``debounceMs``) for the next key, which saves the CPU a generation that would be superseded.
+waits, nor does a key whose answer may land before the next keys come. Only while answers take several typing
+intervals does a request wait up to half an interval (at most ``debounceMs``) for the next key, which saves the
+CPU a generation that would be superseded anyway. (Measured: waiting whenever answers were merely slower than
+keys delayed every keystroke of a typing session by 60 ms, past the next key.)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Callable
 
 PAUSE_S = 1.0  # a gap longer than this ends a typing burst
+SLOW = 3.0  # wait only when an answer takes this many typing intervals: it could not land before the next keys
 ALPHA = 0.3  # weight of the newest observation in the moving averages
 
 
@@ -36,7 +39,7 @@ class AdaptiveDebounce:
         mean = gap if mean is None else (1 - ALPHA) * mean + ALPHA * gap
         self.interval_ms[uri] = mean
         limit = self._max_ms()
-        if limit <= 0 or self.response_ms is None or mean >= self.response_ms:
+        if limit <= 0 or self.response_ms is None or self.response_ms < SLOW * mean:
             return 0.0
         return min(limit, mean / 2) / 1000.0
 

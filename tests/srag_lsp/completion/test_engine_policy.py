@@ -233,5 +233,5 @@ async def test_a_draft_from_the_small_window_is_widened_and_judged_by_score() ->
     _, outcome = await run(engine(backend, ScriptedContext()), request(long_file))
     assert len(backend.prompts) == 2 and "value_40" not in backend.prompts[0]
     assert outcome.suggestion.text == wider
-    refine = [d for d in outcome.trace.flags["decisions"] if d["what"] == "refine"][0]
+    refine = next(d for d in outcome.trace.flags["decisions"] if d["what"] == "refine")
     assert refine["yes"] and "the draft saw" in refine["reason"]
