@@ -259,9 +259,11 @@ class _Run:
             out.append(chunk)
         return out
 
-    def pin(self, chunks: Sequence[ContextChunkLike], limit: int = CHUNKS_PER_UPDATE) -> list[ContextChunkLike]:
+    def pin(self, chunks: Sequence[ContextChunkLike], limit: int = CHUNKS_PER_UPDATE,
+            force: bool = False) -> list[ContextChunkLike]:
         """Pin the best few usable chunks to the document; return the ones that are new to its prompt."""
-        added = self.engine.pinboard.pin(self.request.uri, self.usable(chunks)[:limit])
+        added = self.engine.pinboard.pin(self.request.uri, self.usable(chunks)[:limit], line=self.request.line,
+                                         request_id=self.request.id, force=force)
         self.sync_context()
         return added
 
@@ -582,7 +584,7 @@ class CompletionEngine:
                 run.unknown_in_draft = unknown
                 if unknown:
                     trace.flags["unknown_in_draft"] = unknown[:10]
-                run.pin([h for name in names for h in found.get(name, [])[:1]])
+                run.pin([h for name in names for h in found.get(name, [])[:1]], force=bool(unknown))
                 run.consider_refining()
             elif kind == "error":
                 trace.flags["error"] = payload[2]

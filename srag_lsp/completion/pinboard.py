@@ -45,6 +45,11 @@ def copies_the_cursor(chunk: ChunkLike, line_prefix: str, previous_lines: Sequen
 class _Board:
     chunks: OrderedDict[str, ChunkLike] = field(default_factory=OrderedDict)
     tokens: int = 0
+    line: int = -1  # where the request that last opened the board stood
+    opened_by: str = ""  # that request's id
+
+
+SAME_PLACE_LINES = 3  # a request within this many lines of the board's place types on in the same place
 
 
 class Pinboard:
@@ -56,14 +61,24 @@ class Pinboard:
         board = self._boards.get(uri)
         return list(board.chunks.values()) if board else []
 
-    def pin(self, uri: str, chunks: Sequence[ChunkLike]) -> list[ChunkLike]:
-        """Append the chunks not pinned yet (in the given order) within the budget; return those added."""
+    def pin(self, uri: str, chunks: Sequence[ChunkLike], *, line: int = -1, request_id: str = "",
+            force: bool = False) -> list[ChunkLike]:
+        """Append the chunks not pinned yet (in the given order) within the budget; return those added.
+
+        While the user types on in one place, the board is frozen: only the request that opened it at this place
+        may add to it (its retrieval lands in several updates), or ``force`` (evidence such as a name the
+        workspace does not define). Any addition makes the model evaluate the whole file window again.
+        """
         board = self._boards.get(uri)
         if board is None:
             board = self._boards[uri] = _Board()
             while len(self._boards) > MAX_DOCUMENTS:
                 self._boards.popitem(last=False)
         self._boards.move_to_end(uri)
+        if not board.chunks or abs(line - board.line) > SAME_PLACE_LINES:
+            board.line, board.opened_by = line, request_id  # a new place: this request opens the board
+        elif not force and request_id != board.opened_by:
+            return []
         added: list[ChunkLike] = []
         for chunk in chunks:
             if chunk.id in board.chunks:

@@ -157,18 +157,27 @@ async def test_chunks_that_copy_the_code_being_completed_are_never_pinned() -> N
     assert all("test_checkout" not in p for p in backend.prompts)
 
 
-async def test_pinned_context_keeps_its_order_while_the_user_types() -> None:
+async def test_pinned_context_stays_put_while_the_user_types_and_grows_in_order_elsewhere() -> None:
     tax = FakeChunk("pricing:add_tax", "pricing.py", "def add_tax(amount: float, region: str) -> float: ...", "add_tax")
     backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
     eng = engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])]))
     await run(eng)
+    first_context = backend.prompts[-1].split("<|file_sep|>checkout.py")[0]
     eng.context = ScriptedContext([FakeUpdate("symbol", 3.0, [tax, APPLY])])  # re-ranked by retrieval
     typed = CHECKOUT.replace("    discounted = ", "    discounted = a")
     req = request(typed, version=2)
     req.col = 18
     await run(eng, req)
+    # Typing on in the same place: the context part of the prompt is exactly what it was (its KV cache holds).
+    assert all(p.startswith(first_context) or "pricing.py" not in p for p in backend.prompts)
+    assert "def add_tax" not in backend.prompts[-1]
+    # Elsewhere in the file, new context is appended after what was pinned, never re-ranked.
+    far = "\n" * 10 + typed
+    req = request(far, version=3)
+    req.col = 18
+    await run(eng, req)
     last = backend.prompts[-1]
-    assert last.index("def apply_discount") < last.index("def add_tax")  # appended, never re-ranked
+    assert last.index("def apply_discount") < last.index("def add_tax")
     assert last.count("<|file_sep|>pricing.py") == 1  # one file, named once
 
 
