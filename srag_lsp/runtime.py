@@ -61,12 +61,15 @@ class Runtime:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._ensure_context()  # before the engine, which is built with it
+        await asyncio.gather(self._start_index(), self._start_models())
+
+    def _ensure_context(self) -> None:
         from srag_lsp.completion.context import make_context_provider
 
-        if self.root is not None:
+        if self.root is not None and self.context is None:
             # Retrieval reads whatever index is there (built by `srag-index` in CI, say) even with the worker off.
             self.context = make_context_provider(self.settings, self.root, index_dir_for(self.settings, self.root))
-        await asyncio.gather(self._start_index(), self._start_models())
 
     async def _start_models(self) -> None:
         try:
@@ -93,6 +96,7 @@ class Runtime:
     async def _start_index(self) -> None:
         if self.root is None:
             return
+        self._ensure_context()
         index_dir = index_dir_for(self.settings, self.root)
         self._start_vector_source()
         if not self.settings.index_enabled:

