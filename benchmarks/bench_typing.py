@@ -363,7 +363,12 @@ ROWS = [
 def print_table(report: dict[str, Any]) -> None:
     strategies = list(report["results"])
     print(f"\ntyping session: {report['lines']} lines, {report['keystrokes']} keystrokes at {report['cadence_ms']} ms "
-          f"a key, model {report['model']}, default settings\n")
+          f"a key, model {report['model']}, default settings except as listed:")
+    for label, changed in report["settings"]["defaults, except"].items():
+        note = ", ".join(f"{k}={v}" for k, v in changed.items() if k != "SRAG_STRATEGY")
+        print(f"  {label}: strategy {changed.get('SRAG_STRATEGY', 'streaming (default)')}"
+              + (f"; NOT the default: {note}" if note else ""))
+    print()
     header = f"{'':38}" + "".join(f"{s:>14}" for s in strategies)
     print(header)
     print("-" * len(header))
