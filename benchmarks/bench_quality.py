@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import os
 import random
 import statistics
 import subprocess
@@ -334,10 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(cases)} cases ({sum(c.kind == 'cross' for c in cases)} cross-file)", file=sys.stderr)
     rows = asyncio.run(evaluate(workspace, index_dir, cases, configs, work, args.minutes))
     summary = summarize(rows, configs)
-    report = {"cases": len(rows), "cases_planned": len(cases),
-              "settings": {"defaults (embedded), except": {k: v for k, v in os.environ.items() if k.startswith("SRAG_")}}, "summary": summary,
-              "rows": rows}
     changed = {k: v for k, v in os.environ.items() if k.startswith("SRAG_")}
+    report = {"cases": len(rows), "cases_planned": len(cases),
+              "settings": {"defaults (embedded), except": changed}, "summary": summary,
+              "rows": rows}
     print(f"\n{len(rows)} of {len(cases)} cases; settings: the defaults"
           + (f", except (NOT the default): {changed}" if changed else ""))
     print_table(summary, configs)
