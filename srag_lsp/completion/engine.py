@@ -539,10 +539,15 @@ class CompletionEngine:
             trace.flags["skipped_draft"] = True
             run.decide("draft", False, "the context-aware prompt is cached")
             run.start_refinement()
+            if self.pinboard.frozen(run.request.uri, run.request.line, run.request.id):
+                # Typing on where the context is pinned and frozen: retrieval could add nothing to the prompt,
+                # and its CPU would slow the model on the same cores.
+                trace.flags["retrieval_skipped"] = "typing on in a place whose context is pinned"
         else:
             run.start_draft()
-        run.retrieval_running = True
-        run.spawn(run.consume_retrieval())
+        if "retrieval_skipped" not in trace.flags:
+            run.retrieval_running = True
+            run.spawn(run.consume_retrieval())
         draft_final: str | None = None
         while run.busy() or not run.events.empty():
             kind, payload = await run.events.get()

@@ -94,6 +94,12 @@ class Pinboard:
             added.append(chunk)
         return added
 
+    def frozen(self, uri: str, line: int, request_id: str) -> bool:
+        """Whether a request here types on in a place whose board another request opened (it adds nothing)."""
+        board = self._boards.get(uri)
+        return board is not None and bool(board.chunks) and abs(line - board.line) <= SAME_PLACE_LINES \
+            and request_id != board.opened_by
+
     def forget(self, uri: str) -> None:
         self._boards.pop(uri, None)
 

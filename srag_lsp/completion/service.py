@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, int, int, int]
 CACHE_SIZE = 256
+WARM_SHARE = 0.5  # a request that evaluated at most this share of its prompt ran on a warm KV cache
 
 
 def _line_prefix(request: CompletionRequest) -> str:
@@ -227,8 +228,11 @@ class CompletionService:
             if delay:
                 outcome.trace.events["debounce"] = round(delay * 1000.0, 2)
             first = outcome.trace.events.get("first_visible")
-            if first is not None:
-                self.debounce.observe_response(first)
+            numbers = outcome.trace.numbers
+            if first is not None and numbers.get("prompt_evaluated", 0) <= WARM_SHARE * numbers.get("prompt_tokens", 0):
+                # Only answers from a warm KV cache say how fast keys are answered while typing: a cold jump's
+                # seconds would make every keystroke after it wait.
+                self.debounce.observe_response(first - delay * 1000.0)
             self.last_outcome = outcome
             shown = outcome.suggestion.text[len(flight.typed):] if flight.typed else outcome.suggestion.text
             self.warmer.schedule(flight.view, shown)

@@ -39,6 +39,7 @@ class ScriptedBackend:
         self.script = script
         self.prompts: list[str] = []
         self.share = 0.0  # what cached_share answers (the KV cache a test pretends to have)
+        self.evaluated_share = 1.0  # the share of each prompt the stats say was evaluated (1.0: a cold cache)
         self.cancelled = 0
         self.prefilled: list[str] = []
         self._steps: asyncio.Semaphore | None = asyncio.Semaphore(0) if stepping else None
@@ -65,7 +66,7 @@ class ScriptedBackend:
         stats = stats if stats is not None else GenerationStats()
         self.prompts.append(request.prompt)
         stats.prompt_tokens = max(1, len(request.prompt) // 4)
-        stats.prompt_evaluated = stats.prompt_tokens
+        stats.prompt_evaluated = max(1, int(stats.prompt_tokens * self.evaluated_share))
         finished = False
         try:
             for piece in self.script(request.prompt)[: request.max_tokens]:

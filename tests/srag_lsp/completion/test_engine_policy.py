@@ -181,6 +181,29 @@ async def test_pinned_context_stays_put_while_the_user_types_and_grows_in_order_
     assert last.count("<|file_sep|>pricing.py") == 1  # one file, named once
 
 
+async def test_typing_on_where_the_context_is_pinned_runs_no_retrieval() -> None:
+    """A keystroke in a place whose context is pinned and frozen: retrieval could add nothing, so it is skipped."""
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
+    eng = engine(backend, context)
+    await run(eng)
+    assert context.streamed == 1
+    backend.share = 0.95  # the model holds the context prompt now
+    context.cached_chunks = [APPLY]
+    typed = CHECKOUT.replace("    discounted = ", "    discounted = a")
+    req = request(typed, version=2)
+    req.col = 18
+    _, outcome = await run(eng, req)
+    assert context.streamed == 1
+    assert outcome.trace.flags["skipped_draft"] is True  # type: ignore[attr-defined]
+    assert "retrieval_skipped" in outcome.trace.flags  # type: ignore[attr-defined]
+    # A new place opens the board again: retrieval runs there.
+    far = request("\n" * 10 + typed, version=3)
+    far.col = 18
+    await run(eng, far)
+    assert context.streamed == 2
+
+
 async def test_sequential_retrieves_then_generates_once_with_the_context() -> None:
     backend = scripted(["never asked\n"], ["apply_discount(subtotal, coupon_percent)\n"])
     seen, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])]),

@@ -147,3 +147,14 @@ async def test_the_suggestion_after_an_accept_is_computed_ahead() -> None:
                               line=1, col=13 + len(shown), version=5, language="python")
     assert await service.suggest(after, 1000)
     assert len(backend.prompts) == 2 and service.ahead_hits == 1
+
+
+async def test_only_answers_from_a_warm_cache_teach_the_debounce() -> None:
+    """A cold request (a jump, the whole prompt evaluated) says nothing about how fast keys are answered."""
+    backend = ScriptedBackend(lambda p: ["total", "\n"])
+    _, service, _ = make(backend)
+    await service.run_to_end(req())
+    assert service.debounce.response_ms is None
+    backend.evaluated_share = 0.01  # typing on: the KV cache held almost all of the prompt
+    await service.run_to_end(req("t", 2))
+    assert service.debounce.response_ms is not None
