@@ -4,7 +4,9 @@ pygls (2.1) leaves some requests unanswered, and a client waiting on one hangs: 
 ``params`` (valid JSON-RPC, what a client sends for ``srag/status``), a request whose params do not fit the
 method's type (a negative line), any request after ``shutdown``. This subclass answers them with the LSP
 errors the specification names (InvalidParams, InvalidRequest after shutdown, ServerNotInitialized before
-``initialize``) and leaves every well-formed message to pygls.
+``initialize``) and leaves every well-formed message to pygls. Valid JSON that is not a JSON-RPC message (an
+array, an object without ``jsonrpc``) gets InvalidRequest (-32600); a body that is not JSON at all gets
+ParseError (-32700), both with a null id as JSON-RPC 2.0 says (``answer_parse_error``, called by the server).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pygls.protocol import LanguageServerProtocol
 log = logging.getLogger(__name__)
 
 SERVER_NOT_INITIALIZED = -32002  # LSP's ServerNotInitialized
+PARSE_ERROR = -32700  # JSON-RPC's ParseError
 
 
 class _Answered:
@@ -56,6 +59,12 @@ class GuardedProtocol(LanguageServerProtocol):
     def handle_message(self, message: Any) -> None:
         if message is _ANSWERED:
             return
+        if isinstance(message, dict) or not hasattr(message, "jsonrpc"):
+            msg_id = message.get("id") if isinstance(message, dict) else None
+            log.warning("not a JSON-RPC message: %.200r", message)
+            self._answer_error(msg_id if isinstance(msg_id, (int, str)) else None, JsonRpcInvalidRequest.CODE,
+                               "not a JSON-RPC 2.0 message")
+            return
         method = getattr(message, "method", None)
         msg_id = getattr(message, "id", None)
         if method is not None and msg_id is not None:  # a request
@@ -69,7 +78,15 @@ class GuardedProtocol(LanguageServerProtocol):
                 return
         super().handle_message(message)
 
+    def answer_parse_error(self, error: Exception) -> None:
+        """A message body that is not JSON: say so (id null: nobody can tell which request it was)."""
+        log.warning("a message that is not JSON: %s", error)
+        self._answer_error(None, PARSE_ERROR, f"Parse error: {error}")
+
     def _answer_error(self, msg_id: Any, code: int, message: str) -> None:
+        if msg_id is None:  # lsprotocol's converter would drop a null id; JSON-RPC wants it there
+            self._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+            return
         try:
             self._send_response(msg_id, error=types.ResponseError(code=code, message=message))
         except Exception as exc:  # an id that cannot be echoed back (not a string or an integer)

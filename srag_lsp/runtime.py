@@ -24,6 +24,8 @@ from srag_lsp.trace import Tracer, load_traces, summarize
 
 log = logging.getLogger(__name__)
 
+MODEL_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # waits between attempts to bring the model backend up
+
 def language_for(path: str, language_id: str | None = None) -> str | None:
     """Our language key for a document: by its file name, else by the client's LSP languageId (the language
     specs in ``indexer.languages`` list the ids they answer to)."""
@@ -73,25 +75,50 @@ class Runtime:
 
     async def _start_models(self) -> None:
         try:
-            await self._bring_up_models()
+            up = await self._bring_up_models()
         finally:
             self.models_settled.set()
+        if not up:
+            # Ollama may be starting, or a model still downloading: try again with a backoff, quietly, and say
+            # so once when it comes up. Requests meanwhile get no suggestion (and srag/status says why).
+            task = asyncio.create_task(self._retry_models())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
-    async def _bring_up_models(self) -> None:
+    async def _retry_models(self) -> None:
+        attempt = 0
+        while self.engine is None:
+            await asyncio.sleep(MODEL_RETRY_S[min(attempt, len(MODEL_RETRY_S) - 1)])
+            attempt += 1
+            if await self._bring_up_models(quiet=True):
+                draft, _ = self.backends or (None, None)
+                self._report(f"srag-lsp: the model backend is up now ({draft.info.backend}: {draft.info.model})"
+                             if draft is not None else "srag-lsp: the model backend is up now",
+                             types.MessageType.Info)
+                return
+
+    async def _bring_up_models(self, *, quiet: bool = False) -> bool:
+        """Start the backends and build the engine; True when it worked. ``quiet``: a retry, failures only logged."""
         try:
-            self.engine, self.backends = await assemble_engine(self.settings, root=self.root, context=self.context,
-                                                               tracer=self.tracer, report=self._report)
-        except BackendError as exc:
-            self.backend_error = str(exc)
-            self._report(f"srag-lsp: no model backend: {exc}", types.MessageType.Error)
-            return
+            engine, backends = await assemble_engine(self.settings, root=self.root, context=self.context,
+                                                     tracer=self.tracer, report=self._report)
         except Exception as exc:
+            first = self.backend_error is None or not quiet
             self.backend_error = str(exc)
-            log.exception("model backend failed to start")
-            self._report(f"srag-lsp: the model backend failed to start: {exc}", types.MessageType.Error)
-            return
-        draft, _ = self.backends
+            if quiet and not first:
+                log.info("model backend still not ready: %s", exc)
+            elif isinstance(exc, BackendError):
+                self._report(f"srag-lsp: no model backend: {exc} (retrying in the background)",
+                             types.MessageType.Error)
+            else:
+                log.exception("model backend failed to start")
+                self._report(f"srag-lsp: the model backend failed to start: {exc} (retrying in the background)",
+                             types.MessageType.Error)
+            return False
+        self.engine, self.backends, self.backend_error = engine, backends, None
+        draft, _ = backends
         self._log_to_client(f"srag-lsp: ready ({draft.info.backend}: {draft.info.model})")
+        return True
 
     async def _start_index(self) -> None:
         if self.root is None:

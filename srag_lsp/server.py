@@ -8,6 +8,7 @@ never waits on them. Everything the daemon says goes to stderr and the client's 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ class SragServer(LanguageServer):
         self.service = CompletionService(self._engine, debounce_ms=lambda: self.settings.debounce_ms,
                                          notify=self._notify_suggestion, engine_ready=self._models_settled,
                                          model_wait_ms=lambda: self.settings.model_wait_ms,
-                                         warmup=lambda: self.settings.warmup)
+                                         warmup=lambda: self.settings.warmup,
+                                         trouble=lambda message: self.report(message, types.MessageType.Warning))
 
     # ---- helpers -------------------------------------------------------------------------------------
     def _engine(self):  # type: ignore[no-untyped-def]
@@ -63,6 +65,13 @@ class SragServer(LanguageServer):
             self.window_show_message(types.ShowMessageParams(type=kind, message=message))
         except Exception as exc:  # no client connected (headless) or the connection is gone
             log.debug("cannot show message: %s", exc)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside any request: a body that is not JSON is answered with ParseError, never a pop-up."""
+        if isinstance(error, json.JSONDecodeError) and isinstance(self.protocol, GuardedProtocol):
+            self.protocol.answer_parse_error(error)
+            return
+        super().report_server_error(error, source)
 
     def log_to_client(self, message: str) -> None:
         try:

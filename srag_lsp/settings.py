@@ -36,6 +36,9 @@ class Settings:
     # --- model backends ---------------------------------------------------------------------------
     backend: str = "auto"  # auto: Ollama when it answers, else the embedded llama.cpp model
     ollama_host: str = "http://127.0.0.1:11434"
+    # Editor options may point ollama_host at another machine only when this is on (the environment always may):
+    # a workspace's settings must not send the user's code elsewhere. VS Code takes both from user settings only.
+    allow_remote_model_host: bool = False
     ollama_model: str = "qwen2.5-coder:1.5b-base"
     embedded_model: str = "qwen2.5-coder-0.5b"  # a catalogue name or a path to a .gguf file
     draft_model: str = ""  # two-stage generation: a model for drafts ("" = the main model)
@@ -195,4 +198,24 @@ def from_client(options: Any, base: Settings, report: Callable[[str], None]) -> 
         return base
     if "srag" in options and isinstance(options["srag"], Mapping):
         options = {**{k: v for k, v in options.items() if k != "srag"}, **options["srag"]}
-    return apply(base, options, report)
+    updated = apply(base, options, report)
+    if updated.ollama_host != base.ollama_host and not is_loopback_host(updated.ollama_host) \
+            and not updated.allow_remote_model_host:
+        report(f"srag-lsp: ollamaHost {updated.ollama_host} is another machine: your code would be sent there. "
+               f"Set allowRemoteModelHost (in your user settings) to allow it; using {base.ollama_host}")
+        updated.ollama_host = base.ollama_host
+    return updated
+
+
+def is_loopback_host(url: str) -> bool:
+    """Whether an http(s) URL names this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -61,7 +61,8 @@ class CompletionService:
                  notify: Callable[[Suggestion], None] | None = None,
                  engine_ready: Callable[[], Awaitable[None]] | None = None,
                  model_wait_ms: Callable[[], int] = lambda: 30000,
-                 warmup: Callable[[], bool] = lambda: False) -> None:
+                 warmup: Callable[[], bool] = lambda: False,
+                 trouble: Callable[[str], None] | None = None) -> None:
         self._engine = engine
         self._engine_ready = engine_ready
         self._model_wait_ms = model_wait_ms
@@ -75,6 +76,8 @@ class CompletionService:
         self.continued = 0
         self.ahead_hits = 0
         self.warmer = Warmer(engine, enabled=warmup)
+        self._trouble = trouble  # tells the user about a model failure (once per kind until a request works)
+        self._troubles_said: set[str] = set()
 
     # ---- public API for the LSP handlers -----------------------------------------------------------
     async def suggest(self, request: CompletionRequest, wait_ms: int) -> str | None:
@@ -234,6 +237,7 @@ class CompletionService:
                 # seconds would make every keystroke after it wait.
                 self.debounce.observe_response(first - delay * 1000.0)
             self.last_outcome = outcome
+            self._say_trouble(outcome.trace.flags.get("error"))
             shown = outcome.suggestion.text[len(flight.typed):] if flight.typed else outcome.suggestion.text
             self.warmer.schedule(flight.view, shown)
             return outcome
@@ -242,6 +246,20 @@ class CompletionService:
             flight.progress.set()
             if self.inflight.get(flight.request.uri) is flight:
                 del self.inflight[flight.request.uri]
+
+    def _say_trouble(self, error: str | None) -> None:
+        """A model failure mid-session: one message per kind while it lasts, not one per keystroke."""
+        if not error:
+            self._troubles_said.clear()  # it works again: a new failure is news
+            return
+        kind = error.split(":", 1)[0].strip()[:80]
+        if kind in self._troubles_said or self._trouble is None:
+            return
+        self._troubles_said.add(kind)
+        try:
+            self._trouble(f"srag-lsp: the model failed: {error}")
+        except Exception as exc:  # no client to tell
+            log.debug("cannot report a model failure: %s", exc)
 
     def _on_update(self, flight: _InFlight, suggestion: Suggestion) -> None:
         if flight.typed:

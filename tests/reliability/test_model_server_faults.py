@@ -105,10 +105,11 @@ def _wait_settled(client: RawClient) -> dict[str, Any]:
     raise AssertionError("the model backend never settled")
 
 
-def test_down_at_start_is_said_once_and_every_request_is_answered(tmp_path: Path) -> None:
+def test_down_at_start_is_said_once_every_request_is_answered_and_it_comes_back(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()
-    client = _client(tmp_path, f"http://127.0.0.1:{_free_port()}")
+    port = _free_port()
+    client = _client(tmp_path, f"http://127.0.0.1:{port}")
     try:
         client.initialize(root)
         status = _wait_settled(client)
@@ -120,6 +121,15 @@ def test_down_at_start_is_said_once_and_every_request_is_answered(tmp_path: Path
         said = [m for m in _messages(client) if "Ollama" in m]
         assert len(said) == 1 and "connection refused" in said[0]
         assert client.process.poll() is None
+        # Ollama starts: the daemon's retries find it (backoff 1, 2, 5, 10, 30 s), says so once, and serves.
+        with serve([MODEL], port=port):
+            deadline = time.monotonic() + 120
+            while not client.request("srag/status", {}, timeout=60)["result"].get("ready"):
+                assert time.monotonic() < deadline, "the daemon never came back to Ollama"
+                time.sleep(0.5)
+            assert session.complete()["items"], "a suggestion once Ollama is up"
+            said = _messages(client)
+            assert sum("is up now" in m for m in said) == 1, said
     finally:
         client.close()
 
@@ -155,6 +165,8 @@ def test_faults_mid_session_then_recovery(tmp_path: Path, healthy_server: tuple[
                 outcomes[fault] = [len(session.complete()["items"]) for _ in range(keystrokes)]
                 said = _messages(client)
                 assert len(said) <= 1, (fault, said)  # never one message per keystroke
+                if fault == "error":
+                    assert len(said) == 1 and "the model failed" in said[0], said  # but the user is told
                 assert client.process.poll() is None
                 state.stall_release.set()
             state.fault = ""

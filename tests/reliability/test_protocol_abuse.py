@@ -38,6 +38,7 @@ def apply_discount(total: float, percent: float) -> float:
 '''
 # Answers an abusive request may get: a result, or one of these LSP errors (never silence).
 INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, NOT_INITIALIZED, CANCELLED = -32600, -32601, -32602, -32002, -32800
+PARSE_ERROR = -32700
 STORM_REQUESTS = 1000
 RSS_BOUND_MB = 150  # growth allowed after the storm, over the resident set once the model was warm
 
@@ -63,6 +64,14 @@ def _assert_answer(answer: dict[str, Any], allowed_errors: set[int]) -> None:
         assert isinstance(answer["error"]["message"], str) and answer["error"]["message"]
     else:
         assert "result" in answer, answer
+
+
+def _drain(client: RawClient) -> list[dict[str, Any]]:
+    """The notifications received so far."""
+    out = []
+    while not client.notifications.empty():
+        out.append(client.notifications.get())
+    return out
 
 
 def _threads(pid: int) -> int:
@@ -99,10 +108,17 @@ def test_lifecycle_invalid_json_missing_params_and_unknown_methods(tmp_path: Pat
         assert before["error"]["code"] == NOT_INITIALIZED  # before initialize: an error, not a hang
         assert "capabilities" in client.initialize(root)["result"]
 
-        client.send_raw(b"{not json")  # logged by the server; no id to answer to
+        client.send_raw(b"{not json")  # ParseError, with a null id: nobody can tell which request it was
+        assert client.wait(None, timeout=60)["error"]["code"] == PARSE_ERROR
         client.send_raw(b'{"jsonrpc": "2.0", "id": 77, "method": "srag/status", "params": ')  # truncated
-        client.send_raw(b"[1, 2, 3]")
+        assert client.wait(None, timeout=60)["error"]["code"] == PARSE_ERROR
+        client.send_raw(b"[1, 2, 3]")  # JSON, but no JSON-RPC message
+        assert client.wait(None, timeout=60)["error"]["code"] == INVALID_REQUEST
+        client.send_raw(b'{"id": 78, "method": "srag/status"}')  # no "jsonrpc": answered by its id
+        assert client.wait(78, timeout=60)["error"]["code"] == INVALID_REQUEST
         assert "version" in client.request("srag/status", {}, timeout=60)["result"]  # still serving
+        assert not [m for m in _drain(client) if m.get("method") == "window/showMessage"
+                    and "Error in server" in m["params"]["message"]]  # no pop-up for the garbage
 
         assert "version" in client.request("srag/status", None, timeout=60)["result"]  # params left out: fine
         assert "requests" in client.request("srag/stats", None, timeout=60)["result"]

@@ -16,10 +16,10 @@ def test_environment_overrides_defaults() -> None:
 
 def test_client_options_camel_case_and_nested_section() -> None:
     problems: list[str] = []
-    s = from_client({"srag": {"maxTokens": 7, "ollamaHost": "http://h:1"}, "streaming": True}, Settings(),
+    s = from_client({"srag": {"maxTokens": 7, "ollamaHost": "http://localhost:1"}, "streaming": True}, Settings(),
                     problems.append)
     assert problems == []
-    assert s.max_tokens == 7 and s.ollama_host == "http://h:1" and s.streaming is True
+    assert s.max_tokens == 7 and s.ollama_host == "http://localhost:1" and s.streaming is True
 
 
 def test_invalid_values_are_reported_and_previous_value_kept() -> None:
@@ -56,3 +56,17 @@ def test_embeddings_are_off_by_default_and_validated() -> None:
     assert s.embeddings == "ollama" and problems == [
         "srag-lsp: invalid setting embeddings: expected one of off, local, ollama, got 'sometimes'; using 'ollama'"
     ]
+
+
+def test_editor_options_cannot_point_the_model_host_at_another_machine_unless_allowed() -> None:
+    problems: list[str] = []
+    base = from_environment(problems.append, {})
+    kept = from_client({"srag": {"ollamaHost": "http://203.0.113.9:11434"}}, base, problems.append)
+    assert kept.ollama_host == base.ollama_host
+    assert len(problems) == 1 and "allowRemoteModelHost" in problems[0]
+    local = from_client({"ollamaHost": "localhost:11500"}, base, problems.append)
+    assert local.ollama_host == "http://localhost:11500" and len(problems) == 1  # this machine: fine
+    allowed = from_client({"ollamaHost": "http://gpu-box:11434", "allowRemoteModelHost": True}, base, problems.append)
+    assert allowed.ollama_host == "http://gpu-box:11434" and len(problems) == 1
+    # The user's own environment may name another machine.
+    assert from_environment(problems.append, {"OLLAMA_HOST": "gpu-box"}).ollama_host == "http://gpu-box:11434"

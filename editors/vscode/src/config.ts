@@ -7,6 +7,7 @@
 export const SERVER_SETTINGS = [
   "backend",
   "ollamaHost",
+  "allowRemoteModelHost",
   "ollamaModel",
   "embeddedModel",
   "draftModel",

@@ -158,3 +158,28 @@ async def test_only_answers_from_a_warm_cache_teach_the_debounce() -> None:
     backend.evaluated_share = 0.01  # typing on: the KV cache held almost all of the prompt
     await service.run_to_end(req("t", 2))
     assert service.debounce.response_ms is not None
+
+
+async def test_a_failing_model_is_said_once_per_kind_until_it_works_again() -> None:
+    """A fake backend whose script raises (fault injection): the user hears of each kind of failure once."""
+    failure = ["refused"]
+
+    def script(prompt: str) -> list[str]:
+        if failure[0]:
+            raise ConnectionError(f"{failure[0]}: the model server at 127.0.0.1:11434")
+        return ["total", "\n"]
+
+    said: list[str] = []
+    backend = ScriptedBackend(script)
+    _, service, _ = make(backend, trouble=said.append)
+    for version in range(1, 5):  # four keystrokes, one failure kind
+        await service.run_to_end(req("t" * version, version))
+    assert len(said) == 1 and "refused" in said[0]
+    failure[0] = "stalled"
+    await service.run_to_end(req("tt", 6))
+    assert len(said) == 2 and "stalled" in said[1]  # another kind is news
+    failure[0] = ""
+    await service.run_to_end(req("ttt", 7))  # it works again
+    failure[0] = "refused"
+    await service.run_to_end(req("tttt", 8))
+    assert len(said) == 3  # a failure after a success is news again
