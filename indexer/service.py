@@ -281,12 +281,12 @@ class IndexService:
         assert builder is not None
         self._update_status(phase="indexing")
         report = self._guarded(lambda: builder.build(self._on_progress, skip=set(self._overlays)))
+        self._refresh_counts()  # before the build is said done: a status that says done has its counts
         if report is not None and not report.interrupted:
             self._update_status(initial_build_done=True, last_build=report.as_dict())
         if report is not None and report.changed:  # the build compacted: drop its versions once they age
             self._cleanup_at = time.monotonic() + self.options.cleanup_age.total_seconds() + 0.5
         self._writes_since_optimize = 0
-        self._refresh_counts()
         self._update_status(phase="ready")
         self._emit_status()
 

@@ -104,8 +104,9 @@ class _Run:
     """The state of one request; events from its tasks arrive on one queue, in order."""
 
     def __init__(self, engine: CompletionEngine, request: CompletionRequest, trace: RequestTrace,
-                 emit: Callable[[Suggestion], None]) -> None:
+                 emit: Callable[[Suggestion], None], on_error: Callable[[str], None] | None = None) -> None:
         self.engine = engine
+        self.on_error = on_error
         self.settings = engine.settings
         self.request = request
         self.trace = trace
@@ -150,6 +151,16 @@ class _Run:
             self.trace.mark("first_visible")
         self.emit_cb(Suggestion(self.request.id, self.request.uri, self.request.version, self.request.line,
                                 self.request.position_col, text, stage, done, final))
+
+    def failed(self, message: str) -> None:
+        """A generation failed (the model server, the model): traced, and told at once (a later key may cancel
+        this run before it ends)."""
+        self.trace.flags["error"] = message
+        if self.on_error is not None:
+            try:
+                self.on_error(message)
+            except Exception as exc:
+                log.debug("cannot report a model failure: %s", exc)
 
     def decide(self, what: str, yes: bool, reason: str) -> None:
         self.decisions.append({"at_ms": round(self.trace.ms(), 2), "what": what, "yes": yes, "reason": reason})
@@ -451,10 +462,12 @@ class CompletionEngine:
             total += await prefill(prompt.text, num_ctx=self.settings.num_ctx, max_tokens=self.settings.max_tokens)
         return total
 
-    async def run(self, request: CompletionRequest, emit: Callable[[Suggestion], None]) -> Outcome:
+    async def run(self, request: CompletionRequest, emit: Callable[[Suggestion], None],
+                  on_error: Callable[[str], None] | None = None) -> Outcome:
+        """Serve one request; ``emit`` gets every suggestion update, ``on_error`` each model failure at once."""
         trace = RequestTrace(request.id, request.uri, request.version, request.line, request.col,
                              self.settings.strategy, t0=request.arrived)
-        run = _Run(self, request, trace, emit)
+        run = _Run(self, request, trace, emit, on_error)
         try:
             if not self.retrieves():
                 await self._local(run)
@@ -489,7 +502,7 @@ class CompletionEngine:
         while True:
             kind, payload = await run.events.get()
             if kind == "error":
-                trace.flags["error"] = payload[2]
+                run.failed(payload[2])
             elif kind == stage:
                 _, text, done = payload
                 if done:
@@ -592,7 +605,7 @@ class CompletionEngine:
                 run.pin([h for name in names for h in found.get(name, [])[:1]], force=bool(unknown))
                 run.consider_refining()
             elif kind == "error":
-                trace.flags["error"] = payload[2]
+                run.failed(payload[2])
         if run.shown_stage == "refined":
             final, stage = run.shown, "refined"
         else:

@@ -227,7 +227,7 @@ class CompletionService:
             engine = self._engine()
             if engine is None:
                 raise RuntimeError("no model backend is ready yet")
-            outcome = await engine.run(flight.request, lambda s: self._on_update(flight, s))
+            outcome = await engine.run(flight.request, lambda s: self._on_update(flight, s), self._say_trouble)
             if delay:
                 outcome.trace.events["debounce"] = round(delay * 1000.0, 2)
             first = outcome.trace.events.get("first_visible")
@@ -237,7 +237,8 @@ class CompletionService:
                 # seconds would make every keystroke after it wait.
                 self.debounce.observe_response(first - delay * 1000.0)
             self.last_outcome = outcome
-            self._say_trouble(outcome.trace.flags.get("error"))
+            if not outcome.trace.flags.get("error"):
+                self._troubles_said.clear()  # it works again: a new failure is news
             shown = outcome.suggestion.text[len(flight.typed):] if flight.typed else outcome.suggestion.text
             self.warmer.schedule(flight.view, shown)
             return outcome
@@ -247,11 +248,8 @@ class CompletionService:
             if self.inflight.get(flight.request.uri) is flight:
                 del self.inflight[flight.request.uri]
 
-    def _say_trouble(self, error: str | None) -> None:
+    def _say_trouble(self, error: str) -> None:
         """A model failure mid-session: one message per kind while it lasts, not one per keystroke."""
-        if not error:
-            self._troubles_said.clear()  # it works again: a new failure is news
-            return
         kind = error.split(":", 1)[0].strip()[:80]
         if kind in self._troubles_said or self._trouble is None:
             return
