@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MODEL_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # waits between attempts to bring the model backend up
 
+
 def language_for(path: str, language_id: str | None = None) -> str | None:
     """Our language key for a document: by its file name, else by the client's LSP languageId (the language
     specs in ``indexer.languages`` list the ids they answer to)."""
