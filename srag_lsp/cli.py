@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import logging
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from srag_lsp import __version__
-from srag_lsp.settings import Settings, apply, from_environment
+from srag_lsp.settings import Settings, apply, from_environment, is_loopback
 
 log = logging.getLogger("srag_lsp")
 
@@ -54,13 +53,8 @@ def parse_tcp(value: str, allow_remote: bool) -> tuple[str, int]:
         port_n = int(port)
     except ValueError:
         raise SystemExit(f"srag-lsp: --tcp expects HOST:PORT, got {value!r}") from None
-    if not allow_remote:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise SystemExit(f"srag-lsp: refusing to listen on {host} (not loopback); add --allow-remote to do it")
+    if not allow_remote and not is_loopback(host):
+        raise SystemExit(f"srag-lsp: refusing to listen on {host} (not loopback); add --allow-remote to do it")
     return host, port_n
 
 

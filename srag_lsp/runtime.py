@@ -91,10 +91,9 @@ class Runtime:
         while self.engine is None:
             await asyncio.sleep(MODEL_RETRY_S[min(attempt, len(MODEL_RETRY_S) - 1)])
             attempt += 1
-            if await self._bring_up_models(quiet=True):
-                draft, _ = self.backends or (None, None)
-                self._report(f"srag-lsp: the model backend is up now ({draft.info.backend}: {draft.info.model})"
-                             if draft is not None else "srag-lsp: the model backend is up now",
+            if await self._bring_up_models(quiet=True) and self.backends is not None:
+                draft, _ = self.backends
+                self._report(f"srag-lsp: the model backend is up now ({draft.info.backend}: {draft.info.model})",
                              types.MessageType.Info)
                 return
 
@@ -104,9 +103,9 @@ class Runtime:
             engine, backends = await assemble_engine(self.settings, root=self.root, context=self.context,
                                                      tracer=self.tracer, report=self._report)
         except Exception as exc:
-            first = self.backend_error is None or not quiet
+            said_before = quiet and self.backend_error is not None
             self.backend_error = str(exc)
-            if quiet and not first:
+            if said_before:
                 log.info("model backend still not ready: %s", exc)
             elif isinstance(exc, BackendError):
                 self._report(f"srag-lsp: no model backend: {exc} (retrying in the background)",

@@ -207,15 +207,20 @@ def from_client(options: Any, base: Settings, report: Callable[[str], None]) -> 
     return updated
 
 
-def is_loopback_host(url: str) -> bool:
-    """Whether an http(s) URL names this machine (localhost, 127.0.0.0/8, ::1)."""
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine (localhost, 127.0.0.0/8, ::1)."""
     import ipaddress
-    from urllib.parse import urlsplit
 
-    host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_host(url: str) -> bool:
+    """Whether an http(s) URL names this machine."""
+    from urllib.parse import urlsplit
+
+    return is_loopback(urlsplit(url).hostname or "")

@@ -547,6 +547,7 @@ class CompletionEngine:
             trace.flags["cache_hit"] = True
             run.pin(cached)
         run.sync_context()
+        retrieve = True
         if run.context and self._context_prompt_is_cheap(run):
             # The model already holds most of the context-aware prompt: answer with it, no draft needed.
             trace.flags["skipped_draft"] = True
@@ -555,10 +556,11 @@ class CompletionEngine:
             if self.pinboard.frozen(run.request.uri, run.request.line, run.request.id):
                 # Typing on where the context is pinned and frozen: retrieval could add nothing to the prompt,
                 # and its CPU would slow the model on the same cores.
+                retrieve = False
                 trace.flags["retrieval_skipped"] = "typing on in a place whose context is pinned"
         else:
             run.start_draft()
-        if "retrieval_skipped" not in trace.flags:
+        if retrieve:
             run.retrieval_running = True
             run.spawn(run.consume_retrieval())
         draft_final: str | None = None

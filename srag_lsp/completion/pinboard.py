@@ -52,6 +52,11 @@ class _Board:
 SAME_PLACE_LINES = 3  # a request within this many lines of the board's place types on in the same place
 
 
+def _at_its_place(board: _Board, line: int) -> bool:
+    """Whether a request at ``line`` types on where the board was opened (an empty board has no place)."""
+    return bool(board.chunks) and abs(line - board.line) <= SAME_PLACE_LINES
+
+
 class Pinboard:
     def __init__(self, budget_tokens: int) -> None:
         self.budget_tokens = budget_tokens
@@ -75,7 +80,7 @@ class Pinboard:
             while len(self._boards) > MAX_DOCUMENTS:
                 self._boards.popitem(last=False)
         self._boards.move_to_end(uri)
-        if not board.chunks or abs(line - board.line) > SAME_PLACE_LINES:
+        if not _at_its_place(board, line):
             board.line, board.opened_by = line, request_id  # a new place: this request opens the board
         elif not force and request_id != board.opened_by:
             return []
@@ -97,8 +102,7 @@ class Pinboard:
     def frozen(self, uri: str, line: int, request_id: str) -> bool:
         """Whether a request here types on in a place whose board another request opened (it adds nothing)."""
         board = self._boards.get(uri)
-        return board is not None and bool(board.chunks) and abs(line - board.line) <= SAME_PLACE_LINES \
-            and request_id != board.opened_by
+        return board is not None and _at_its_place(board, line) and request_id != board.opened_by
 
     def forget(self, uri: str) -> None:
         self._boards.pop(uri, None)
