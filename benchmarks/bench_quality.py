@@ -228,6 +228,8 @@ async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], c
             row[f"{name}_stage"] = outcome.suggestion.stage
             if name == "streaming":
                 row["draft"] = outcome.draft_text
+                row["refined_candidate"] = outcome.refined_text  # judged, whether shown or kept off screen
+                row["score_margin"] = outcome.trace.numbers.get("score_margin")
                 row["streaming_flags"] = {k: v for k, v in outcome.trace.flags.items()
                                           if k in ("kept_shown", "refined", "skipped_draft", "unknown_in_draft")}
                 row["streaming_decisions"] = outcome.trace.flags.get("decisions", [])

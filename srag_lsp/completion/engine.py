@@ -83,6 +83,7 @@ class Outcome:
     trace: RequestTrace
     draft_text: str = ""
     context: list[ContextChunkLike] = field(default_factory=list)
+    refined_text: str = ""  # the last refinement's text, shown or kept off screen (what the policy judged)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -489,7 +490,7 @@ class CompletionEngine:
             self.tracer.finish(trace)
         final = Suggestion(request.id, request.uri, request.version, request.line, request.position_col,
                            run.shown, run.shown_stage, True, True)
-        return Outcome(final, trace, run.draft_shown, list(run.context.values()))
+        return Outcome(final, trace, run.draft_shown, list(run.context.values()), run.refine_text)
 
     async def _generate_once(self, run: _Run, stage: str, generator: Generator, window: LocalWindow,
                              chunks: list[ContextChunkLike]) -> None:
