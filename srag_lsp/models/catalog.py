@@ -155,9 +155,9 @@ def ensure_model(name_or_path: str, model_dir: Path) -> Path:
     marker = target.with_name(target.name + ".verified")
     if target.is_file() and _verified(entry, target, marker):
         return target
-    parts = part_paths(entry)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if not _intact(entry, target):
+    if not _intact(entry, target):  # an intact file needs no packages (they may be gone since it was assembled)
+        parts = part_paths(entry)
+        model_dir.mkdir(parents=True, exist_ok=True)
         _assemble(entry, parts, target)
     marker.write_text(_marker_text(entry, target))
     return target

@@ -45,6 +45,19 @@ def test_a_lost_marker_costs_a_check_not_an_assembly(tmp_path: Path, monkeypatch
     assert path.with_name(path.name + ".verified").is_file()
 
 
+def test_an_intact_file_needs_no_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file assembled earlier (or put there by hand) with the pinned size and sha256 is used as it is, even
+    once the packages it came from are gone."""
+    path = ensure_model("gemma3-270m", tmp_path)
+    path.with_name(path.name + ".verified").unlink()
+    real = CATALOG["gemma3-270m"]
+    gone = catalog.CatalogModel(name=real.name, file_name=real.file_name, parts=(("no_such_part_module", "p0"),),
+                                size=real.size, sha256=real.sha256, fim=real.fim, family=real.family, source="test")
+    monkeypatch.setitem(CATALOG, "gemma3-270m", gone)
+    assert ensure_model("gemma3-270m", tmp_path) == path
+    assert path.with_name(path.name + ".verified").is_file()
+
+
 def test_pinned_figures() -> None:
     qwen = CATALOG["qwen2.5-coder-0.5b"]
     assert qwen.size == 491_400_064
