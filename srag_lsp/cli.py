@@ -26,6 +26,15 @@ log = logging.getLogger("srag_lsp")
 SUBCOMMANDS = ("complete", "retrieve", "stats", "models")
 
 
+class AnsweredCancels(logging.Filter):
+    """Drops pygls's warning for a ``$/cancelRequest`` whose request is already answered. Editors send one at
+    nearly every keystroke for the answer they just got (the LSP spec has the server ignore it): hundreds of
+    warnings in a typing session, all noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Cancel notification for unknown message id")
+
+
 def setup_logging(verbose: int, log_file: str | None, *, daemon: bool = False) -> None:
     """Log to stderr (and a file). The daemon logs its own INFO lines; headless commands only warnings."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
@@ -40,6 +49,9 @@ def setup_logging(verbose: int, log_file: str | None, *, daemon: bool = False) -
     logging.getLogger("srag_lsp.models.llama_cpp").setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
     # pygls logs every message at INFO/DEBUG: that fills an editor's log.
     logging.getLogger("pygls").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+    cancels = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, AnsweredCancels) for f in cancels.filters):
+        cancels.addFilter(AnsweredCancels())
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
