@@ -339,11 +339,13 @@ class IndexBuilder:
         return language_for_path(rel) is not None and not self.rules.is_ignored(rel, False)
 
     def finish_writes(self) -> None:
-        """Create missing indexes, then compact and clean up old versions."""
+        """Create missing indexes, compact and clean up old versions, then take fresh table handles (which
+        frees what the old ones cached)."""
         created = self.store.ensure_indexes()
         if created:
             log.info("created indexes %s", ", ".join(created))
         self.store.optimize()
+        self.store.reopen()
 
     def save_manifest(self, *, force: bool = True) -> None:
         if not self._manifest_dirty:

@@ -48,6 +48,24 @@ def test_write_replace_delete(store: ChunkStore) -> None:
     assert reader.by_path("net/parser.py")  # other files untouched
 
 
+def test_fresh_handles_after_a_compaction_see_and_write_the_same_table(store: ChunkStore) -> None:
+    """The writer takes new handles after each compaction (their caches would otherwise grow all day)."""
+    _fill(store)
+    store.ensure_indexes()
+    store.optimize()
+    rows, version = store.count_rows(), store.version()
+    old = store._table
+    store.reopen()
+    assert store._table is not old
+    assert (store.count_rows(), store.version()) == (rows, version)
+    assert store.index_names() == sorted(["tokens_idx", "text_idx", "symbol_idx", "qualified_name_idx", "path_idx",
+                                          "content_hash_idx"])
+    store.replace(["shapes.py"], chunks_of("shapes.py", SHAPES_PY.replace("unit_circle", "unit_disc")))
+    reader = IndexReader.open(store.uri)
+    assert reader is not None
+    assert "unit_disc" in {h.qualified_name for h in reader.by_path("shapes.py")}
+
+
 def test_symbol_lookup_uses_the_btree_index(store: ChunkStore) -> None:
     _fill(store)
     created = store.ensure_indexes()
