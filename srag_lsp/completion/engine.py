@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from indexer.secrets import redact
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
-from srag_lsp.completion.policy import Verdict, judge_refinement, new_identifiers, worth_refining
+from srag_lsp.completion.policy import Verdict, as_written, judge_refinement, new_identifiers, worth_refining
 from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
 from srag_lsp.completion.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
 from srag_lsp.completion.request import CompletionRequest, Suggestion
@@ -367,7 +367,8 @@ class _Run:
 
     async def compare(self, scorer: Any, n: int, shown: str, refined: str) -> None:
         try:
-            ours, theirs = await scorer(self.prompts[n], [shown, refined])
+            suffix = self.shape.line_suffix
+            ours, theirs = await scorer(self.prompts[n], [as_written(shown, suffix), as_written(refined, suffix)])
         except Exception as exc:  # no scores: no evidence
             log.debug("scoring failed: %s", exc)
             ours, theirs = 0.0, 0.0

@@ -85,6 +85,17 @@ def worth_refining(*, line_prefix: str, draft: str, context_symbols: Iterable[st
     return Verdict(False, "context defines no name in play")
 
 
+def as_written(text: str, line_suffix: str) -> str:
+    """A suggestion as the model writes it, for scoring: one that ends its line ends with the line break.
+
+    Cut before the break, its last token is one the model rarely writes (``f)`` where it writes ``f)\n``), and
+    on a line of six tokens that one token outweighs the rest: the greedy text of the very prompt that scored
+    it lost to a worse draft by 0.9 nats a token (measured; with the break it wins)."""
+    if text and not line_suffix.strip() and not text.endswith("\n"):
+        return text + "\n"
+    return text
+
+
 def judge_refinement(shown: str, refined: str, *, unknown_in_shown: Sequence[str],
                      context_symbols: Iterable[str]) -> Verdict:
     """Whether ``refined`` may replace ``shown`` on screen."""

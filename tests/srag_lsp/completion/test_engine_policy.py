@@ -237,9 +237,10 @@ async def test_without_evidence_in_the_names_the_context_prompt_scores_both_text
                                                                                   replaced: bool) -> None:
     draft, refined = "subtotal * 0.9", "discounted - coupon_percent * discounted"
     backend = ScoringBackend(lambda p: [refined + "\n"] if "<|file_sep|>pricing.py" in p else [draft + "\n"],
-                             scores={draft: -1.2, refined: refined_score})
+                             scores={draft + "\n": -1.2, refined + "\n": refined_score})
     _, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])))
-    assert backend.scored == [[draft, refined]]
+    # Both are scored as the model writes them: the line ends with its break (the cursor is at the line's end).
+    assert backend.scored == [[draft + "\n", refined + "\n"]]
     assert outcome.suggestion.text == (refined if replaced else draft)
     assert outcome.trace.numbers["score_margin"] == pytest.approx(refined_score + 1.2, abs=1e-3)
     last = [d for d in outcome.trace.flags["decisions"] if d["what"] == "replace"][-1]
@@ -261,7 +262,7 @@ async def test_a_draft_from_the_small_window_is_widened_and_judged_by_score() ->
     long_file = "\n".join(f"value_{i} = compute({i})" for i in range(80)) + "\n" + CHECKOUT
     draft, wider = "subtotal - 1", "subtotal * 0.9"
     backend = ScoringBackend(lambda p: [wider + "\n"] if "value_40" in p else [draft + "\n"],
-                             scores={draft: -2.0, wider: -0.5})
+                             scores={draft + "\n": -2.0, wider + "\n": -0.5})
     _, outcome = await run(engine(backend, ScriptedContext()), request(long_file))
     assert len(backend.prompts) == 2 and "value_40" not in backend.prompts[0]
     assert outcome.suggestion.text == wider

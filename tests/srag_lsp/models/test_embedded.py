@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from srag_lsp.common_prefix import common_prefix_length
+from srag_lsp.completion.policy import as_written
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
 from srag_lsp.models.embedded import EmbeddedBackend, _TextAssembler
 from tests.support.streams import collect
@@ -51,6 +52,16 @@ async def test_real_tokens_and_stats(qwen: EmbeddedBackend) -> None:
     assert stats.prompt_tokens == len(qwen.tokenize(FIM)) and 0 < stats.prompt_evaluated <= stats.prompt_tokens
     assert stats.prompt_eval_ms > 0 and stats.generation_ms > 0
     assert qwen.info.fim and qwen.info.backend == "embedded" and qwen.warnings == []
+
+
+@pytest.mark.model
+async def test_the_line_the_model_writes_scores_above_one_it_would_not_write(qwen: EmbeddedBackend) -> None:
+    """What the refine policy's scored comparison rests on, in any build: under a prompt, the model's own greedy
+    line (scored as written, with its line break) scores above a line it would not write."""
+    written = (await collect(qwen, GenerationRequest(FIM, max_tokens=12), GenerationStats())).split("\n", 1)[0]
+    assert written.strip()
+    ours, other = await qwen.score(FIM, [as_written(written, ""), as_written("zq_unheard_of(b, a, a)", "")])
+    assert ours > other and ours <= 0.0
 
 
 @pytest.mark.model
