@@ -232,7 +232,7 @@ class ScoringBackend(ScriptedBackend):
         return [self.scores.get(c, -5.0) for c in continuations]
 
 
-@pytest.mark.parametrize(("refined_score", "replaced"), [(-0.2, True), (-1.0, False)])
+@pytest.mark.parametrize(("refined_score", "replaced"), [(-0.2, True), (-1.1, True), (-1.5, False)])
 async def test_without_evidence_in_the_names_the_context_prompt_scores_both_texts(refined_score: float,
                                                                                   replaced: bool) -> None:
     draft, refined = "subtotal * 0.9", "discounted - coupon_percent * discounted"
