@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer import query
 from indexer.builder import open_index
 from indexer.query import IndexReader
 from indexer.store import ChunkStore, StoreError
@@ -113,6 +114,21 @@ def test_a_reader_sees_later_writes(store: ChunkStore) -> None:
     assert [h.path for h in reader.symbols(["Circle"], 5)] == ["shapes.py"]
     store.delete_paths(["shapes.py"])
     assert reader.symbols(["Circle"], 5) == []
+
+
+def test_a_reader_renews_its_handle_and_keeps_answering(store: ChunkStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader's handle is replaced once it is older than HANDLE_TTL_S (its caches grow with every version)."""
+    _fill(store)
+    reader = IndexReader.open(store.uri)
+    assert reader is not None
+    first = reader._fresh_table()
+    assert reader._fresh_table() is first  # young: kept
+    monkeypatch.setattr(query, "HANDLE_TTL_S", 0.0)
+    time.sleep(0.01)
+    assert reader._fresh_table() is not first
+    store.replace(["shapes.py"], chunks_of("shapes.py", SHAPES_PY.replace("unit_circle", "unit_disc")))
+    assert "unit_disc" in {h.qualified_name for h in reader.by_path("shapes.py")}
+    assert [h.path for h in reader.symbols(["Circle"], 5)] == ["shapes.py"]
 
 
 def test_compaction_keeps_readers_working_and_versions_bounded(tmp_path: Path) -> None:
