@@ -105,7 +105,7 @@ def _wait_settled(client: RawClient) -> dict[str, Any]:
     raise AssertionError("the model backend never settled")
 
 
-def test_down_at_start_is_said_once_every_request_is_answered_and_it_comes_back(tmp_path: Path) -> None:
+def test_down_at_start_or_mid_session_is_said_once_every_request_is_answered_and_it_comes_back(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()
     port = _free_port()
@@ -130,6 +130,19 @@ def test_down_at_start_is_said_once_every_request_is_answered_and_it_comes_back(
             assert session.complete()["items"], "a suggestion once Ollama is up"
             said = _messages(client)
             assert sum("is up now" in m for m in said) == 1, said
+        # Ollama goes away mid-session (its port now refuses connections): answered, said once, no crash...
+        for _ in range(4):
+            assert session.complete()["items"] == []
+        time.sleep(0.5)
+        said = _messages(client)
+        assert len(said) == 1, said  # the user is told, once
+        assert client.process.poll() is None
+        # ...and when it is back on the same port, the next keystroke gets a suggestion.
+        with serve([MODEL], port=port):
+            deadline = time.monotonic() + 120
+            while not session.complete()["items"]:
+                assert time.monotonic() < deadline, "no suggestion after Ollama came back"
+                time.sleep(0.5)
     finally:
         client.close()
 
