@@ -14,6 +14,8 @@
    budgeted as for a prompt), bm25-window (BM25 over 20-line windows of the other files, queried with the
    20 lines before the cursor: what Tabby and Cody do), recent-imports (the definitions of the file's
    imported names, the most recently used first: what Continue does), and none (no retrieval).
+   ``srag-1-char`` is srag one keystroke later, with the name's first character typed (not a baseline: what
+   the partial identifier allows, as in a typing session).
    Metrics: recall@1, recall@5, MRR of the defining chunk; retrieval latency p50/p95; per package and the
    mean per language.
    With ``--vectors PACKAGE``, that package's index also gets vectors (the local ONNX model) and two more
@@ -41,6 +43,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -472,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
         ranks, latencies, retrieved, per_source = asyncio.run(
             run_srag(root, work / "indexes" / name, cases, args.budget_tokens)
         )
+        # one keystroke later: the first character of the name typed (what the partial identifier allows)
+        typed = [replace(c, text=c.text + c.name[0], col=c.col + 1) for c in cases]
+        typed_ranks, typed_latencies, _, _ = asyncio.run(
+            run_srag(root, work / "indexes" / name, typed, args.budget_tokens)
+        )
         bm25_ranks, bm25_latencies, bm25_build_s = run_bm25(root, cases, (".js", ".mjs") if javascript else (".py",))
         recent_ranks, recent_latencies = run_recent_imports(root, work / "indexes" / name, cases)
         by_form: dict[str, list[int | None]] = {}
@@ -494,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
             "index_seconds": round(index_s, 2),
             "methods": {
                 "srag": metrics(ranks, latencies),
+                "srag-1-char": metrics(typed_ranks, typed_latencies),
                 "bm25-window": metrics(bm25_ranks, bm25_latencies),
                 "recent-imports": metrics(recent_ranks, recent_latencies),
                 **vector_methods,

@@ -83,6 +83,7 @@ class CursorAnalysis:
     imports: list[ImportBinding]
     window_before: str  # the FTS_LINES lines before the cursor (the cursor's line up to the cursor)
     cursor_line: int  # 1-based (for dropping the chunk the cursor is in)
+    window_keys: str = ""  # window_before with the string literals that are one name left in (dict keys)
     parse_ms: float = 0.0
     total_ms: float = 0.0
     incremental: bool = False
@@ -121,6 +122,9 @@ _LITERAL_TYPES = (
 )
 _literal_queries: dict[str, Query | None] = {}
 _NOT_NEWLINE = re.compile(rb"[^\n]")
+# A string literal that is one name: a dict key or an option (``options.get("line_statement_prefix")``,
+# ``headers["Content-Length"]``). Such a key names what the code handles as well as an identifier does.
+_NAME_LITERAL = re.compile(rb"""^[A-Za-z]{0,2}(['"`])[A-Za-z_][\w-]{1,48}\1$""")
 
 
 def _literal_query(tree: Tree, language: str) -> Query | None:
@@ -136,8 +140,11 @@ def _literal_query(tree: Tree, language: str) -> Query | None:
     return _literal_queries[language]
 
 
-def masked_text(tree: Tree | None, language: str | None, source: bytes, start: int, end: int) -> str:
-    """``source[start:end]`` with strings and comments blanked (newlines kept), decoded."""
+def masked_text(
+    tree: Tree | None, language: str | None, source: bytes, start: int, end: int, keep_names: bool = False
+) -> str:
+    """``source[start:end]`` with strings and comments blanked (newlines kept), decoded; ``keep_names``
+    leaves the string literals that are one name (dict keys, option names) in."""
     window = bytearray(source[start:end])
     query = _literal_query(tree, language) if tree is not None and language else None
     if query is not None:
@@ -146,6 +153,8 @@ def masked_text(tree: Tree | None, language: str | None, source: bytes, start: i
         for nodes in cursor.captures(tree.root_node).values():
             for node in nodes:
                 a, b = max(node.start_byte, start) - start, min(node.end_byte, end) - start
+                if keep_names and _NAME_LITERAL.match(source[node.start_byte : node.end_byte]):
+                    continue
                 if b > a:
                     window[a:b] = _NOT_NEWLINE.sub(b" ", bytes(window[a:b]))
     return window.decode("utf-8", "replace")
@@ -332,6 +341,10 @@ class CursorAnalyzer:
         receiver_class, receiver_module = receiver_target(receiver) if receiver else ("", None)
 
         window_before = "\n".join(masked[-(FTS_LINES + 1) :])
+        keys_start = len("\n".join(lines[: max(0, line - FTS_LINES)]).encode("utf-8", "surrogatepass"))
+        keys_start += 1 if line > FTS_LINES else 0
+        keyed = masked_text(tree, language, source, keys_start, offset, keep_names=True).split("\n")
+        keyed[-1] = keyed[-1][: max(0, len(keyed[-1]) - len(partial))]
         return CursorAnalysis(
             path=ctx.path,
             language=language,
@@ -357,6 +370,7 @@ class CursorAnalyzer:
             local_types=local_types,
             imports=imports,
             window_before=window_before,
+            window_keys="\n".join(keyed[-(FTS_LINES + 1) :]),
             cursor_line=line + 1,
             parse_ms=parse_ms,
             total_ms=(time.perf_counter() - started) * 1000,

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from indexer.identifiers import IDENTIFIER, split_identifier
 from srag_lsp.retrieval.cursor import CursorAnalysis, noise_words
@@ -39,6 +40,8 @@ FAR_WEIGHT = 0.15  # lines 4 to FAR_LINES above the cursor
 FAR_LINES = 12
 SCOPE_WEIGHT = 0.4  # the enclosing function's and class's names
 PREFIX_MATCH = 0.5  # "cookie" against "cookiejar": a weaker match than the same word
+DESCRIPTION_LINES = 6  # a definition's first lines: its signature and the start of its docstring
+DESCRIPTION_CAP = 2.0
 KIND_BOOST = 2.0
 KIND_PENALTY = 0.5
 
@@ -59,7 +62,7 @@ def expect(analysis: CursorAnalysis, line_prefix: str) -> Expectation:
     noise = noise_words(analysis.language)
     skip = {"self", "this", "cls", *analysis.receiver.split(".")}  # ``nodes.`` says nothing about which node
     words: dict[str, float] = {}
-    lines = analysis.window_before.split("\n")
+    lines = (analysis.window_keys or analysis.window_before).split("\n")
     weighted = [(lines[-1] if lines else "", LINE_WEIGHT)]
     for i in range(2, min(len(lines), FAR_LINES + 1) + 1):
         weighted.append((lines[-i], NEAR_WEIGHTS[i - 2] if i - 2 < len(NEAR_WEIGHTS) else FAR_WEIGHT))
@@ -150,3 +153,24 @@ class AffinityScorer:
             if weight:
                 score += weight * self._idf.get(raw, self._norm) / self._norm
         return score
+
+
+def description_affinity(text: str, symbol: str, expectation: Expectation) -> float:
+    """The cursor's words that a definition's first lines (parameters, docstring) use besides its own name:
+    ``username, password =`` and ``get_auth_from_url``, whose docstring says it returns them. 0 to 2."""
+    words = expectation.words
+    if not words or not text:
+        return 0.0
+    found = _description_words("\n".join(text.split("\n", DESCRIPTION_LINES)[:DESCRIPTION_LINES]), symbol)
+    return min(DESCRIPTION_CAP, sum(words.get(word, 0.0) for word in found))
+
+
+@lru_cache(maxsize=8192)
+def _description_words(head: str, symbol: str) -> frozenset[str]:
+    own = {stem(word) for word in split_identifier(symbol)}
+    return frozenset(
+        stem(word)
+        for identifier in IDENTIFIER.findall(head)
+        for word in split_identifier(identifier)
+        if len(word) > 2 and stem(word) not in own
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from indexer.languages import DEFINITION_KINDS, LANGUAGES
 from srag_lsp.retrieval.cursor import CursorAnalysis
-from srag_lsp.retrieval.expectation import AffinityScorer, expect, kind_factor
+from srag_lsp.retrieval.expectation import AffinityScorer, description_affinity, expect, kind_factor
 from srag_lsp.retrieval.imports import ImportBinding
 from srag_lsp.retrieval.sources.base import (
     ReaderFn,
@@ -44,6 +44,7 @@ class ImportsSource:
     SAME_LINE_PRIOR = 0.6  # a name just typed on the cursor's line is seldom the very next one
     RECEIVER_MODULE_TIER = 100.0  # after ``module.``, that module's members come before everything else
     AFFINITY_WEIGHT = 1.5
+    DOC_WEIGHT = 0.25  # a definition's docstring and parameters say what it is for: weaker than its name
     NOT_PARTIAL_FACTOR = 0.1  # a name the partial identifier rules out (see partial_factor)
     SCOPE_WEIGHT = 1.0  # a name matching a local, a parameter or the type of one (see scope_factor)
     MAX_MODULE_SCANS = 8  # modules read whole (in the background) for names that are no symbol (``codes = ...``)
@@ -125,6 +126,7 @@ class ImportsSource:
         for label, local, distance, hit in entries:
             score = self.usage_prior(distance) * kind_factor(expectation.kind, hit.symbol, hit.kind, hit.signature)
             score *= 1 + self.AFFINITY_WEIGHT * affinity(label)
+            score *= 1 + self.DOC_WEIGHT * description_affinity(hit.text, hit.symbol, expectation)
             score *= self.scope_factor(hit.symbol or label, in_scope)
             score *= self.target_factor(hit.symbol or label, target)
             score *= self.partial_factor(label.rsplit(".", 1)[-1], analysis.partial)
@@ -395,6 +397,7 @@ class ImportsSource:
             distance = used[0] if used and used[1].local == module.local else None
             score = self.usage_prior(distance) * kind_factor(expectation.kind, name, hit.kind, hit.signature)
             score *= 1 + self.AFFINITY_WEIGHT * affinity(name)
+            score *= 1 + self.DOC_WEIGHT * description_affinity(hit.text, name, expectation)
             score *= self.scope_factor(name, in_scope)
             out.append((self.RECEIVER_MODULE_TIER + score, chunk_from_hit(hit, self.name)))
         return out
@@ -462,3 +465,4 @@ def _shared_dirs(a: str, b: str) -> int:
             break
         shared += 1
     return shared
+

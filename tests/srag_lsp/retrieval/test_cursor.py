@@ -173,3 +173,17 @@ def test_syntax_errors_still_give_an_analysis(shop: CursorAnalyzer):
     a = shop.analyze(CursorContext("shop/broken.py", text, 4, len("    order.")))
     assert binding(a, "Order").paths == ("shop/models.py",)
     assert a.receiver == "order"
+
+
+def test_string_keys_stay_in_the_words_around_the_cursor_but_sentences_and_comments_do_not(shop: CursorAnalyzer):
+    text = (
+        "def configure(options):\n"
+        "    # the line_marker comment\n"
+        '    message = "a sentence about block_marker"\n'
+        '    return options["line_prefix"] or '
+    )
+    lines = text.split("\n")
+    a = shop.analyze(CursorContext("shop/config.py", text, len(lines) - 1, len(lines[-1])))
+    assert "line_prefix" in a.window_keys
+    assert "line_marker" not in a.window_keys and "block_marker" not in a.window_keys
+    assert "line_prefix" not in a.window_before  # strings stay masked where names are counted as used

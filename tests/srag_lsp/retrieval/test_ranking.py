@@ -1,6 +1,7 @@
 """Ranking signals that hold in any codebase, on a small workspace indexed with the real builder: a name
 matching a local or parameter, an imported object used as a receiver, the definition rather than its module's
-chunk, JavaScript default imports and module-level ``var`` bindings."""
+chunk, JavaScript default imports and module-level ``var`` bindings, the words of a definition's docstring, and
+dict keys and option names in strings."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ FILES = {
         "def send(url, headers):\n    target = URL(url)\n    headers = Headers(headers)\n    return target\n\n\n"
         "def reason(status: int) -> str:\n    return codes.get_reason_phrase(status)\n\n\n"
         "def check(request) -> None:\n    assert isinstance(request.stream, AsyncByteStream)\n"
+    ),
+    "net/auth.py": (
+        'def host_of(url):\n    """The host a URL names."""\n    return url\n\n\n'
+        'def split_credentials(url):\n    """The username and password that a URL carries."""\n    return url, url\n'
+    ),
+    "net/markers.py": 'LINE_PREFIX = "#"\nBLOCK_PREFIX = "{%"\n',
+    "net/session.py": (
+        "from . import markers\nfrom .auth import host_of, split_credentials\n\n\n"
+        "def login(url):\n    username, password = split_credentials(url)\n    return username\n\n\n"
+        "def marker_of(options):\n    return options.get(\"block_prefix\") or markers.BLOCK_PREFIX\n"
     ),
     "web/_getNative.js": "function getNative(object, key) {\n  return object[key];\n}\n\nexport default getNative;\n",
     "web/_root.js": "var root = globalThis;\n\nexport default root;\n",
@@ -141,3 +152,13 @@ def test_the_partial_identifier_rules_other_imports_out(workspace):
 def test_a_parameter_being_annotated_names_its_type_in_full_or_abbreviated(workspace):
     chunks = imports_ranked(workspace, cut_before("net/client.py", "Context) -> int", "def nested(ctx: "))
     assert chunks[0].symbol == "Context"
+
+
+def test_the_words_of_a_docstring_rank_a_definition_whose_name_does_not_say_it(workspace):
+    chunks = imports_ranked(workspace, cut_before("net/session.py", "split_credentials(url)", "password = "))
+    assert [c.symbol for c in chunks[:2]] == ["split_credentials", "host_of"]  # host_of is imported first
+
+
+def test_a_dict_key_in_a_string_names_the_member_that_comes_next(workspace):
+    chunks = imports_ranked(workspace, cut_before("net/session.py", "BLOCK_PREFIX\n", "markers."))
+    assert chunks[0].symbol == "BLOCK_PREFIX"  # LINE_PREFIX is defined first
