@@ -15,7 +15,7 @@ bootstrap interval of the mean edit-similarity difference.
 
     .venv/bin/python -m benchmarks.bench_quality [--cases 200] [--configs local,streaming,sequential,oracle]
 
-Prints the table; writes benchmarks/results/quality.json.
+Prints the table; writes benchmarks/results/quality.json and quality.png.
 """
 
 from __future__ import annotations
@@ -317,6 +317,38 @@ def print_table(summary: dict[str, Any], configs: list[str]) -> None:
               + (f" ({share:.0%} of it)" if share is not None else ""))
 
 
+def draw(summary: dict[str, Any], configs: list[str], path: Path) -> None:
+    """Edit similarity and exact matches per configuration, cross-file beside in-file, with the oracle's line."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no PNG", file=sys.stderr)
+        return
+    kinds = [k for k in ("cross", "in-file") if k in summary]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.2), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        table = summary[kind]
+        names = [c for c in configs if c in table]
+        xs = range(len(names))
+        es = [table[c]["edit_similarity"] for c in names]
+        exact = [table[c]["exact"] for c in names]
+        ax.bar([x - 0.2 for x in xs], es, width=0.4, label="edit similarity", color="#4c72b0")
+        ax.bar([x + 0.2 for x in xs], exact, width=0.4, label="exact match", color="#dd8452")
+        for x, value in zip(xs, es, strict=True):
+            ax.text(x - 0.2, value + 0.01, f"{value:.3f}", ha="center", fontsize=8)
+        ax.set_xticks(list(xs), names)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{kind} cases (n={table[names[0]]['n']})" if names else kind)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle("First line of the suggestion against the real line (default settings)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=200)
@@ -344,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(rows)} of {len(cases)} cases; settings: the defaults"
           + (f", except (NOT the default): {changed}" if changed else ""))
     print_table(summary, configs)
-    save(args.name, report)
+    save(args.name, report, lambda path: draw(summary, configs, path))
     return 0
 
 
