@@ -123,12 +123,7 @@ def soak(minutes: float, out_dir: Path, rss_bound_mb: float, p95_factor: float) 
     alive = False
     try:
         client.initialize(root)
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            status = client.request("srag/status", {}, timeout=60)["result"]
-            if status.get("ready") or status.get("backend_error"):
-                break
-            time.sleep(0.5)
+        status = client.wait_settled()
         if not status.get("ready"):
             raise RuntimeError(f"the model backend did not come up: {status}")
         uri = (root / "typing.py").as_uri()

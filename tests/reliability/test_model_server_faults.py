@@ -39,16 +39,6 @@ def _client(tmp_path: Path, host: str) -> RawClient:
     return RawClient(env, cwd=REPO)
 
 
-def _messages(client: RawClient) -> list[str]:
-    """window/showMessage texts received since the last call."""
-    out = []
-    while not client.notifications.empty():
-        message = client.notifications.get()
-        if message.get("method") == "window/showMessage":
-            out.append(message["params"]["message"])
-    return out
-
-
 def _threads_and_sockets(pid: int) -> tuple[int, int]:
     threads = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -95,16 +85,6 @@ class Session:
         return answer["result"]
 
 
-def _wait_settled(client: RawClient) -> dict[str, Any]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status = client.request("srag/status", {}, timeout=60)["result"]
-        if status.get("ready") or status.get("backend_error"):
-            return status
-        time.sleep(0.3)
-    raise AssertionError("the model backend never settled")
-
-
 def test_down_at_start_or_mid_session_is_said_once_every_request_is_answered_and_it_comes_back(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()
@@ -112,13 +92,13 @@ def test_down_at_start_or_mid_session_is_said_once_every_request_is_answered_and
     client = _client(tmp_path, f"http://127.0.0.1:{port}")
     try:
         client.initialize(root)
-        status = _wait_settled(client)
+        status = client.wait_settled(timeout=300)
         assert "connection refused" in status["backend_error"]
         session = Session(client, root)
         for _ in range(8):  # eight keystrokes: empty answers, one message
             assert session.complete()["items"] == []
         time.sleep(0.5)
-        said = [m for m in _messages(client) if "Ollama" in m]
+        said = [m for m in client.shown_messages() if "Ollama" in m]
         assert len(said) == 1 and "connection refused" in said[0]
         assert client.process.poll() is None
         # Ollama starts: the daemon's retries find it (backoff 1, 2, 5, 10, 30 s), says so once, and serves.
@@ -128,13 +108,13 @@ def test_down_at_start_or_mid_session_is_said_once_every_request_is_answered_and
                 assert time.monotonic() < deadline, "the daemon never came back to Ollama"
                 time.sleep(0.5)
             assert session.complete()["items"], "a suggestion once Ollama is up"
-            said = _messages(client)
+            said = client.shown_messages()
             assert sum("is up now" in m for m in said) == 1, said
         # Ollama goes away mid-session (its port now refuses connections): answered, said once, no crash...
         for _ in range(4):
             assert session.complete()["items"] == []
         time.sleep(0.5)
-        said = _messages(client)
+        said = client.shown_messages()
         assert len(said) == 1, said  # the user is told, once
         assert client.process.poll() is None
         # ...and when it is back on the same port, the next keystroke gets a suggestion.
@@ -160,10 +140,10 @@ def test_faults_mid_session_then_recovery(tmp_path: Path, healthy_server: tuple[
     client = _client(tmp_path, url)
     try:
         client.initialize(root)
-        assert _wait_settled(client).get("ready")
+        assert client.wait_settled(timeout=300).get("ready")
         session = Session(client, root)
         assert session.complete()["items"], "a healthy server gives a suggestion"
-        _messages(client)
+        client.shown_messages()
         first = _threads_and_sockets(client.process.pid)
         outcomes: dict[str, list[int]] = {}
         counts = []
@@ -176,7 +156,7 @@ def test_faults_mid_session_then_recovery(tmp_path: Path, healthy_server: tuple[
                 state.stall_release.clear()
                 state.fault = fault
                 outcomes[fault] = [len(session.complete()["items"]) for _ in range(keystrokes)]
-                said = _messages(client)
+                said = client.shown_messages()
                 assert len(said) <= 1, (fault, said)  # never one message per keystroke
                 if fault == "error":
                     assert len(said) == 1 and "the model failed" in said[0], said  # but the user is told

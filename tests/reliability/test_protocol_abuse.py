@@ -66,14 +66,6 @@ def _assert_answer(answer: dict[str, Any], allowed_errors: set[int]) -> None:
         assert "result" in answer, answer
 
 
-def _drain(client: RawClient) -> list[dict[str, Any]]:
-    """The notifications received so far."""
-    out = []
-    while not client.notifications.empty():
-        out.append(client.notifications.get())
-    return out
-
-
 def _threads(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Threads:"):
@@ -117,7 +109,7 @@ def test_lifecycle_invalid_json_missing_params_and_unknown_methods(tmp_path: Pat
         client.send_raw(b'{"id": 78, "method": "srag/status"}')  # no "jsonrpc": answered by its id
         assert client.wait(78, timeout=60)["error"]["code"] == INVALID_REQUEST
         assert "version" in client.request("srag/status", {}, timeout=60)["result"]  # still serving
-        assert not [m for m in _drain(client) if m.get("method") == "window/showMessage"
+        assert not [m for m in client.drain() if m.get("method") == "window/showMessage"
                     and "Error in server" in m["params"]["message"]]  # no pop-up for the garbage
 
         assert "version" in client.request("srag/status", None, timeout=60)["result"]  # params left out: fine
@@ -151,12 +143,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RawClient
     client = _client(tmp_path, SRAG_BACKEND="embedded")
     try:
         client.initialize(root)
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            status = client.request("srag/status", {}, timeout=60)["result"]
-            if status.get("ready") or status.get("backend_error"):
-                break
-            time.sleep(0.2)
+        status = client.wait_settled()
         assert status.get("ready"), status
         yield client, root
     finally:

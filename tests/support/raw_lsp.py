@@ -124,6 +124,27 @@ class RawClient:
             if len(self.stderr_lines) > 20000:
                 del self.stderr_lines[:10000]
 
+    def wait_settled(self, timeout: float = 600, poll_s: float = 0.3) -> dict[str, Any]:
+        """Poll ``srag/status`` until the model backend is up or reported broken; that status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.request("srag/status", {}, timeout=60)["result"]
+            if status.get("ready") or status.get("backend_error"):
+                return status
+            time.sleep(poll_s)
+        raise TimeoutError(f"the model backend did not settle in {timeout:.0f} s")
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The notifications received since the last call."""
+        out = []
+        while not self.notifications.empty():
+            out.append(self.notifications.get())
+        return out
+
+    def shown_messages(self) -> list[str]:
+        """``window/showMessage`` texts received since the last call (other notifications are dropped)."""
+        return [m["params"]["message"] for m in self.drain() if m.get("method") == "window/showMessage"]
+
     # -- the process ------------------------------------------------------------------------------------
     def rss_mb(self) -> float:
         """Resident memory of the daemon process (and any children it started), in MB."""
