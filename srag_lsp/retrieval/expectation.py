@@ -3,8 +3,9 @@
 The line before the cursor often says what comes next: ``raise`` wants an exception class, ``except (``
 too, ``isinstance(x,`` a class, ``@`` a decorator, ``x =`` something callable. And the words being typed
 name it: ``self.cookies = `` is followed by ``cookiejar_from_dict(...)`` far more often than by an
-unrelated import. :func:`expect` reads both from the analysis; :func:`affinity` scores a candidate
-definition against them, relative to the other candidates (rare shared words count more).
+unrelated import. :func:`expect` reads both from the analysis; :class:`AffinityScorer` scores a candidate's
+name against them, relative to the other candidates (rare shared words count more), and
+:func:`description_affinity` its parameters and docstring.
 """
 
 from __future__ import annotations

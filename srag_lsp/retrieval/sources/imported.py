@@ -36,7 +36,8 @@ class ImportsSource:
     through re-exports), members used as ``module.member``, and, after ``module.``, every top-level
     definition of that module. Each is scored by how it has been used (an import not used yet before the
     cursor is likely used soon; one used a line above is likely used again), whether it fits what the
-    cursor line expects (``raise`` wants an exception), and the words it shares with the cursor line.
+    cursor line expects (``raise`` wants an exception), the words it shares with the cursor line, and, more
+    weakly, the words its parameters and docstring share with it.
     """
 
     name = "imports"
