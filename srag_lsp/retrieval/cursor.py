@@ -140,12 +140,18 @@ def _literal_query(tree: Tree, language: str) -> Query | None:
     return _literal_queries[language]
 
 
-def masked_text(
-    tree: Tree | None, language: str | None, source: bytes, start: int, end: int, keep_names: bool = False
-) -> str:
-    """``source[start:end]`` with strings and comments blanked (newlines kept), decoded; ``keep_names``
-    leaves the string literals that are one name (dict keys, option names) in."""
+def masked_text(tree: Tree | None, language: str | None, source: bytes, start: int, end: int) -> str:
+    """``source[start:end]`` with strings and comments blanked (newlines kept), decoded."""
+    return masked_windows(tree, language, source, start, end)[0]
+
+
+def masked_windows(
+    tree: Tree | None, language: str | None, source: bytes, start: int, end: int
+) -> tuple[str, str]:
+    """``source[start:end]`` with strings and comments blanked (newlines kept), decoded; and the same with the
+    string literals that are one name (dict keys, option names) left in. One query for both."""
     window = bytearray(source[start:end])
+    keyed = bytearray(window)
     query = _literal_query(tree, language) if tree is not None and language else None
     if query is not None:
         cursor = QueryCursor(query)
@@ -153,11 +159,13 @@ def masked_text(
         for nodes in cursor.captures(tree.root_node).values():
             for node in nodes:
                 a, b = max(node.start_byte, start) - start, min(node.end_byte, end) - start
-                if keep_names and _NAME_LITERAL.match(source[node.start_byte : node.end_byte]):
+                if b <= a:
                     continue
-                if b > a:
-                    window[a:b] = _NOT_NEWLINE.sub(b" ", bytes(window[a:b]))
-    return window.decode("utf-8", "replace")
+                blank = _NOT_NEWLINE.sub(b" ", bytes(window[a:b]))
+                window[a:b] = blank
+                if not _NAME_LITERAL.match(source[node.start_byte : node.end_byte]):
+                    keyed[a:b] = blank
+    return window.decode("utf-8", "replace"), keyed.decode("utf-8", "replace")
 
 
 def _bindings(
@@ -280,8 +288,9 @@ class CursorAnalyzer:
         attributes: list[Attribute] = []
         first = max(0, line - WINDOW_LINES)
         window_start = len("\n".join(lines[:first]).encode("utf-8", "surrogatepass")) + (1 if first else 0)
-        masked = masked_text(tree, language, source, window_start, offset).split("\n")
-        masked[-1] = masked[-1][: max(0, len(masked[-1]) - len(partial))]
+        masked, keyed = (w.split("\n") for w in masked_windows(tree, language, source, window_start, offset))
+        for text in (masked, keyed):
+            text[-1] = text[-1][: max(0, len(text[-1]) - len(partial))]
         window = [(len(masked) - 1 - i, masked[i]) for i in range(len(masked) - 1, -1, -1)]
         for dist, text in window:
             if text.lstrip().startswith(("import ", "from ", "#include", "use ")):
@@ -341,10 +350,6 @@ class CursorAnalyzer:
         receiver_class, receiver_module = receiver_target(receiver) if receiver else ("", None)
 
         window_before = "\n".join(masked[-(FTS_LINES + 1) :])
-        keys_start = len("\n".join(lines[: max(0, line - FTS_LINES)]).encode("utf-8", "surrogatepass"))
-        keys_start += 1 if line > FTS_LINES else 0
-        keyed = masked_text(tree, language, source, keys_start, offset, keep_names=True).split("\n")
-        keyed[-1] = keyed[-1][: max(0, len(keyed[-1]) - len(partial))]
         return CursorAnalysis(
             path=ctx.path,
             language=language,
