@@ -3,15 +3,19 @@
 Real lines of four packages (requests, flask, jinja2, werkzeug) are deleted and typed back one character at a
 time at a steady cadence, as a user would: each keystroke is an incremental `didChange`, the previous
 `inlineCompletion` is cancelled with `$/cancelRequest` (as VS Code does) and a new one is sent. Before each line
-the cursor jumps there (the line's text is deleted): that request is cold. The same lines run through
+the cursor jumps there (the line's text is deleted): that request is cold. The user rests `--rest-ms` there (runs
+at 0 and 1000 ms), then types at the cadence; the user never waits for the final text. The same lines run through
 `streaming` (the default), `sequential` (retrieve, then generate) and `local` (no retrieval), one daemon each,
-with nothing but paths, the backend and the strategy set.
+with nothing but paths, the backend and the strategy set, and through `plain`: the default daemon with a plain
+client that does not opt in to streaming and draws only `inlineCompletion` answers. The first 16 keys at the new
+place are reported apart from the whole line.
 
 The client keeps a model of the screen: a suggestion for the current document version is drawn when it arrives
 (the response, or a `srag/suggestion` notification); typing a character it shows keeps the rest on screen (as
 VS Code does); typing anything else clears it.
 
-    .venv/bin/python -m benchmarks.bench_typing [--lines 40] [--cadence-ms 120] [--strategies streaming,...]
+    .venv/bin/python -m benchmarks.bench_typing [--lines 40] [--cadence-ms 120] [--rest-ms 0 1000]
+        [--strategies streaming,sequential,local,plain]
 
 Prints a table; writes benchmarks/results/typing.json and typing.png (a timeline of one line, distributions).
 """
@@ -51,8 +55,9 @@ from benchmarks.report import save
 from benchmarks.retrieval_cases import install_packages
 
 TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
-COLD_WAIT_S = 20.0  # how long the user waits at the new place for the final suggestion before typing
 LAST_KEY_WAIT_S = 3.0  # after the last key of a line, how long the user looks before moving on
+FIRST_KEYS = 16  # the keys at a new place, reported apart from the whole line
+PLAIN = "plain"  # a client without streaming: only inlineCompletion answers are drawn
 
 
 @dataclass(slots=True)
@@ -157,18 +162,18 @@ def first_line(text: str) -> str:
 class Session:
     """One daemon, one strategy: the lines typed back, the screen modelled, every keystroke recorded."""
 
-    def __init__(self, client: Any, workspace: Path, cadence_s: float) -> None:
+    def __init__(self, client: Any, workspace: Path, cadence_s: float, rest_s: float) -> None:
         self.client = client
         self.workspace = workspace
         self.cadence_s = cadence_s
+        self.rest_s = rest_s
+        self.first_refined: float | None = None
         self.screen = Screen()
         self.versions: dict[str, int] = {}
         self.texts: dict[str, list[str]] = {}
         self.keys: list[Keystroke] = []
         self.current: Keystroke | None = None
         self.position = (0, 0)
-        self.finals: dict[tuple[str, int], float] = {}
-        self.final_event = asyncio.Event()
         client.feature("srag/suggestion")(lambda ls, params: self.on_suggestion(ls, params))
 
     def on_suggestion(self, _ls: Any, params: Any) -> None:
@@ -178,12 +183,11 @@ class Session:
                 (pos["line"], pos["character"]) != self.position:
             return  # stale: another version or place
         self.draw(p["text"], p["stage"])
-        if p.get("final"):
-            self.finals[(p["uri"], p["version"])] = time.perf_counter()
-            self.final_event.set()
 
     def draw(self, text: str, stage: str) -> None:
         self.screen.show(text, stage)
+        if stage == "refined" and text.strip() and self.first_refined is None:
+            self.first_refined = time.perf_counter()
         key = self.current
         if key is not None and key.visible_ms is None and text.strip():
             key.visible_ms = (time.perf_counter() - key.sent) * 1000
@@ -243,17 +247,14 @@ class Session:
         col0 = len(case.indent)
         self.edit(uri, case.line, col0, len(old), "")  # the cursor jumps here: the line's text is gone
         self.screen.version = self.versions[uri]
-        self.final_event.clear()
         cold_id = f"cold-{i}"
         t0 = time.perf_counter()
-        self.current = Keystroke(i, -1, "", self.versions[uri], t0, request_id=cold_id)
+        self.first_refined = None
+        cold_key = Keystroke(i, -1, "", self.versions[uri], t0, request_id=cold_id)
+        self.current = cold_key
         future = self.ask(uri, case.line, utf16_len(case.indent), cold_id)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.final_event.wait(), COLD_WAIT_S)
-        cold = {"case": i, "first_ms": self.current.visible_ms,
-                "final_ms": ((self.finals[(uri, self.versions[uri])] - t0) * 1000)
-                if (uri, self.versions[uri]) in self.finals else None,
-                "text": self.screen.text, "stage": self.screen.stage, "id": cold_id}
+        await asyncio.sleep(self.rest_s)  # the user rests at the new place, then types: never waits for the final
+        cold: dict[str, Any] = {"case": i, "text": self.screen.text, "stage": self.screen.stage, "id": cold_id}
         previous_id = cold_id
         typed = ""
         line_start = time.perf_counter()
@@ -288,17 +289,21 @@ class Session:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(future), LAST_KEY_WAIT_S)
         self.current = None
+        # the new place: its first text (during the rest, else 0 once the keys have something to show), and the
+        # first context-aware (refined) text on screen after arrival, at any version
+        cold["first_ms"] = cold_key.visible_ms
+        cold["final_ms"] = (self.first_refined - t0) * 1000 if self.first_refined is not None else None
         return {"cold": cold, "timeline": timeline, "screen_log": [(t - line_start, n, s) for t, n, s in
                                                                    self.screen.log]}
 
 
 async def run_strategy(workspace: Path, index_dir: Path, cases: list[LineCase], strategy: str, cadence_ms: int,
-                       scratch: Path, settings: dict[str, str]) -> dict[str, Any]:
+                       rest_ms: int, scratch: Path, settings: dict[str, str], streaming: bool = True) -> dict[str, Any]:
     cache = scratch / f"cache-{strategy}"
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
-    client = await start_daemon(workspace, daemon_env(cache, index_dir, **settings))
-    session = Session(client, workspace, cadence_ms / 1000.0)
+    client = await start_daemon(workspace, daemon_env(cache, index_dir, **settings), streaming=streaming)
+    session = Session(client, workspace, cadence_ms / 1000.0, rest_ms / 1000.0)
     pid = daemon_pid(client)
     cpu0 = cpu_seconds(pid)
     lines = []
@@ -329,9 +334,13 @@ def summarize(run: dict[str, Any], cadence_ms: int) -> dict[str, Any]:
     cold_first = [c["first_ms"] if c["first_ms"] is not None else math.inf for c in colds]
     cold_final = [c["final_ms"] if c["final_ms"] is not None else math.inf for c in colds]
     n = max(1, len(keys))
+    first = [k for k in keys if k["n"] < FIRST_KEYS]
+    m = max(1, len(first))
     return {
         "keystrokes": len(keys),
         "visible_p50": pct(visible, 0.5), "visible_p95": pct(visible, 0.95),
+        "on_screen_first16": sum(k["on_screen"] for k in first) / m,
+        "right_first16": sum(k["right"] for k in first) / m,
         "on_screen": sum(k["on_screen"] for k in keys) / n,
         "right": sum(k["right"] for k in keys) / n,
         "typed_through": sum(1 for k in keys if k["stage"] == "typed-through") / n,
@@ -353,11 +362,14 @@ def fmt(value: Any, digits: int = 0) -> str:
 
 ROWS = [
     ("keystroke -> visible p50 (ms)", "visible_p50", 0), ("keystroke -> visible p95 (ms)", "visible_p95", 0),
+    ("first 16 keys: on screen at next key", "on_screen_first16", 2),
+    ("first 16 keys: right at next key", "right_first16", 2),
     ("suggestion on screen at next key", "on_screen", 2), ("suggestion right at next key", "right", 2),
     ("kept by typing through", "typed_through", 2),
     ("cold request -> first text p50 (ms)", "cold_first_p50", 0),
     ("cold request -> first text p95 (ms)", "cold_first_p95", 0),
-    ("cold request -> final p50 (ms)", "cold_final_p50", 0), ("cold request -> final p95 (ms)", "cold_final_p95", 0),
+    ("new place -> refined on screen p50 (ms)", "cold_final_p50", 0),
+    ("new place -> refined on screen p95 (ms)", "cold_final_p95", 0),
     ("prompt evaluated / prompt p50", "evaluated_share_p50", 3), ("CPU s per keystroke", "cpu_s_per_key", 3),
     ("requests traced", "requests", 0),
 ]
@@ -366,20 +378,22 @@ ROWS = [
 def print_table(report: dict[str, Any]) -> None:
     strategies = list(report["results"])
     print(f"\ntyping session: {report['lines']} lines, {report['keystrokes']} keystrokes at {report['cadence_ms']} ms "
-          f"a key, model {report['model']}, default settings except as listed:")
+          f"a key after a rest of {report['rest_ms']} ms at each new place, model {report['model']}, default "
+          "settings except as listed:")
     for label, changed in report["settings"]["defaults, except"].items():
         note = ", ".join(f"{k}={v}" for k, v in changed.items() if k != "SRAG_STRATEGY")
         print(f"  {label}: strategy {changed.get('SRAG_STRATEGY', 'streaming (default)')}"
-              + (f"; NOT the default: {note}" if note else ""))
+              + (f"; NOT the default: {note}" if note else "")
+              + ("; a plain client (no streaming, only inlineCompletion answers drawn)" if label.startswith(PLAIN)
+                 else ""))
     print()
     header = f"{'':38}" + "".join(f"{s:>14}" for s in strategies)
     print(header)
     print("-" * len(header))
     for label, key, digits in ROWS:
         print(f"{label:38}" + "".join(f"{fmt(report['results'][s][key], digits):>14}" for s in strategies))
-    print(f"load average at start and end: {report['load_average']['start']} / {report['load_average']['end']}")
-    print("('never': at that percentile the keystroke had no suggestion before the next key came; cold 'final' "
-          f"waits at most {COLD_WAIT_S:.0f} s)")
+    print("('never': at that percentile the keystroke had no suggestion before the next key came, or the new place "
+          "never showed a refined text while the line was typed)")
 
 
 def draw(report: dict[str, Any], runs: dict[str, dict[str, Any]], path: Path) -> None:
@@ -432,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--cadence-ms", type=int, default=120)
-    parser.add_argument("--strategies", default="streaming,sequential,local")
+    parser.add_argument("--rest-ms", type=int, nargs="+", default=[0, 1000],
+                        help="how long the user rests at each new place before typing (one run per value)")
+    parser.add_argument("--strategies", default="streaming,sequential,local,plain")
     parser.add_argument("--compare", action="append", default=[], metavar="LABEL:SETTING=VALUE",
                         help="also run the default strategy with one setting changed, e.g. "
                              "gemma-draft:SRAG_DRAFT_MODEL=gemma3-270m (repeatable)")
@@ -447,24 +463,30 @@ def main(argv: list[str] | None = None) -> int:
     cases = pick_lines(workspace, args.lines, args.seed)
     index_dir = work / "index"
     build_index(workspace, index_dir)
-    configs: dict[str, dict[str, str]] = {s: {"SRAG_STRATEGY": s} for s in args.strategies.split(",") if s}
+    configs: dict[str, dict[str, str]] = {s: {} if s == PLAIN else {"SRAG_STRATEGY": s}
+                                          for s in args.strategies.split(",") if s}
     for item in args.compare:
         label, _, setting = item.partition(":")
         name, _, value = setting.partition("=")
         configs[label] = {name: value}
-    runs: dict[str, dict[str, Any]] = {}
     load = {"start": os.getloadavg()}
-    for label, settings in configs.items():
-        print(f"typing {len(cases)} lines: {label} {settings}...", file=sys.stderr)
-        runs[label] = asyncio.run(run_strategy(workspace, index_dir, cases, label, args.cadence_ms, work, settings))
-    load["end"] = os.getloadavg()
-    results = {s: summarize(r, args.cadence_ms) for s, r in runs.items()}
-    report = {"lines": len(cases), "keystrokes": sum(len(c.body) for c in cases), "cadence_ms": args.cadence_ms,
-              "model": "qwen2.5-coder-0.5b (embedded default)", "settings": {"defaults, except": configs},
-              "results": results, "load_average": load,
-              "cases": [c.to_json() for c in cases]}
-    print_table(report)
-    save(args.name, {**report, "runs": runs}, lambda path: draw(report, runs, path))
+    written = []
+    for rest in args.rest_ms:
+        runs: dict[str, dict[str, Any]] = {}
+        for label, settings in configs.items():
+            print(f"typing {len(cases)} lines after a {rest} ms rest: {label} {settings}...", file=sys.stderr)
+            runs[label] = asyncio.run(run_strategy(workspace, index_dir, cases, label, args.cadence_ms, rest, work,
+                                                   settings, streaming=not label.startswith(PLAIN)))
+        results = {s: summarize(r, args.cadence_ms) for s, r in runs.items()}
+        report = {"lines": len(cases), "keystrokes": sum(len(c.body) for c in cases), "cadence_ms": args.cadence_ms,
+                  "rest_ms": rest, "model": "qwen2.5-coder-0.5b (embedded default)",
+                  "settings": {"defaults, except": configs}, "results": results, "load_average": os.getloadavg(),
+                  "cases": [c.to_json() for c in cases]}
+        print_table(report)
+        name = args.name if len(args.rest_ms) == 1 else f"{args.name}_rest{rest}"
+        written.append(name)
+        save(name, {**report, "runs": runs}, lambda path, report=report, runs=runs: draw(report, runs, path))
+    print(f"load average at start: {load['start']}, at the end: {os.getloadavg()}; results: {', '.join(written)}")
     return 0
 
 

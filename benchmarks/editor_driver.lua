@@ -129,7 +129,7 @@ local function stage_of_shown()
       return require('srag.suggestion').current(0)
     end)
     if ok and s then
-      return s.stage
+      return s.from_daemon and s.stage or 'answer' -- an inlineCompletion answer the plugin drew (no stage)
     end
   end
   return ''

@@ -45,14 +45,16 @@ def daemon_env(cache: Path, index_dir: Path, **settings: str) -> dict[str, str]:
 
 
 async def start_daemon(workspace: Path, env: dict[str, str],
-                       on_suggestion: Callable[[Any, Any], None] | None = None) -> LanguageClient:
-    """Start the daemon as an editor would (streaming opted in) and wait until its model is ready."""
+                       on_suggestion: Callable[[Any, Any], None] | None = None, *,
+                       streaming: bool = True) -> LanguageClient:
+    """Start the daemon as an editor would (streaming opted in, unless a plain client) and wait until its model is
+    ready."""
     client: LanguageClient = await ClientServerConfig(server_command=SERVER, server_env=env).start()
     if on_suggestion is not None:
         client.feature("srag/suggestion")(on_suggestion)
     await client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(), root_uri=workspace.as_uri(),
-        initialization_options={"streaming": True}))
+        initialization_options={"streaming": streaming}))
     while True:
         status = as_dict(await client.protocol.send_request_async("srag/status", {}))
         if status.get("ready") or status.get("backend_error"):

@@ -31,9 +31,9 @@ from indexer.builder import BuildOptions, BuildReport, IndexBuilder, open_index
 from indexer.embedding import MODES, Embedder, EmbeddingError, embedder_for_model_id, make_embedder
 from indexer.embedding.background import BackgroundEmbedder
 from indexer.location import ensure_index_dir, is_local, local_path, resolve_index_dir
-from indexer.manifest import ManifestError, language_fingerprint, load_manifest, manifest_path
 from indexer.query import Hit, IndexReader
 from indexer.service import IndexService
+from indexer.status import index_status, stale_reason
 from indexer.vectors import VectorStore
 from indexer.writer_lock import LockHeld, WriterLock
 
@@ -334,20 +334,11 @@ def _cmd_watch(root: Path, index_dir: str, args: argparse.Namespace) -> int:
 
 # -- status ------------------------------------------------------------------------------------------------
 def _cmd_status(root: Path, index_dir: str, args: argparse.Namespace) -> int:
-    reader = IndexReader.open(index_dir)
-    info: dict[str, Any] = {"root": str(root), "index_dir": index_dir, "exists": reader is not None}
-    if reader is not None:
-        info.update(reader.stats())
-        for model_id, vectors in (info.get("vectors") or {}).items():
-            vectors.update(reader.embedding_coverage(model_id))
-        reader.close()
-    info["writer_pid"] = _writer_pid(index_dir)
-    stale = _stale_reason(index_dir)
-    if stale:
-        info["needs_rebuild"] = stale
+    info = index_status(root, index_dir)
+    stale = info.get("needs_rebuild")
     if args.json:
         print(json.dumps(info, indent=2, default=str))
-    elif reader is None:
+    elif not info["exists"]:
         print(f"no index for {root} at {index_dir} (run: srag-index build {root})")
     else:
         print(f"index of {root}")
@@ -369,37 +360,7 @@ def _cmd_status(root: Path, index_dir: str, args: argparse.Namespace) -> int:
             print(f"  needs a rebuild: {stale}")
         if "error" in info:
             print(f"  {'error':<18} {info['error']}")
-    return EXIT_OK if reader is not None else EXIT_NOT_FOUND
-
-
-def _writer_pid(index_dir: str) -> int | None:
-    if not is_local(index_dir) or not local_path(index_dir).exists():
-        return None
-    lock = WriterLock(local_path(index_dir))
-    try:
-        lock.acquire()
-    except LockHeld:
-        try:
-            return int(lock.path.read_text().strip() or 0) or None
-        except (OSError, ValueError):
-            return -1
-    except OSError:
-        return None
-    lock.release()
-    return None
-
-
-def _stale_reason(index_dir: str) -> str | None:
-    """Why the index on disk cannot be used as it is (damaged or written by another version), or None."""
-    if not is_local(index_dir):
-        return None
-    try:
-        manifest = load_manifest(manifest_path(local_path(index_dir)))
-    except ManifestError as exc:
-        return f"the manifest is unreadable ({exc})"
-    if manifest is None:
-        return "the manifest is missing"
-    return manifest.mismatch(language_fingerprint())
+    return EXIT_OK if info["exists"] else EXIT_NOT_FOUND
 
 
 # -- query -------------------------------------------------------------------------------------------------
@@ -413,7 +374,7 @@ def _cmd_query(root: Path, index_dir: str, args: argparse.Namespace) -> int:
         exists = is_local(index_dir) and (local_path(index_dir) / "chunks.lance").exists()
         problem = f"the index at {index_dir} is damaged" if exists else f"no index for {root} yet"
     else:
-        problem = reader.health() or _stale_reason(index_dir)
+        problem = reader.health() or stale_reason(index_dir)
         if problem:
             reader.close()
     if problem:

@@ -19,7 +19,8 @@ llama_require_toolchain
 say() { echo "llama-server: $*" >&2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/srag-llama-server.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-sdist=$(llama_sdist)
+llama_fetch_sdist >&2
+sdist=$(llama_sdist_file)
 say "unpacking $(basename "$sdist")"
 tar -xzf "$sdist" -C "$work" "llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp"
 src="$work/llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp"

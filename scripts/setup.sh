@@ -25,10 +25,17 @@ fi
 
 say() { echo "setup: $*" >&2; }
 t_start=$(date +%s)
-step() {  # step NAME COMMAND...: run it quietly, then one line with the time it took
+mkdir -p "$SRAG_BUILD_CACHE"
+setup_log="$SRAG_BUILD_CACHE/setup.log"
+: >"$setup_log"
+step() {  # step NAME COMMAND...: run it with its output in the log, then one line with the time it took
   local name=$1 t0; shift
   t0=$(date +%s)
-  "$@"
+  if ! "$@" >>"$setup_log" 2>&1; then
+    tail -n 30 "$setup_log" >&2
+    say "$name: failed (the log's end is above; all of it: $setup_log)"
+    return 1
+  fi
   say "$name ($(( $(date +%s) - t0 )) s)"
 }
 
@@ -50,7 +57,8 @@ if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "
   if ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
     llama_require_toolchain
     mkdir -p "$wheel_dir"
-    sdist=$(llama_sdist)
+    step "downloaded llama-cpp-python $LLAMA_VERSION's source" llama_fetch_sdist
+    sdist=$(llama_sdist_file)
     say "building llama.cpp ($key) in the background, once per machine; log: $build_log"
     # LLAVA_BUILD=OFF: the multimodal library is not loaded by srag-lsp (tools, examples and tests are off already).
     launcher=""

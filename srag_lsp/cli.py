@@ -5,6 +5,7 @@
     srag-lsp retrieve [--workspace DIR] FILE:LINE:COL [--json] [-k N] [--batch CASES.jsonl]
     srag-lsp stats [--json]
     srag-lsp models [NAME ...]
+    srag-lsp doctor [--workspace DIR] [--json]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from srag_lsp.settings import Settings, apply, from_environment, is_loopback
 
 log = logging.getLogger("srag_lsp")
 
-SUBCOMMANDS = ("complete", "retrieve", "stats", "models")
+SUBCOMMANDS = ("complete", "retrieve", "stats", "models", "doctor")
 
 
 class AnsweredCancels(logging.Filter):
@@ -205,6 +206,24 @@ def models_main(argv: list[str]) -> int:
     return status
 
 
+def doctor_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="srag-lsp doctor", description="Check the set-up and say how to fix "
+                                     "what is wrong: Python, llama.cpp, models, model server, index, editor, traces.")
+    parser.add_argument("--workspace", default=".", help="the workspace whose index to check (default: here)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging(0, None)
+    from srag_lsp.doctor import report, run_checks
+
+    problems: list[str] = []
+    settings = from_environment(problems.append)
+    findings = run_checks(settings, Path(args.workspace).resolve())
+    print(report(findings, args.json))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if any(f.status == "fail" for f in findings) else 0
+
+
 def _embeddings_installed() -> bool:
     import importlib.util
 
@@ -229,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             return stats_main(rest)
         if command == "models":
             return models_main(rest)
+        if command == "doctor":
+            return doctor_main(rest)
         if command == "retrieve":
             setup_logging(0, None)
             from srag_lsp.retrieval.cli import run_retrieve_cli

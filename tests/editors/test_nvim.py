@@ -73,6 +73,25 @@ def test_server_command_is_found_or_named(tmp_path: Path) -> None:
     assert "/nonexistent/srag-lsp" in out["messages"][0]
 
 
+def test_checkhealth_runs_the_doctor(tmp_path: Path) -> None:
+    """`:checkhealth srag` reports the server command and every check of `srag-lsp doctor`."""
+    out = tmp_path / "health.txt"
+    lua = tmp_path / "health.lua"
+    lua.write_text(
+        f"vim.opt.runtimepath:append({json.dumps(str(PLUGIN))})\n"
+        "require('srag').setup({})\n"
+        "vim.cmd('checkhealth srag')\n"
+        f"vim.cmd('write! ' .. vim.fn.fnameescape({json.dumps(str(out))}))\n"
+        "vim.cmd('qa!')\n"
+    )
+    run_nvim(tmp_path, ["-c", f"luafile {lua}"], nvim_env(tmp_path), timeout=300)
+    report = out.read_text()
+    assert "srag: the server command" in report
+    assert "srag: srag-lsp doctor" in report
+    for name in ("python:", "llama.cpp:", "model qwen2.5-coder-0.5b:", "model server:", "index:", "traces:"):
+        assert name in report, report
+
+
 @pytest.mark.model
 @pytest.mark.timeout(1500)
 def test_ghost_text_streams_is_accepted_and_goes_stale(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
  * the commands and the settings, and runs the end-to-end self-test when `SRAG_VSCODE_SELFTEST` names a file.
  */
 
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
@@ -38,6 +39,7 @@ class Extension implements vscode.Disposable {
   readonly retriggers: SuggestionParams[] = [];
   readonly received: ((s: SuggestionParams) => void)[] = [];
   private client: SragClient | undefined;
+  private serverCommand: string | undefined;
   private starting: Promise<void> = Promise.resolve();
   private readonly item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   private readonly state: StatusState = { enabled: true, running: false };
@@ -80,6 +82,7 @@ class Extension implements vscode.Disposable {
       vscode.commands.registerCommand("srag.reindex", () => this.reindex()),
       vscode.commands.registerCommand("srag.showContext", () => this.showContext()),
       vscode.commands.registerCommand("srag.showStats", () => this.showStats()),
+      vscode.commands.registerCommand("srag.runDoctor", () => this.runDoctor()),
       vscode.commands.registerCommand("srag.restartServer", () => this.restart()),
       vscode.commands.registerCommand("srag.showOutput", () => this.output.show(true)),
       vscode.workspace.registerTextDocumentContentProvider("srag", this.documents),
@@ -137,6 +140,7 @@ class Extension implements vscode.Disposable {
       ).then((pick) => pick !== undefined && this.output.show(true));
       return;
     }
+    this.serverCommand = found.command;
     this.output.appendLine(`srag-lsp: starting ${found.command} --stdio`);
     const client = createClient(
       found.command,
@@ -338,6 +342,23 @@ class Extension implements vscode.Disposable {
     if (result !== undefined) {
       await this.showVirtual("stats.json", JSON.stringify(result, null, 2));
     }
+  }
+
+  /** `srag-lsp doctor` (the checks `:checkhealth srag` and the command line run), shown read-only. */
+  private async runDoctor(): Promise<void> {
+    const command = this.serverCommand;
+    if (command === undefined) {
+      void vscode.window.showErrorMessage("srag-lsp: no server found, so no doctor to run (see the srag-lsp log)");
+      return;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+    const text = await new Promise<string>((resolve) => {
+      execFile(command, ["doctor", "--workspace", folder], { timeout: 120_000 }, (err, stdout, stderr) => {
+        const failed = err !== null && stdout === "" ? `srag-lsp doctor failed to run: ${String(err)}\n` : "";
+        resolve(`${failed}${stdout}${stderr ? `\n${stderr}` : ""}`);
+      });
+    });
+    await this.showVirtual("doctor.txt", text);
   }
 
   private async request<T = Record<string, unknown>>(method: string): Promise<T | undefined> {

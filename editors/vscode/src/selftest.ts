@@ -210,6 +210,12 @@ async function commands(api: SragApi, check: CheckFn, result: Record<string, unk
   check("Show Stats opens the daemon's stats as JSON", typeof parsed === "object" && parsed !== null);
   result.stats = parsed;
 
+  await vscode.commands.executeCommand("srag.runDoctor");
+  const doctor = await until(() => virtual("doctor.txt"), 120_000);
+  check("Run Doctor opens the doctor's checks", doctor !== undefined
+    && doctor.getText().includes("srag-lsp doctor") && doctor.getText().includes("llama.cpp"),
+    doctor?.getText().slice(0, 300));
+
   await vscode.commands.executeCommand("srag.disable");
   const off = vscode.workspace.getConfiguration("srag").get<boolean>("enabled");
   await vscode.commands.executeCommand("srag.enable");

