@@ -210,10 +210,23 @@ ROWS = [
 ]
 
 
+def condition_label(rest_ms: int, cadence_ms: int) -> str:
+    return f"rest {rest_ms} ms, {cadence_ms} ms a key"
+
+
+def by_condition(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``results`` (per column, one entry per rest and cadence) regrouped per condition, for the table and the PNG."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for column, entries in results.items():
+        for entry in entries:
+            out.setdefault(condition_label(entry["rest_ms"], entry["cadence_ms"]), {})[column] = entry
+    return out
+
+
 def print_table(report: dict[str, Any]) -> None:
     print(f"\neditor benchmark: real Neovim {report['nvim']}, {report['lines']} lines of "
           f"{', '.join(report['packages'])}, {report['model']}, default settings of every plugin")
-    for condition, columns in report["results"].items():
+    for condition, columns in by_condition(report["results"]).items():
         names = list(columns)
         print(f"\n{condition}")
         header = f"{'':34}" + "".join(f"{c:>14}" for c in names)
@@ -235,11 +248,12 @@ def draw(report: dict[str, Any], path: Path) -> None:
     except ImportError:
         print("matplotlib is not installed: no PNG", file=sys.stderr)
         return
-    conditions = list(report["results"])
+    grouped = by_condition(report["results"])
+    conditions = list(grouped)
     fig, axes = plt.subplots(1, len(conditions), figsize=(4.6 * len(conditions), 4.2), squeeze=False)
     colors = {"srag": "#1f77b4", "srag-plain": "#2ca02c", "llama.vim": "#d62728", "srag-llama-server": "#9467bd"}
     for ax, condition in zip(axes[0], conditions, strict=True):
-        for column, result in report["results"][condition].items():
+        for column, result in grouped[condition].items():
             xs = [p["n"] for p in result["per_key"]]
             color = colors.get(column, "#333")
             ax.plot(xs, [p["on_screen"] for p in result["per_key"]], "-", color=color, label=f"{column} on screen")
@@ -277,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llama.vim not found at {args.llama_vim}: get it from {LLAMA_VIM_SOURCE}. Running srag alone.",
               file=sys.stderr)
         columns.remove("llama.vim")
+    if "llama.vim" in columns and shutil.which("curl") is None:
+        print("llama.vim sends its requests with curl, which is not installed (Debian: apt-get install curl). "
+              "Running srag alone.", file=sys.stderr)
+        columns.remove("llama.vim")
     server_binary = build() if "llama.vim" in columns else None
     args.work.mkdir(parents=True, exist_ok=True)
     workspace, cases = prepare(args.work, args.packages, args.lines, args.seed)
@@ -285,20 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     build_index(workspace, seed_cache)
     nvim_version = subprocess.run([nvim_binary(), "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     load = {"start": os.getloadavg()}
-    records: dict[str, dict[str, Any]] = {}
-    results: dict[str, dict[str, Any]] = {}
+    records: dict[str, list[dict[str, Any]]] = {column: [] for column in columns}
+    results: dict[str, list[dict[str, Any]]] = {column: [] for column in columns}
     for rest in args.rest_ms:
         for cadence in args.cadence_ms:
-            condition = f"rest {rest} ms, {cadence} ms a key"
-            results[condition], records[condition] = {}, {}
             for column in columns:
-                print(f"{condition}: {column}, {len(cases)} lines...", file=sys.stderr)
+                print(f"{condition_label(rest, cadence)}: {column}, {len(cases)} lines...", file=sys.stderr)
                 record = run_column(column, workspace, cases, rest, cadence,
                                     args.work / "runs" / f"{column}-{rest}-{cadence}", seed_cache,
                                     args.llama_vim, server_binary)
-                records[condition][column] = record
-                results[condition][column] = {"rest_ms": rest, "cadence_ms": cadence,
-                                              **summarize(record, cases, cadence)}
+                records[column].append({"rest_ms": rest, "cadence_ms": cadence, **record})
+                results[column].append({"rest_ms": rest, "cadence_ms": cadence, **summarize(record, cases, cadence)})
     load["end"] = os.getloadavg()
     report = {
         "nvim": nvim_version, "packages": args.packages, "lines": len(cases), "columns": columns,

@@ -93,6 +93,7 @@ def test_checkhealth_runs_the_doctor(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
+@pytest.mark.e2e
 @pytest.mark.timeout(1500)
 def test_ghost_text_streams_is_accepted_and_goes_stale(tmp_path: Path) -> None:
     workspace = tmp_path / "shop"

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.soak import soak
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.e2e]
 
 
 def test_two_minutes_of_typing_while_files_churn(tmp_path: Path) -> None:

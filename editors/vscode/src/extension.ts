@@ -354,7 +354,7 @@ class Extension implements vscode.Disposable {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
     const text = await new Promise<string>((resolve) => {
       execFile(command, ["doctor", "--workspace", folder], { timeout: 120_000 }, (err, stdout, stderr) => {
-        const failed = err !== null && stdout === "" ? `srag-lsp doctor failed to run: ${String(err)}\n` : "";
+        const failed = err !== null && stdout === "" ? `srag-lsp doctor failed to run: ${err.message}\n` : "";
         resolve(`${failed}${stdout}${stderr ? `\n${stderr}` : ""}`);
       });
     });
