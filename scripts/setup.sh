@@ -47,7 +47,7 @@ PYTHON_FOR_PIP=.venv/bin/python
 
 # --- llama-cpp-python with safe CPU flags, built in the background -----------------------------------------
 llama_cpu_flags
-key="$key-lean"
+key="$key-pyonly"
 wheel_dir="${SRAG_WHEEL_CACHE:-$SRAG_BUILD_CACHE/wheels}/llama-$LLAMA_VERSION-$key"
 installed=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)
 marker=.venv/.llama-build-key
@@ -60,11 +60,13 @@ if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "
     step "downloaded llama-cpp-python $LLAMA_VERSION's source" llama_fetch_sdist
     sdist=$(llama_sdist_file)
     say "building llama.cpp ($key) in the background, once per machine; log: $build_log"
-    # LLAVA_BUILD=OFF: the multimodal library is not loaded by srag-lsp (tools, examples and tests are off already).
+    # Only what the Python module loads: no multimodal library (LLAVA_BUILD=OFF) and no `common` library
+    # (llama_lean.cmake); llama.cpp's tools, examples and tests are off already when it is built as a subproject.
+    lean="-DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$PWD/scripts/lib/llama_lean.cmake"
     launcher=""
     command -v ccache >/dev/null 2>&1 && launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
     ( t0=$(date +%s)
-      CMAKE_ARGS="$flags -DLLAVA_BUILD=OFF $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+      CMAKE_ARGS="$flags $lean $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
         "${PIP[@]}" wheel --no-cache-dir --no-deps -w "$wheel_dir" "$sdist" >"$build_log" 2>&1
       say "built llama.cpp ($(( $(date +%s) - t0 )) s)" ) &
     build_pid=$!

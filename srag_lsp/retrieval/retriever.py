@@ -39,6 +39,7 @@ from srag_lsp.retrieval.types import ContextChunk, CursorContext, RetrievalResul
 from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 
 log = logging.getLogger(__name__)
+RETRIEVAL_WORKERS = 6  # threads that run retrieval off the event loop (started as requests overlap)
 
 DEFAULT_DEADLINE_MS = 150
 DEFAULT_BUDGET_TOKENS = 600
@@ -90,7 +91,8 @@ class Retriever:
         self.max_chunks = max_chunks
         self.cache = cache or RetrievalCache()
         self._own_executor = executor is None
-        self._executor = executor or ThreadPoolExecutor(max_workers=6, thread_name_prefix="srag-retrieval")
+        self._executor = executor or ThreadPoolExecutor(max_workers=RETRIEVAL_WORKERS,
+                                                        thread_name_prefix="srag-retrieval")
         self.sources: list[Source] = (
             sources
             if sources is not None
