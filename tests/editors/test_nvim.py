@@ -7,7 +7,6 @@ read here. Each test has its own cache folder (index, traces) and uses the insta
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
