@@ -117,7 +117,7 @@ def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int
         plan.update(plugin=str(llama_vim), llama_endpoint=f"{server.url}/infill", extra_pids=[server.pid])
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan))
-    env["SRAG_EDITOR_PLAN"] = str(plan_path)
+    env["EDITOR_BENCH_PLAN"] = str(plan_path)
     budget_s = 600 + sum(len(c.body) for c in cases) * cadence_ms / 1000 + len(cases) * (rest_ms + LOOK_MS) / 500
     try:
         done = subprocess.run([nvim_binary(), "--headless", "-u", "NONE", "-i", "NONE", "-n",

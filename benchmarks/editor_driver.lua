@@ -3,11 +3,11 @@
 -- real lines as a person would, with nvim_feedkeys in insert mode on a timer. It reads what is on screen from the
 -- plugin's own extmarks and writes every key's record to the JSON file the plan names, then quits.
 --
---   nvim --headless -u NONE -i NONE -n -c 'luafile benchmarks/editor_driver.lua'   (plan: $SRAG_EDITOR_PLAN)
+--   nvim --headless -u NONE -i NONE -n -c 'luafile benchmarks/editor_driver.lua'   (plan: $EDITOR_BENCH_PLAN)
 --
 -- For each line: the cursor arrives (the line is cleared to its indentation, insert mode at its end), the user rests
 -- `rest_ms`, types `typed` characters at `cadence_ms`, waits `look_ms` after the last key and looks.
-local plan_path = assert(os.getenv('SRAG_EDITOR_PLAN'), 'SRAG_EDITOR_PLAN is not set')
+local plan_path = assert(os.getenv('EDITOR_BENCH_PLAN'), 'EDITOR_BENCH_PLAN is not set')
 local plan_file = assert(io.open(plan_path, 'r'))
 local plan = vim.json.decode(plan_file:read('*a'))
 plan_file:close()
