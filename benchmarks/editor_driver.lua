@@ -172,7 +172,10 @@ watcher:start(POLL_MS, POLL_MS, vim.schedule_wrap(function()
     current.last_first = first
     table.insert(rec.screen, { now - current.t0, #first, stage_of_shown() })
   end
-  if shown then
+  -- a key counts as seen only once Neovim has applied it (the cursor moved past it): until then the ghost text
+  -- on screen is the one from before the key
+  local applied = vim.api.nvim_win_get_cursor(0)[2] == current.col0 + current.key
+  if shown and applied then
     local k = current.key
     if k == 0 then
       rec.arrival_visible_ms = rec.arrival_visible_ms or (now - current.t0)
@@ -204,7 +207,7 @@ local function type_line(i, case)
   vim.api.nvim_win_set_cursor(0, { case.line + 1, #case.indent })
   local rec = { case = i - 1, keys = {}, screen = {}, arrival_visible_ms = nil }
   local t0 = vim.uv.now()
-  current = { case = rec, key = 0, t0 = t0, last_first = nil }
+  current = { case = rec, key = 0, t0 = t0, last_first = nil, col0 = #case.indent }
   feed('A') -- insert mode at the end of the indentation: the user has arrived
   sleep(plan.rest_ms)
   local typed = case.body:sub(1, case.typed)
