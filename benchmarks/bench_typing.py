@@ -17,7 +17,8 @@ VS Code does); typing anything else clears it.
     .venv/bin/python -m benchmarks.bench_typing [--lines 40] [--cadence-ms 120] [--rest-ms 0 1000]
         [--strategies streaming,sequential,local,plain]
 
-Prints a table; writes benchmarks/results/typing.json and typing.png (a timeline of one line, distributions).
+Prints a table per rest; writes benchmarks/results/typing_rest<MS>.json and .png for each rest (typing.json and
+typing.png with a single --rest-ms): a timeline of one line, distributions.
 """
 
 from __future__ import annotations
