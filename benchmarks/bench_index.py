@@ -97,7 +97,9 @@ def phase_build(root: str, index_dir: str) -> dict[str, Any]:
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("indexer.files").setLevel(logging.ERROR)
-    from indexer.builder import BuildOptions, IndexBuilder, open_index
+    from indexer.build_options import BuildOptions
+    from indexer.builder import IndexBuilder
+    from indexer.opening import open_index
 
     started = time.perf_counter()
     opened = open_index(index_dir)
@@ -123,9 +125,9 @@ def phase_embed(root: str, index_dir: str, limit: int, scale: int, queries: int)
     import lancedb
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    from indexer.builder import open_index
     from indexer.embedding.background import BackgroundEmbedder
     from indexer.embedding.onnx import OnnxEmbedder
+    from indexer.opening import open_index
     from indexer.query import IndexReader
     from indexer.vectors import VectorStore, nprobes_for, table_name
 

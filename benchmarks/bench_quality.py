@@ -39,10 +39,10 @@ from lsprotocol import types
 
 from benchmarks.report import save
 from benchmarks.retrieval_cases import all_cases, install_packages, sample_cases
-from srag_lsp.assembly import assemble_engine
-from srag_lsp.completion.context import make_context_provider
-from srag_lsp.completion.engine import CompletionEngine, edit_distance
+from srag_lsp.completion.edit_distance import edit_distance
+from srag_lsp.completion.engine import CompletionEngine
 from srag_lsp.completion.request import CompletionRequest
+from srag_lsp.runtime import Runtime
 from srag_lsp.settings import from_environment
 from srag_lsp.trace import Tracer
 
@@ -195,14 +195,15 @@ async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], c
     # The defaults (SRAG_* variables may change one setting, to compare it with the default), on the embedded model.
     settings = replace(from_environment(print), backend="embedded", cache_dir=str(scratch / "cache"),
                        index_dir=str(index_dir), trace=False)
-    context = make_context_provider(settings, workspace, index_dir)
     oracle = OracleContext()
 
     def quiet(message: str, kind: types.MessageType) -> None:
         print(f"  {message}", file=sys.stderr)
 
-    base, _ = await assemble_engine(settings, root=workspace, context=context, tracer=Tracer(None),
-                                           report=quiet)
+    runtime = Runtime(settings, workspace, report=quiet, index_worker=False)
+    if not await runtime.start_models() or runtime.engine is None:
+        raise SystemExit(f"bench_quality: no model: {runtime.backend_error}")
+    base, context = runtime.engine, runtime.retrieval
     engines: dict[str, CompletionEngine] = {}
     for name, strategy, ctx in (("local", "local", context), ("streaming", "streaming", context),
                                 ("sequential", "sequential", context), ("oracle", "sequential", oracle)):
@@ -236,7 +237,7 @@ async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], c
         rows.append(row)
         elapsed = time.perf_counter() - started
         print(f"  {i + 1}/{len(cases)} {case.kind} {case.file}:{case.line + 1} ({elapsed:.0f} s)", file=sys.stderr)
-    context.close()
+    await runtime.close()
     return rows
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.retrieval_cases import Case
-from srag_lsp.completion.engine import edit_distance
+from srag_lsp.completion.edit_distance import edit_distance
 from srag_lsp.completion.postprocess import decide_shape, finish
-from srag_lsp.completion.prompts import ContextSnippet, PromptParts, build_prompt
 from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.prompts import ContextSnippet, PromptParts, build_prompt
 from srag_lsp.retrieval.types import ContextChunk
 from srag_lsp.settings import Settings, default_model_dir
 

@@ -135,27 +135,8 @@ local function stage_of_shown()
   return ''
 end
 
-local function sleep(ms)
-  local co = coroutine.running()
-  vim.defer_fn(function()
-    local ok, err = coroutine.resume(co)
-    if not ok then
-      finish(debug.traceback(co, err))
-    end
-  end, ms)
-  coroutine.yield()
-end
-
-local function wait_until(pred, timeout_ms)
-  local deadline = vim.uv.now() + timeout_ms
-  while vim.uv.now() < deadline do
-    if pred() then
-      return true
-    end
-    sleep(50)
-  end
-  return pred()
-end
+local waiting = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/nvim_wait.lua').new(finish)
+local sleep, wait_until = waiting.sleep, waiting.wait_until
 
 -- One watcher for the whole run: every POLL_MS it reads the screen and notes changes for the current line.
 local current = nil -- {case = record, key = index of the last key fed, t0 = arrival}

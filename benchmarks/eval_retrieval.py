@@ -66,7 +66,7 @@ from benchmarks.retrieval_cases import (  # noqa: E402
 from srag_lsp.retrieval.cache import RetrievalCache  # noqa: E402
 from srag_lsp.retrieval.index_access import build_index  # noqa: E402
 from srag_lsp.retrieval.retriever import Retriever  # noqa: E402
-from srag_lsp.retrieval.types import ContextChunk, CursorContext  # noqa: E402
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery  # noqa: E402
 from srag_lsp.settings import Settings  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "retrieval.json"
@@ -141,7 +141,7 @@ async def run_srag(
         # one warm-up query: opening the table and loading its indexes is paid once per process
         warm = cases[0]
         await retriever.retrieve(
-            CursorContext(warm.file, warm.text, warm.line - 1, warm.col - 1), deadline_ms=DEADLINE_MS
+            CursorQuery(warm.file, warm.text, warm.line - 1, warm.col - 1), deadline_ms=DEADLINE_MS
         )
         opened: set[str] = set()
         for case in cases:
@@ -151,7 +151,7 @@ async def run_srag(
                 opened.add(case.file)
                 await asyncio.wrap_future(retriever.prepare_document(case.file, case.text))
                 retriever.settle()
-            ctx = CursorContext(case.file, case.text, case.line - 1, case.col - 1)
+            ctx = CursorQuery(case.file, case.text, case.line - 1, case.col - 1)
             started = time.perf_counter()
             result = await retriever.retrieve(ctx, deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens)
             latencies.append((time.perf_counter() - started) * 1000)
@@ -183,7 +183,7 @@ def run_recent_imports(workspace: Path, index_dir: Path, cases: list[Case]) -> t
     latencies: list[float] = []
     for case in cases:
         started = time.perf_counter()
-        analysis = analyzer.analyze(CursorContext(case.file, case.text, case.line - 1, case.col - 1))
+        analysis = analyzer.analyze(CursorQuery(case.file, case.text, case.line - 1, case.col - 1))
         bindings = [b for b in analysis.imports if b.paths and not b.is_module and b.name not in ("", "*")]
         order = {b.local: i for i, b in enumerate(bindings)}
         far = 10**6
@@ -292,10 +292,10 @@ async def time_stdlib(root: Path, index_dir: Path, n: int, seed: int, budget_tok
     dropped = 0
     try:
         path, text, line, col = cursors[0]
-        await retriever.retrieve(CursorContext(path, text, line, col), deadline_ms=DEADLINE_MS)
+        await retriever.retrieve(CursorQuery(path, text, line, col), deadline_ms=DEADLINE_MS)
         retriever.invalidate(None)
         for path, text, line, col in cursors:
-            ctx = CursorContext(path, text, line, col)
+            ctx = CursorQuery(path, text, line, col)
             started, cpu_started = time.perf_counter(), time.process_time()
             result = await retriever.retrieve(ctx, deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens)
             cold.append((time.perf_counter() - started) * 1000)
@@ -309,7 +309,7 @@ async def time_stdlib(root: Path, index_dir: Path, n: int, seed: int, budget_tok
             lines[line] = lines[line][:col] + typed + lines[line][col:]
             started = time.perf_counter()
             await retriever.retrieve(
-                CursorContext(path, "\n".join(lines), line, col + 1),
+                CursorQuery(path, "\n".join(lines), line, col + 1),
                 deadline_ms=DEADLINE_MS,
                 budget_tokens=budget_tokens,
             )
@@ -322,7 +322,7 @@ async def time_stdlib(root: Path, index_dir: Path, n: int, seed: int, budget_tok
             retriever.settle()
             started = time.perf_counter()
             await retriever.retrieve(
-                CursorContext(path, text, line, col), deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens
+                CursorQuery(path, text, line, col), deadline_ms=DEADLINE_MS, budget_tokens=budget_tokens
             )
             opened.append((time.perf_counter() - started) * 1000)
             retriever.settle()

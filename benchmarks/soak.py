@@ -35,7 +35,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.raw_lsp import RawClient  # noqa: E402
+from benchmarks.raw_lsp import RawClient  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "shop"
 TYPED = '''

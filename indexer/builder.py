@@ -1,96 +1,39 @@
 """Full and incremental builds: walk the workspace, read and chunk what changed, write in batches, keep the manifest.
 
-:func:`open_index` opens (or cleanly rebuilds) a workspace's table and manifest; :class:`IndexBuilder` brings
-them in line with the files on disk, either the whole workspace (:meth:`IndexBuilder.build`) or a batch of
-paths from the watcher (:meth:`IndexBuilder.update`), and writes unsaved buffers as overlays. Skips and
-errors are logged and counted, never fatal. Many files are chunked in a process pool, in batches.
+:class:`IndexBuilder` brings a workspace's table and manifest (opened by :func:`indexer.opening.open_index`)
+in line with the files on disk, either the whole workspace (:meth:`IndexBuilder.build`) or a batch of paths
+from the watcher (:meth:`IndexBuilder.update`), and writes unsaved buffers as overlays. Skips and errors are
+logged and counted, never fatal. Many files are chunked in a process pool (:mod:`indexer.extract_pool`).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.build_options import BuildOptions
 from indexer.chunker import chunk_file
-from indexer.extract import FileResult, extract_file, init_pool_process
+from indexer.extract import FileResult
+from indexer.extract_pool import extract_results
 from indexer.files import IgnoreRules, is_ignore_file, iter_workspace_files
 from indexer.languages import language_for_path
-from indexer.location import ensure_index_dir
-from indexer.manifest import (
-    FileRecord,
-    Manifest,
-    ManifestError,
-    language_fingerprint,
-    load_manifest,
-    manifest_path,
-    save_manifest,
-)
+from indexer.manifest import FileRecord, Manifest, save_manifest
 from indexer.model import Chunk
-from indexer.secrets import extract_many_redacted, redact_chunks, redacted_result
-from indexer.store import DEFAULT_CLEANUP_AGE, INDEXES, ChunkStore, StoreError
+from indexer.opening import OpenedIndex
+from indexer.secrets import redact_chunks
+from indexer.store import INDEXES
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, phase)
 IndexedFn = Callable[[list[str], int], None]  # (paths written or removed, chunks written)
-
-
-@dataclass(slots=True)
-class BuildOptions:
-    max_file_bytes: int = 1_000_000
-    max_chunk_lines: int = 120
-    index_secrets: bool = False
-    write_batch_chunks: int = 4000  # rows per table write (each write is one or two table versions)
-    parallel_min_files: int = 48  # below this, chunk in this process
-    processes: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)))
-    files_per_task: int = 24  # files per pool task
-    manifest_save_interval_s: float = 2.0
-    cleanup_age: timedelta = DEFAULT_CLEANUP_AGE
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any] | None) -> BuildOptions:
-        """Options from a settings mapping (unknown keys ignored, bad values replaced by defaults, logged)."""
-        options = cls()
-        for key, value in (settings or {}).items():
-            name = _snake(key)
-            if name == "cleanup_age_s":
-                try:
-                    seconds = float(value)
-                    if seconds > 0:
-                        options.cleanup_age = timedelta(seconds=seconds)
-                        continue
-                except (TypeError, ValueError):
-                    pass
-                log.warning("ignoring invalid index setting %s=%r", key, value)
-                continue
-            if name not in cls.__dataclass_fields__ or name == "cleanup_age":
-                continue
-            current = getattr(options, name)
-            try:
-                if isinstance(current, bool):
-                    coerced: Any = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-                elif isinstance(current, int):
-                    coerced = int(value)
-                    if coerced <= 0:
-                        raise ValueError("must be positive")
-                else:
-                    coerced = type(current)(value)
-            except (TypeError, ValueError):
-                log.warning("ignoring invalid index setting %s=%r", key, value)
-                continue
-            setattr(options, name, coerced)
-        return options
 
 
 @dataclass(slots=True)
@@ -115,85 +58,8 @@ class BuildReport:
         return bool(self.indexed or self.removed or self.chunks_written)
 
 
-@dataclass(slots=True)
-class OpenedIndex:
-    store: ChunkStore
-    manifest: Manifest
-    manifest_file: Path
-    rebuilt: str | None  # the reason for a clean rebuild, or None
-    fresh: bool  # the table was created empty by this open
-
-
-def open_index(index_dir: str, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE) -> OpenedIndex:
-    """Open a workspace's table and manifest; rebuild both from scratch (logged) when they cannot be trusted."""
-    folder = ensure_index_dir(index_dir)
-    manifest_file = manifest_path(folder)
-    fingerprint = language_fingerprint()
-    reason: str | None = None
-    manifest: Manifest | None = None
-    try:
-        manifest = load_manifest(manifest_file)
-    except ManifestError as exc:
-        reason = f"the manifest is unreadable ({exc})"
-    if manifest is not None:
-        reason = manifest.mismatch(fingerprint)
-    store: ChunkStore | None = None
-    try:
-        store = ChunkStore.open(index_dir, cleanup_age=cleanup_age)
-    except StoreError as exc:
-        reason = reason or f"the table is unusable ({exc})"
-    if store is not None and reason is None:
-        if manifest is None and not store.created and store.count_rows() > 0:
-            reason = "the manifest is missing"
-        elif manifest is not None and manifest.files and store.created:
-            reason = "the table is missing"
-    if reason is not None:
-        log.warning("rebuilding the index in %s from scratch: %s", index_dir, reason)
-        store = ChunkStore.recreate(index_dir, cleanup_age=cleanup_age)
-        manifest = None
-    assert store is not None
-    if manifest is None:
-        manifest = Manifest(languages=fingerprint)
-        save_manifest(manifest_file, manifest)
-    opened = OpenedIndex(store, manifest, manifest_file, reason, fresh=store.created)
-    _drop_stale_overlays(opened)
-    _reconcile(opened)
-    return opened
-
-
-def _drop_stale_overlays(opened: OpenedIndex) -> None:
-    """Overlay rows of an earlier session describe buffers nobody edits now: fall back to the disk version."""
-    stale = opened.store.overlay_paths()
-    if not stale:
-        return
-    log.info("dropping %d unsaved-buffer overlays left by an earlier session", len(stale))
-    opened.store.delete_where("overlay = true")
-    for path in stale:
-        opened.manifest.files.pop(path, None)  # re-read from disk by the next build
-    save_manifest(opened.manifest_file, opened.manifest)
-
-
-def _reconcile(opened: OpenedIndex) -> None:
-    """Delete rows of paths the manifest does not know (left by a crash between a write and a manifest save)."""
-    if opened.fresh:
-        return
-    rows = opened.store.count_rows()
-    if rows == opened.manifest.chunk_count():
-        return
-    table_paths = set(opened.store.paths())
-    orphans = table_paths - set(opened.manifest.files)
-    if orphans:
-        log.info("removing rows of %d files the manifest does not record", len(orphans))
-        opened.store.delete_paths(orphans)
-    # files whose rows are gone or doubled are re-read by the next build
-    for path, record in list(opened.manifest.files.items()):
-        if record.chunk_ids and path not in table_paths:
-            opened.manifest.files.pop(path)
-    save_manifest(opened.manifest_file, opened.manifest)
-
-
 class IndexBuilder:
-    """Keeps one workspace's table and manifest in line with its files (the single writer's engine)."""
+    """Keeps one workspace's table and manifest in line with its files (what the single writer runs)."""
 
     def __init__(
         self,
@@ -472,68 +338,7 @@ class IndexBuilder:
 
     def _results(self, todo: list[str], *, force: bool) -> Iterator[FileResult]:
         items = [(rel, None if force else _known_hash(self.manifest, rel)) for rel in todo]
-        opts = self.options
-        if len(items) < opts.parallel_min_files or opts.processes <= 1:
-            for rel, known in items:
-                yield redacted_result(
-                    extract_file(
-                        str(self.root),
-                        rel,
-                        max_bytes=opts.max_file_bytes,
-                        max_chunk_lines=opts.max_chunk_lines,
-                        known_hash=known,
-                    )
-                )
-            return
-        yield from self._pool_results(items)
-
-    def _pool_results(self, items: list[tuple[str, str | None]]) -> Iterator[FileResult]:
-        """Chunk in a process pool, ``files_per_task`` files a task, yielding results in order."""
-        opts = self.options
-        groups = [items[i : i + opts.files_per_task] for i in range(0, len(items), opts.files_per_task)]
-        context = multiprocessing.get_context("spawn")
-        level = logging.getLogger("indexer").getEffectiveLevel()
-        handlers = logging.getLogger().handlers
-        fmt = getattr(handlers[0].formatter, "_fmt", None) if handlers and handlers[0].formatter else None
-        pool = ProcessPoolExecutor(
-            max_workers=min(opts.processes, len(groups)),
-            mp_context=context,
-            initializer=init_pool_process,
-            initargs=(level, fmt),
-        )
-        try:
-            futures: list[Future[list[FileResult]]] = [
-                pool.submit(extract_many_redacted, str(self.root), group, opts.max_file_bytes, opts.max_chunk_lines)
-                for group in groups
-            ]
-            for group, future in zip(groups, futures, strict=True):
-                if self.stop_event.is_set():
-                    break
-                try:
-                    yield from future.result()
-                except BrokenProcessPool as exc:
-                    log.error("a chunking process died (%s); chunking the rest in this process", exc)
-                    for rel, _known in group:
-                        yield FileResult(rel, error=f"the chunking process died: {exc}")
-                    start = groups.index(group) + 1
-                    for rest in groups[start:]:
-                        for rel, known in rest:
-                            yield redacted_result(
-                                extract_file(
-                                    str(self.root),
-                                    rel,
-                                    max_bytes=opts.max_file_bytes,
-                                    max_chunk_lines=opts.max_chunk_lines,
-                                    known_hash=known,
-                                )
-                            )
-                    return
-                except Exception as exc:  # one failed task costs its files, not the build
-                    log.warning("a chunking task failed: %s", exc)
-                    for rel, _known in group:
-                        yield FileResult(rel, error=f"chunking task failed: {exc}")
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        return extract_results(str(self.root), items, self.options, self.stop_event)
 
 
 def make_rules(root: Path, options: BuildOptions) -> Any:
@@ -583,7 +388,3 @@ def _call_indexed(callback: IndexedFn | None, paths: list[str], chunks: int) -> 
         callback(paths, chunks)
     except Exception:
         log.debug("indexed callback failed", exc_info=True)
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)

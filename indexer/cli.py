@@ -27,14 +27,16 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from indexer.builder import BuildOptions, BuildReport, IndexBuilder, open_index
+from indexer.build_options import BuildOptions
+from indexer.builder import BuildReport, IndexBuilder
 from indexer.embedding import MODES, Embedder, EmbeddingError, embedder_for_model_id, make_embedder
 from indexer.embedding.background import BackgroundEmbedder
 from indexer.location import ensure_index_dir, is_local, local_path, resolve_index_dir
+from indexer.opening import open_index
 from indexer.query import Hit, IndexReader
-from indexer.service import IndexService
 from indexer.status import index_status, stale_reason
 from indexer.vectors import VectorStore
+from indexer.writer import IndexService
 from indexer.writer_lock import LockHeld, WriterLock
 
 EXIT_OK = 0

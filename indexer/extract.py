@@ -1,4 +1,4 @@
-"""Read and chunk files into picklable results: the unit of work of the builder's process pool.
+"""Read, chunk and redact files into picklable results: the unit of work of the builder's process pool.
 
 Kept free of LanceDB and pyarrow imports so that pool processes start fast. Nothing here raises for a bad
 file: a skip (binary, too large, unreadable, vanished) or a chunker failure comes back as a result.
@@ -10,12 +10,14 @@ import hashlib
 import logging
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.chunker import chunk_file
 from indexer.files import read_source
 from indexer.model import Chunk
+from indexer.secrets import redact_chunks
 
 
 @dataclass(slots=True)
@@ -78,14 +80,26 @@ def init_pool_process(level: int, fmt: str | None) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format=fmt or logging.BASIC_FORMAT)
 
 
-def extract_many(
+def extract_files(
     root: str,
-    items: list[tuple[str, str | None]],
+    items: Iterable[tuple[str, str | None]],
+    *,
     max_bytes: int,
     max_chunk_lines: int,
+) -> Iterator[FileResult]:
+    """:func:`extract_file` of each (relative path, known hash or None), one after another, with secrets redacted
+    from the chunks before anything stores them. The one extraction loop: the builder runs it in its own process
+    for a few files (and after a pool died), and each pool task runs it (:func:`extract_task`)."""
+    for rel, known in items:
+        result = extract_file(root, rel, max_bytes=max_bytes, max_chunk_lines=max_chunk_lines, known_hash=known)
+        if result.chunks:
+            result.chunks = redact_chunks(result.chunks)
+        yield result
+
+
+def extract_task(
+    root: str, items: list[tuple[str, str | None]], max_bytes: int, max_chunk_lines: int
 ) -> list[FileResult]:
-    """Pool entry point: ``items`` are (relative path, known hash or None)."""
-    return [
-        extract_file(root, rel, max_bytes=max_bytes, max_chunk_lines=max_chunk_lines, known_hash=known)
-        for rel, known in items
-    ]
+    """The builder's pool entry point: :func:`extract_files` in the pool process (so that redaction runs in
+    parallel too)."""
+    return list(extract_files(root, items, max_bytes=max_bytes, max_chunk_lines=max_chunk_lines))

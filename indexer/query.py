@@ -20,29 +20,16 @@ from typing import Any
 
 import lancedb
 
+from indexer.chunk_table import HIT_COLUMNS, TABLE_NAME
 from indexer.identifiers import split_identifier
 from indexer.languages.base import DEFINITION_KINDS
 from indexer.location import is_local, local_path
 from indexer.manifest import ManifestError, load_manifest, manifest_path
-from indexer.store import TABLE_NAME, sql_in, sql_string
+from indexer.store import sql_in, sql_string
 from indexer.vectors import TABLE_PREFIX, index_rows_of, model_id_of, nprobes_for, table_names
 
 log = logging.getLogger(__name__)
 
-HIT_COLUMNS = [
-    "id",
-    "path",
-    "start_line",
-    "end_line",
-    "symbol",
-    "qualified_name",
-    "kind",
-    "signature",
-    "scope",
-    "text",
-    "language",
-    "overlay",
-]
 _MAX_ROWS_PER_FILE = 100_000
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _IDENTIFIER = re.compile(r"\w+")

@@ -29,7 +29,6 @@ from detect_secrets.plugins.keyword import DENYLIST, QUOTES_REQUIRED_DENYLIST_RE
 from detect_secrets.util.filetype import determine_file_type
 
 if TYPE_CHECKING:
-    from indexer.extract import FileResult
     from indexer.model import Chunk
 
 log = logging.getLogger(__name__)
@@ -266,19 +265,3 @@ def redact_chunks(chunks: Iterable[Chunk]) -> list[Chunk]:
     """:func:`redact_chunk` of each chunk."""
     return [redact_chunk(chunk) for chunk in chunks]
 
-
-def redacted_result(result: FileResult) -> FileResult:
-    """A chunked file's result with secrets redacted from its chunks, before anything stores them."""
-    if result.chunks:
-        result.chunks = redact_chunks(result.chunks)
-    return result
-
-
-def extract_many_redacted(
-    root: str, items: list[tuple[str, str | None]], max_bytes: int, max_chunk_lines: int
-) -> list[FileResult]:
-    """The builder's pool entry point: :func:`indexer.extract.extract_many`, then redaction, in the pool
-    process (so that redaction runs in parallel, and no LanceDB import slows the pool's start)."""
-    from indexer.extract import extract_many
-
-    return [redacted_result(r) for r in extract_many(root, items, max_bytes, max_chunk_lines)]

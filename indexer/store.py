@@ -1,8 +1,9 @@
-"""The LanceDB table of chunks: its schema, its indexes, and the writer's operations on it.
+"""The LanceDB table of chunks: its indexes and the writer's operations on it.
 
 One table, ``chunks``, holds every indexed chunk of a workspace; rows of unsaved editor buffers carry
-``overlay = true`` and replace the file's rows from disk while the buffer is open. Only the indexer worker
-writes (see :mod:`indexer.service`); readers use :mod:`indexer.query`.
+``overlay = true`` and replace the file's rows from disk while the buffer is open; its columns are listed in
+:mod:`indexer.chunk_table`. Only the indexer worker writes (see :mod:`indexer.writer`); readers use
+:mod:`indexer.query`.
 
 LanceDB facts this module is built around (measured, see DESIGN.md): replacing a file is a delete then an
 add (two versions); versions and small fragments pile up until ``optimize``; a cleanup age of zero can break
@@ -23,13 +24,13 @@ import lancedb
 import pyarrow as pa
 from lancedb.index import FTS, BTree
 
+from indexer.chunk_table import COLUMNS, OVERLAY, SCHEMA, TABLE_NAME
 from indexer.location import ensure_index_dir, is_local, local_path
 from indexer.model import Chunk
 from indexer.secrets import redact_chunks
 
 log = logging.getLogger(__name__)
 
-TABLE_NAME = "chunks"
 DEFAULT_CLEANUP_AGE = timedelta(seconds=10)  # never zero: readers in other processes may still use a version
 
 # name -> (column, config factory). Both FTS indexes use LanceDB's native FTS (not tantivy).
@@ -45,57 +46,17 @@ INDEXES: dict[str, tuple[str, Any]] = {
     "content_hash_idx": ("content_hash", BTree),  # the join with the vectors tables (indexer.vectors)
 }
 
-_STRING_FIELDS = (
-    "id",
-    "path",
-    "language",
-    "symbol",
-    "qualified_name",
-    "kind",
-    "signature",
-    "scope",
-    "text",
-    "content_hash",
-)
-
-
-def chunk_schema() -> pa.Schema:
-    """The ``chunks`` table: the :class:`~indexer.model.Chunk` fields plus ``overlay``."""
-    string = pa.string()
-    return pa.schema(
-        [
-            pa.field("id", string, nullable=False),
-            pa.field("path", string, nullable=False),
-            pa.field("language", string),
-            pa.field("symbol", string),
-            pa.field("qualified_name", string),
-            pa.field("kind", string),
-            pa.field("start_line", pa.int32()),
-            pa.field("end_line", pa.int32()),
-            pa.field("signature", string),
-            pa.field("scope", string),
-            pa.field("text", string),
-            pa.field("content_hash", string),
-            pa.field("defines", pa.list_(string)),
-            pa.field("uses", pa.list_(string)),
-            pa.field("tokens", string),
-            pa.field("overlay", pa.bool_()),
-        ]
-    )
-
-
-SCHEMA = chunk_schema()
-
 
 def chunks_to_arrow(chunks: Sequence[Chunk], *, overlay: bool = False) -> pa.Table:
-    """Columns of ``chunks`` as an Arrow table in :data:`SCHEMA` order."""
-    columns: dict[str, list[Any]] = {name: list(map(attrgetter(name), chunks)) for name in _STRING_FIELDS}
-    columns["start_line"] = [c.start_line for c in chunks]
-    columns["end_line"] = [c.end_line for c in chunks]
-    columns["defines"] = [list(c.defines) for c in chunks]
-    columns["uses"] = [list(c.uses) for c in chunks]
-    columns["tokens"] = [c.tokens for c in chunks]
-    columns["overlay"] = [overlay] * len(chunks)
+    """Columns of ``chunks`` as an Arrow table in :data:`~indexer.chunk_table.SCHEMA` order."""
+    columns: dict[str, list[Any]] = {}
+    for column in COLUMNS:
+        if column.name == OVERLAY:
+            columns[column.name] = [overlay] * len(chunks)
+        elif pa.types.is_list(column.type):
+            columns[column.name] = [list(value) for value in map(attrgetter(column.name), chunks)]
+        else:
+            columns[column.name] = list(map(attrgetter(column.name), chunks))
     return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 

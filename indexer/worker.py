@@ -1,6 +1,6 @@
 """The indexer worker process (``python -m indexer.worker``): msgpack frames on stdin/stdout, logs on stderr.
 
-It runs one :class:`~indexer.service.IndexService`, the index's single writer, so that parsing and writing a
+It runs one :class:`~indexer.writer.IndexService`, the index's single writer, so that parsing and writing a
 large repository never competes with the LSP server's event loop. The real stdout is kept for frames only:
 file descriptor 1 is pointed at stderr so that a stray print (ours or a library's) cannot corrupt the
 stream. The worker exits when its stdin closes (the parent went away) or on ``shutdown``.
@@ -15,7 +15,7 @@ import threading
 from typing import Any, BinaryIO
 
 from indexer import protocol
-from indexer.service import IndexService
+from indexer.writer import IndexService
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from srag_lsp.private_jsonl import PrivateJsonl
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,9 @@ class AcceptanceLog:
     """Counts acceptance events in memory and appends them to ``<directory>/acceptance.jsonl``."""
 
     def __init__(self, directory: Path | None, model_for_stage: Callable[[str], str | None] | None = None) -> None:
-        self.directory = directory
+        self.directory: Path | None = None
+        self._file: PrivateJsonl | None = None
+        self.use_directory(directory)
         self.events: list[dict[str, Any]] = []
         self.rejected = 0
         self._model_for_stage = model_for_stage
@@ -100,7 +103,13 @@ class AcceptanceLog:
 
     @property
     def path(self) -> Path | None:
-        return None if self.directory is None else self.directory / FILE_NAME
+        return None if self._file is None else self._file.path
+
+    def use_directory(self, directory: Path | None) -> None:
+        """Where events are kept from now on (None: in memory only); the settings name it."""
+        self.directory = directory
+        self._file = None if directory is None else PrivateJsonl(directory / FILE_NAME, max_bytes=MAX_FILE_BYTES,
+                                                                 keep=1)
 
     # ---- the model behind a suggestion ---------------------------------------------------------------
     def remember(self, suggestion_id: str, stage: str, model: str | None = None) -> None:
@@ -148,18 +157,8 @@ class AcceptanceLog:
         return event
 
     def _append(self, event: dict[str, Any]) -> None:
-        path = self.path
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if path.exists() and path.stat().st_size >= MAX_FILE_BYTES:
-                os.replace(path, path.with_name(FILE_NAME + ".1"))
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(event, separators=(",", ":")) + "\n")
-        except OSError as exc:
-            log.warning("cannot write acceptance to %s: %s", path, exc)
+        if self._file is not None:
+            self._file.append(event)
 
     def summary(self) -> dict[str, Any]:
         """This session's events, or, before the first one, what the file holds."""
@@ -241,48 +240,3 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for model, counts in summary.get("by_model", {}).items():
         lines.append(row(f"model {model}", counts))
     return "\n".join(lines)
-
-
-def register_acceptance(server: Any) -> AcceptanceLog:
-    """Handle the three notifications on ``server`` (a ``SragServer``) and learn suggestion models from its
-    ``srag/suggestion`` notifications. The log is kept as ``server.acceptance``."""
-
-    def model_for_stage(stage: str) -> str | None:
-        runtime = getattr(server, "runtime", None)
-        backends = None if runtime is None else runtime.backends
-        if not backends:
-            return None
-        draft, refine = backends
-        return (draft if stage == "draft" else refine).info.model
-
-    def directory() -> Path | None:
-        settings = server.settings
-        return settings.cache_path() / "traces" if settings.trace else None
-
-    acceptance = AcceptanceLog(directory(), model_for_stage)
-    server.acceptance = acceptance
-
-    service = server.service
-    notify = service.notify
-
-    def remembering_notify(suggestion: Any) -> None:
-        try:
-            acceptance.remember(suggestion.id, suggestion.stage)
-        except Exception as exc:  # never let bookkeeping break a notification
-            log.debug("cannot remember the model of %s: %s", getattr(suggestion, "id", "?"), exc)
-        if notify is not None:
-            notify(suggestion)
-
-    service.notify = remembering_notify
-
-    def handler(kind: str) -> Callable[[Any, Any], None]:
-        def handle(ls: Any, params: Any = None) -> None:
-            acceptance.directory = directory()  # settings arrive with `initialize`, after registration
-            acceptance.record(kind, params)
-
-        return handle
-
-    server.feature(DID_SHOW)(handler("show"))
-    server.feature(DID_ACCEPT)(handler("accept"))
-    server.feature(DID_DISMISS)(handler("dismiss"))
-    return acceptance

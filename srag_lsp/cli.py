@@ -82,7 +82,7 @@ def serve(argv: list[str]) -> int:
     parser.add_argument("--version", action="version", version=f"srag-lsp {__version__}")
     args = parser.parse_args(argv)
     setup_logging(args.verbose, args.log_file, daemon=True)
-    from srag_lsp.server import create_server
+    from srag_lsp.lsp.server import create_server
 
     server = create_server()
     if args.tcp:
@@ -95,18 +95,6 @@ def serve(argv: list[str]) -> int:
 
 
 # ---- headless completion --------------------------------------------------------------------------
-def parse_location(value: str) -> tuple[Path, int, int]:
-    """FILE:LINE:COL with 1-based line and column, as compilers print them."""
-    try:
-        file, line, col = value.rsplit(":", 2)
-        line_n, col_n = int(line), int(col)
-    except ValueError:
-        raise SystemExit(f"srag-lsp: expected FILE:LINE:COL (1-based), got {value!r}") from None
-    if line_n < 1 or col_n < 1:
-        raise SystemExit(f"srag-lsp: line and column are 1-based, got {line_n}:{col_n}")
-    return Path(file), line_n, col_n
-
-
 def _settings_from_args(args: argparse.Namespace) -> Settings:
     problems: list[str] = []
     settings = from_environment(problems.append)
@@ -145,7 +133,7 @@ def complete_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose, None)
     settings = _settings_from_args(args)
-    from srag_lsp.headless import run_complete
+    from srag_lsp.commands.complete import run_complete
 
     try:
         return asyncio.run(run_complete(settings, args.location, args.workspace, as_json=args.json))
@@ -252,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             return doctor_main(rest)
         if command == "retrieve":
             setup_logging(0, None)
-            from srag_lsp.retrieval.cli import run_retrieve_cli
+            from srag_lsp.commands.retrieve import run_retrieve_cli
 
             return run_retrieve_cli(rest)
     return serve(argv)

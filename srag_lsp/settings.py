@@ -43,7 +43,7 @@ class Settings:
     embedded_model: str = "qwen2.5-coder-0.5b"  # a catalogue name or a path to a .gguf file
     draft_model: str = ""  # two-stage generation: a model for drafts ("" = the main model)
     refine_model: str = ""  # a model for refinements ("" = the main model)
-    prompt_template: str = "auto"  # chosen from the model name; see srag_lsp/completion/prompts/
+    prompt_template: str = "auto"  # chosen from the model name; see srag_lsp/prompts/
     keep_alive: str = "30m"
     embedded_threads: int = 0  # llama.cpp threads for the embedded model (0 = every core)
     # --- generation -------------------------------------------------------------------------------

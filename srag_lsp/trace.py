@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from srag_lsp.private_jsonl import PrivateJsonl
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,18 @@ class Tracer:
         self.recent: list[dict[str, Any]] = []
         self._keep = keep_in_memory
         self._lock = threading.Lock()
+        self._file: PrivateJsonl | None = None
         if directory is not None:
+            self._file = PrivateJsonl(directory / "trace.jsonl", max_bytes=MAX_TRACE_BYTES, keep=KEEP_ROTATIONS)
             try:
-                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-                _make_private(directory, 0o700)
-                _make_private(directory / "trace.jsonl", 0o600)
+                self._file.prepare()
             except OSError as exc:
                 log.warning("trace folder %s cannot be created (%s); traces stay in memory", directory, exc)
-                self.directory = None
+                self.directory, self._file = None, None
 
     @property
     def path(self) -> Path | None:
-        return None if self.directory is None else self.directory / "trace.jsonl"
+        return None if self._file is None else self._file.path
 
     def finish(self, trace: RequestTrace) -> None:
         record = trace.to_json()
@@ -104,39 +105,8 @@ class Tracer:
             self.recent.append(record)
             if len(self.recent) > self._keep:
                 del self.recent[: len(self.recent) - self._keep]
-            path = self.path
-            if path is None:
-                return
-            try:
-                self._rotate_if_needed(path)
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as fh:  # private: created 0600
-                    fh.write(json.dumps(record, separators=(",", ":")) + "\n")
-            except OSError as exc:
-                log.warning("cannot write trace to %s: %s", path, exc)
-
-    @staticmethod
-    def _rotate_if_needed(path: Path) -> None:
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size < MAX_TRACE_BYTES:
-            return
-        for i in range(KEEP_ROTATIONS - 1, 0, -1):
-            older = path.with_name(f"{path.name}.{i}")
-            if older.exists():
-                os.replace(older, path.with_name(f"{path.name}.{i + 1}"))
-        os.replace(path, path.with_name(f"{path.name}.1"))
-
-
-def _make_private(path: Path, mode: int) -> None:
-    """Give an existing trace folder or file the private ``mode`` (a file from an older version was 0644)."""
-    try:
-        if path.exists() and (path.stat().st_mode & 0o777) != mode:
-            os.chmod(path, mode)
-    except OSError as exc:  # not ours: leave it, and say so
-        log.warning("cannot make %s private: %s", path, exc)
+            if self._file is not None:
+                self._file.append(record)
 
 
 def load_traces(path: Path, limit: int = 5000) -> list[dict[str, Any]]:

@@ -31,3 +31,11 @@ def noise_words(language: str | None = None) -> frozenset[str]:
 
 def line_comment(language: str | None) -> str:
     return spec_for(language).line_comment if language in LANGUAGES else "#"
+
+
+def language_for(path: str, language_id: str | None = None) -> str | None:
+    """Our language key for a document: by its file name, else by the client's LSP languageId (the language
+    specs in ``indexer.languages`` list the ids they answer to)."""
+    from indexer.languages import language_for_lsp_id, language_for_path
+
+    return language_for_path(path) or language_for_lsp_id(language_id)

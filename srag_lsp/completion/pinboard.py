@@ -62,6 +62,10 @@ class Pinboard:
         self.budget_tokens = budget_tokens
         self._boards: OrderedDict[str, _Board] = OrderedDict()
 
+    def set_budget(self, budget_tokens: int) -> None:
+        """A new token budget (the editor's settings changed): it applies from the next pin."""
+        self.budget_tokens = budget_tokens
+
     def pinned(self, uri: str) -> list[ChunkLike]:
         board = self._boards.get(uri)
         return list(board.chunks.values()) if board else []

@@ -38,15 +38,11 @@ class CompletionRequest:
         col = min(max(self.col, 0), len(lines[line]))
         return sum(len(x) + 1 for x in lines[:line]) + col
 
-    def windows(self, prefix_lines: int, suffix_lines: int) -> tuple[str, str]:
-        """The text before the cursor (at most ``prefix_lines`` lines) and after it (``suffix_lines``)."""
+    @property
+    def line_prefix(self) -> str:
+        """The cursor's line up to the cursor (a position past the end of a line is clamped)."""
         at = self.offset()
-        before, after = self.text[:at], self.text[at:]
-        prefix_parts = before.split("\n")
-        prefix = "\n".join(prefix_parts[-(prefix_lines + 1):])
-        suffix_parts = after.split("\n")
-        suffix = "\n".join(suffix_parts[: suffix_lines + 1])
-        return prefix, suffix
+        return self.text[self.text.rfind("\n", 0, at) + 1: at]
 
 
 @dataclass(slots=True)
@@ -62,6 +58,7 @@ class Suggestion:
     stage: str  # "draft" | "refined"
     done: bool  # the last notification of its stage
     final: bool = False  # the last notification of the request
+    first_line: bool = False  # the text's first line is complete (the run decided it: the editor may answer now)
 
     def to_params(self) -> dict:
         return {

@@ -12,28 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from srag_lsp.completion.debounce import AdaptiveDebounce
 from srag_lsp.completion.engine import CompletionEngine, Outcome
-from srag_lsp.completion.postprocess import decide_shape, first_line_ready
+from srag_lsp.completion.engine_source import EngineSource
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.warmup import Warmer
+from srag_lsp.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int, int, int]
 CACHE_SIZE = 256
 WARM_SHARE = 0.5  # a request that evaluated at most this share of its prompt ran on a warm KV cache
-
-
-def _line_prefix(request: CompletionRequest) -> str:
-    prefix, _ = request.windows(0, 0)
-    return prefix.rsplit("\n", 1)[-1]
 
 
 @dataclass(slots=True)
@@ -57,17 +54,15 @@ class _Shown:
 
 
 class CompletionService:
-    def __init__(self, engine: Callable[[], CompletionEngine | None], *, debounce_ms: Callable[[], int],
-                 notify: Callable[[Suggestion], None] | None = None,
-                 engine_ready: Callable[[], Awaitable[None]] | None = None,
-                 model_wait_ms: Callable[[], int] = lambda: 30000,
-                 warmup: Callable[[], bool] = lambda: False,
+    """Per-document coordination of completion requests (see the module's docstring)."""
+
+    def __init__(self, engines: EngineSource, settings: Settings, *,
+                 publish: Callable[[Suggestion], None] | None = None,
                  trouble: Callable[[str], None] | None = None) -> None:
-        self._engine = engine
-        self._engine_ready = engine_ready
-        self._model_wait_ms = model_wait_ms
-        self.debounce = AdaptiveDebounce(debounce_ms)
-        self.notify = notify
+        self._engines = engines
+        self.settings = settings
+        self.debounce = AdaptiveDebounce(self._debounce_ms)
+        self._publish_to = publish  # every suggestion the user may see goes out through it (srag/suggestion)
         self.inflight: dict[str, _InFlight] = {}
         self.cache: OrderedDict[Key, Suggestion] = OrderedDict()
         self.shown: dict[str, _Shown] = {}
@@ -75,9 +70,22 @@ class CompletionService:
         self.typed_through = 0
         self.continued = 0
         self.ahead_hits = 0
-        self.warmer = Warmer(engine, enabled=warmup)
+        self.warmer = Warmer(engines, enabled=self._warmup_enabled)
         self._trouble = trouble  # tells the user about a model failure (once per kind until a request works)
         self._troubles_said: set[str] = set()
+
+    def update_settings(self, settings: Settings) -> None:
+        """New settings from the editor: they apply from the next request."""
+        self.settings = settings
+
+    def _debounce_ms(self) -> int:
+        return self.settings.debounce_ms
+
+    def _warmup_enabled(self) -> bool:
+        return self.settings.warmup
+
+    def _engine(self) -> CompletionEngine | None:
+        return self._engines.engine
 
     # ---- public API for the LSP handlers -----------------------------------------------------------
     async def suggest(self, request: CompletionRequest, wait_ms: int) -> str | None:
@@ -185,10 +193,10 @@ class CompletionService:
     # ---- internals ---------------------------------------------------------------------------------
     async def _wait_for_model(self, request: CompletionRequest) -> bool:
         """A request right after start-up waits for the model to load (bounded by ``modelWaitMs``)."""
-        if self._engine() is None and self._engine_ready is not None:
+        if self._engine() is None:
             loading_from = time.perf_counter()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._engine_ready(), self._model_wait_ms() / 1000.0)
+                await asyncio.wait_for(self._engines.models_ready(), self.settings.model_wait_ms / 1000.0)
             request.waited_ms += (time.perf_counter() - loading_from) * 1000.0
         return self._engine() is not None
 
@@ -197,7 +205,7 @@ class CompletionService:
         base = flight.request
         if request.line != base.line or flight.task is None or flight.task.done() or flight.latest is None:
             return False
-        before, now = _line_prefix(base), _line_prefix(request)
+        before, now = base.line_prefix, request.line_prefix
         if len(now) <= len(before) or not now.startswith(before):
             return False
         typed = now[len(before):]
@@ -209,7 +217,7 @@ class CompletionService:
         latest = flight.latest
         self._publish(flight, Suggestion(latest.id, request.uri, request.version, request.line,
                                          request.position_col, produced[len(typed):], latest.stage, latest.done,
-                                         latest.final))
+                                         latest.final, first_line=latest.first_line))
         return True
 
     def _start(self, request: CompletionRequest, key: Key) -> _InFlight:
@@ -227,7 +235,7 @@ class CompletionService:
             engine = self._engine()
             if engine is None:
                 raise RuntimeError("no model backend is ready yet")
-            outcome = await engine.run(flight.request, lambda s: self._on_update(flight, s), self._say_trouble)
+            outcome = await engine.run(flight.request, functools.partial(self._on_update, flight), self._say_trouble)
             if delay:
                 outcome.trace.events["debounce"] = round(delay * 1000.0, 2)
             first = outcome.trace.events.get("first_visible")
@@ -269,7 +277,7 @@ class CompletionService:
             view = flight.view
             suggestion = Suggestion(suggestion.id, view.uri, view.version, view.line, view.position_col,
                                     suggestion.text[len(flight.typed):], suggestion.stage, suggestion.done,
-                                    suggestion.final)
+                                    suggestion.final, first_line=suggestion.first_line)
         self._publish(flight, suggestion)
 
     def _publish(self, flight: _InFlight, suggestion: Suggestion) -> None:
@@ -279,29 +287,30 @@ class CompletionService:
         self.cache.move_to_end(flight.key)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
-        prefix, suffix = view.windows(1, 1)
-        line_prefix = prefix.rsplit("\n", 1)[-1]
-        self.shown[view.uri] = _Shown(view.line, line_prefix, suggestion.text, suggestion.stage)
-        if suggestion.done or first_line_ready(suggestion.text, decide_shape(prefix, suffix)):
+        self.shown[view.uri] = _Shown(view.line, view.line_prefix, suggestion.text, suggestion.stage)
+        if suggestion.done or suggestion.first_line:
             flight.useful.set()
         flight.progress.set()
-        if self.notify is not None:
-            try:
-                self.notify(suggestion)
-            except Exception as exc:  # a closed client connection must not break generation
-                log.debug("cannot notify the client: %s", exc)
+        self._announce(suggestion)
+
+    def _announce(self, suggestion: Suggestion) -> None:
+        """Hand a suggestion the user may see to whoever listens (the client's srag/suggestion, acceptance)."""
+        if self._publish_to is None:
+            return
+        try:
+            self._publish_to(suggestion)
+        except Exception as exc:  # a closed client connection must not break generation
+            log.debug("cannot publish a suggestion: %s", exc)
 
     def _answer_at_once(self, request: CompletionRequest, text: str) -> str:
         """A suggestion that needs no model call now (computed ahead): cache it, show it, answer with it."""
         key: Key = (request.uri, request.version, request.line, request.col)
         suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, text,
-                                "refined", True, True)
+                                "refined", True, True, first_line=True)
         self.cache[key] = suggestion
-        self.shown[request.uri] = _Shown(request.line, _line_prefix(request), text, "refined")
+        self.shown[request.uri] = _Shown(request.line, request.line_prefix, text, "refined")
         self.ahead_hits += 1
-        if self.notify is not None:
-            with contextlib.suppress(Exception):
-                self.notify(suggestion)
+        self._announce(suggestion)
         return text
 
     def _type_through(self, request: CompletionRequest) -> str | None:
@@ -309,7 +318,7 @@ class CompletionService:
         shown = self.shown.get(request.uri)
         if shown is None or shown.line != request.line or not shown.text:
             return None
-        line_prefix = _line_prefix(request)
+        line_prefix = request.line_prefix
         if len(line_prefix) <= len(shown.line_prefix) or not line_prefix.startswith(shown.line_prefix):
             return None
         typed = line_prefix[len(shown.line_prefix):]
@@ -319,10 +328,8 @@ class CompletionService:
         rest = shown.text[len(typed):]
         key: Key = (request.uri, request.version, request.line, request.col)
         suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, rest,
-                                shown.stage, True, True)
+                                shown.stage, True, True, first_line=True)
         self.cache[key] = suggestion
         self.shown[request.uri] = _Shown(request.line, line_prefix, rest, shown.stage)
-        if self.notify is not None:
-            with contextlib.suppress(Exception):
-                self.notify(suggestion)
+        self._announce(suggestion)
         return rest

@@ -17,8 +17,8 @@ import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
+from srag_lsp.completion.engine_source import EngineSource
 from srag_lsp.completion.request import CompletionRequest
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,10 @@ def accepted(request: CompletionRequest, text: str) -> CompletionRequest:
 
 
 class Warmer:
-    def __init__(self, engine: Callable[[], Any], *, enabled: Callable[[], bool]) -> None:
-        self._engine = engine
+    """One background job at a time: a warm-up where the cursor rests, or the suggestion after an accept."""
+
+    def __init__(self, engines: EngineSource, *, enabled: Callable[[], bool]) -> None:
+        self._engines = engines
         self._enabled = enabled
         self._task: asyncio.Task[None] | None = None
         self.warmed_tokens = 0
@@ -55,7 +57,7 @@ class Warmer:
 
     def schedule(self, request: CompletionRequest, shown: str = "") -> None:
         """Warm where ``request`` is; with ``shown``, compute the suggestion that follows accepting it."""
-        if not self._enabled() or self._engine() is None:
+        if not self._enabled() or self._engines.engine is None:
             return
         self.cancel()
         with contextlib.suppress(RuntimeError):  # no running loop (headless shutdown)
@@ -68,7 +70,7 @@ class Warmer:
 
     async def _ahead(self, request: CompletionRequest) -> None:
         await asyncio.sleep(IDLE_S)
-        engine = self._engine()
+        engine = self._engines.engine
         if engine is None:
             return
         try:
@@ -90,7 +92,7 @@ class Warmer:
 
     async def _warm(self, request: CompletionRequest) -> None:
         await asyncio.sleep(IDLE_S)
-        engine = self._engine()
+        engine = self._engines.engine
         if engine is None:
             return
         try:

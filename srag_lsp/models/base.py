@@ -1,4 +1,4 @@
-"""The one interface every model backend implements: stream tokens for a raw prompt, report on itself, cancel."""
+"""The one interface every model backend implements: stream tokens for a raw prompt, warm, score, report, cancel."""
 
 from __future__ import annotations
 
@@ -53,10 +53,30 @@ class ModelBackend(Protocol):
     """
 
     info: BackendInfo
+    warnings: list[str]  # what the user should be told once the backend has started (no FIM, ...)
 
     async def start(self) -> None:
         """Check the server/model or load the model; raise BackendError with a user-facing message."""
 
     def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]: ...
+
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
+        """Evaluate ``prompt`` into the KV cache without generating (a warm-up); the prompt tokens evaluated.
+
+        ``num_ctx`` and ``max_tokens`` cut the prompt as a generation with those settings would. 0 when the
+        backend cannot prefill.
+        """
+        ...
+
+    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+        """The mean log-probability per token of each continuation after ``prompt`` (higher: more likely).
+
+        An empty continuation scores -inf. None when the backend cannot score.
+        """
+        ...
+
+    def cached_share(self, prompt: str) -> float | None:
+        """The share of ``prompt`` (0.0 to 1.0) that the backend's KV cache already holds; None when it cannot tell."""
+        ...
 
     async def close(self) -> None: ...

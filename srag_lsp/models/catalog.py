@@ -224,7 +224,7 @@ def model_info(name_or_path: str) -> tuple[str, bool]:
     """(display name, FIM support) for a configured embedded model."""
     entry = resolve(name_or_path)
     if isinstance(entry, Path):
-        from srag_lsp.completion.prompts import template_for_model
+        from srag_lsp.prompts import template_for_model
 
         return entry.stem, template_for_model(entry.stem) != "prefix"
     return entry.name, entry.fim

@@ -1,220 +1,36 @@
-"""The embedded backend: llama.cpp in process (llama-cpp-python), generation off the event loop.
+"""The embedded backend: llama.cpp in process (llama-cpp-python) behind ``ModelBackend``, off the event loop.
 
-One long-lived ``Llama`` per (model file, slot, n_ctx, threads) for the whole process, so a prompt that extends the
-previous one re-uses its KV cache: only the new tokens are evaluated. The draft and refine stages use
-separate slots (each slot is its own context and KV sequence), so they do not evict each other's prefix.
-Generation runs in a worker thread that hands text to the event loop (``call_soon_threadsafe`` into an
-``asyncio.Queue``); a cancel flag is checked between prompt-evaluation batches and between generated tokens,
-and a per-slot lock lets one generation at a time use the slot's single sequence.
-
-stdout carries the LSP protocol, so loading never touches it: with ``verbose=False`` llama-cpp-python
-points fds 1 and 2 at /dev/null for the whole process while it loads (a protocol frame written by the event
-loop meanwhile would be lost), so we load with ``verbose=True`` instead and route llama.cpp's log lines into
-``logging`` (DEBUG) through our own log callback.
+The model and its KV cache live in a slot (``llama_slots``): a prompt that extends the previous one re-uses the
+cache, and the draft and refine stages use separate slots so they do not evict each other's prefix. Generation
+runs in the slot's worker thread, which hands text to the event loop (``call_soon_threadsafe`` into an
+``asyncio.Queue``); a cancel flag is checked between prompt-evaluation batches and between generated tokens, a
+running token decode is aborted at once (``decode_abort``), and the slot's lock lets one job at a time use its
+single sequence. Besides generating, the backend prefills (warm-ups), scores continuations and tells how much of a
+prompt its cache holds. What it needs of llama-cpp-python's internals is in ``llama_kv``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import ctypes
-import io
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from srag_lsp.common_prefix import common_prefix_length
+from srag_lsp.models import llama_kv
 from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
-from srag_lsp.models.decode_abort import DecodeAborter, is_abort
+from srag_lsp.models.decode_abort import is_abort
+from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_warmups, prefill_locked
+from srag_lsp.models.text_assembly import TextAssembler
 
 log = logging.getLogger(__name__)
-llama_log = logging.getLogger("srag_lsp.models.llama_cpp")
 
 EVAL_BATCH = 32  # prompt tokens evaluated between two looks at the cancel flag (~280 ms of qwen here)
 WARM_BATCH = 16  # a warm-up yields sooner: any request preempts it at its next batch
-N_BATCH = 256  # llama.cpp's logical batch
-# What llama.cpp logs when a decode is aborted (GGML_STATUS_ABORTED is 1; llama_decode returns 2).
-ABORT_LINES = ("compute status: 1", "failed with error 1", "failed to decode, ret = 2", "removing memory module")
-
-_registry_lock = threading.Lock()
-_registry: dict[tuple[str, str, int, int], _Slot] = {}
-_log_callback: Any = None  # keeps the ctypes callback alive
-
-
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 2
-
-
-class _Slot:
-    """One loaded model instance (one KV sequence) and the lock that serialises its use."""
-
-    def __init__(self, llm: Any, load_ms: float) -> None:
-        self.llm = llm
-        self.load_ms = load_ms
-        self.lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srag-llama")
-        # The prompt text whose tokens the KV cache holds (a cheap stand-in for tokenizing a prompt to compare).
-        self.held_prompt = ""
-        self.warm_cancel: threading.Event | None = None  # the cancel flag of a warm-up queued or running
-        self.aborter = DecodeAborter(llm._ctx.ctx)  # stops a running decode when its job is cancelled
-
-
-def _preempt_warmups() -> None:
-    """A generation is about to run: every warm-up (on any slot; they share the cores) stops at its next batch."""
-    with _registry_lock:
-        slots = list(_registry.values())
-    for slot in slots:
-        if slot.warm_cancel is not None:
-            slot.aborter.abort(slot.warm_cancel)
-
-
-def _prefill_locked(slot: _Slot, tokens: list[int], prompt: str, cancel: threading.Event, batch: int,
-                    stats: GenerationStats | None = None, *, through_last: bool = False) -> int:
-    """Make the slot's KV cache hold all but the last of ``tokens``; return how many were already there.
-
-    The common prefix with what the cache holds is kept; the rest is evaluated ``batch`` tokens at a time, with a
-    look at ``cancel`` between batches (a cancelled prefill keeps what it evaluated: the next prompt that shares
-    it starts from there). At least the last token is always evaluated again, so its logits are fresh.
-    ``through_last``: evaluate the last token too, in the same batch as the others (a generation about to sample
-    from its logits; one decode instead of two, ~30 ms less to the first token here); otherwise it is left for
-    the generation.
-    """
-    llm = slot.llm
-    prefix = min(_common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
-    if prefix < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
-        llm.reset()
-        prefix = 0
-    llm.n_tokens = prefix
-    if stats is not None:
-        stats.prompt_evaluated = len(tokens) - prefix  # known before the work, for whoever watches it
-    slot.held_prompt = prompt[: common_prefix_length(slot.held_prompt, prompt)] if prefix else ""
-    pending = tokens[prefix:] if through_last else tokens[prefix:-1]
-    for i in range(0, len(pending), batch):
-        if cancel.is_set():
-            return prefix
-        llm.eval(pending[i : i + batch])
-    slot.held_prompt = prompt
-    return prefix
-
-
-def _install_log_callback() -> None:
-    """Route llama.cpp's own log lines into ``logging`` instead of stderr (called once, before the first load)."""
-    global _log_callback
-    if _log_callback is not None:
-        return
-    import llama_cpp
-
-    # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues the previous line). llama.cpp's INFO
-    # is a page of model metadata per load: DEBUG here.
-    levels = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
-    last = [logging.DEBUG]
-
-    @llama_cpp.llama_log_callback
-    def callback(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
-        py_level = last[0] if level == 5 else levels.get(level, logging.DEBUG)
-        last[0] = py_level
-        line = text.decode("utf-8", errors="replace").rstrip()
-        if any(marker in line for marker in ABORT_LINES):
-            py_level = logging.DEBUG  # a decode we aborted on purpose (``decode_abort``), not a failure
-        if line and llama_log.isEnabledFor(py_level):
-            llama_log.log(py_level, "%s", line)
-
-    _log_callback = callback
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-
-def _load(path: Path, slot: str, n_ctx: int, n_threads: int) -> _Slot:
-    key = (str(path), slot, n_ctx, n_threads)
-    with _registry_lock:
-        found = _registry.get(key)
-        if found is not None:
-            return found
-        import llama_cpp
-
-        _install_log_callback()
-        started = time.perf_counter()
-        # verbose=True keeps llama-cpp-python from redirecting fds 1 and 2 (see the module docstring); its own
-        # Python-level chatter (model metadata, system info) goes to a buffer and then to the log.
-        chatter = io.StringIO()
-        with contextlib.redirect_stderr(chatter):
-            llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=N_BATCH,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                logits_all=False,
-                verbose=True,
-            )
-        llm.verbose = False  # no per-request prints from here on
-        log.debug("llama-cpp-python while loading %s:\n%s", path.name, chatter.getvalue()[:4000])
-        load_ms = (time.perf_counter() - started) * 1000
-        log.info("loaded %s (slot %s, n_ctx %d, %d threads) in %.0f ms", path.name, slot, n_ctx, n_threads, load_ms)
-        _registry[key] = _Slot(llm, load_ms)
-        return _registry[key]
-
-
-def _common_prefix(a: Any, b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and int(a[i]) == b[i]:
-        i += 1
-    return i
-
-
-def _held_back(text: str, stops: list[str]) -> int:
-    """How many trailing characters might be the start of a stop sequence (not emitted yet)."""
-    hold = 0
-    for stop in stops:
-        for k in range(min(len(stop) - 1, len(text)), 0, -1):
-            if text.endswith(stop[:k]):
-                hold = max(hold, k)
-                break
-    return hold
-
-
-class _TextAssembler:
-    """Generated token bytes in, safe text out: whole UTF-8 characters only, stop sequences cut and held back."""
-
-    def __init__(self, stops: list[str]) -> None:
-        self.stops = [s for s in stops if s]
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.text = ""
-        self.emitted = 0
-        self.stopped = False
-
-    def feed(self, data: bytes) -> str:
-        """The text that can be shown now ("" while a character or a possible stop sequence is incomplete)."""
-        self.text += self.decoder.decode(data)
-        cut = min(
-            (i for i in (self.text.find(s, max(0, self.emitted - len(s))) for s in self.stops) if i != -1), default=-1
-        )
-        if cut != -1:
-            self.text = self.text[:cut]
-            self.stopped = True
-            return self.flush()
-        safe = len(self.text) - _held_back(self.text, self.stops)
-        if safe <= self.emitted:
-            return ""
-        piece = self.text[self.emitted : safe]
-        self.emitted = safe
-        return piece
-
-    def flush(self) -> str:
-        """What was held back for a stop sequence that never came (an unfinished character is dropped)."""
-        piece = self.text[self.emitted :]
-        self.emitted = len(self.text)
-        return piece
 
 
 class EmbeddedBackend:
@@ -229,13 +45,13 @@ class EmbeddedBackend:
         self.model = model
         self.model_dir = model_dir
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or _cpu_count()
+        self.n_threads = n_threads or cpu_count()
         self.slot_name = slot
         name, fim = model_info(model)
         self.info = BackendInfo(backend="embedded", model=name, fim=fim)
         self.warnings: list[str] = []
         self.load_ms = 0.0
-        self._slot: _Slot | None = None
+        self._slot: Slot | None = None
         self._load_reported = False
 
     async def start(self) -> None:
@@ -250,7 +66,7 @@ class EmbeddedBackend:
         except OSError as exc:
             raise BackendError(f"cannot prepare the embedded model {self.model} in {self.model_dir}: {exc}") from None
         try:
-            self._slot = await loop.run_in_executor(None, _load, path, self.slot_name, self.n_ctx, self.n_threads)
+            self._slot = await loop.run_in_executor(None, load, path, self.slot_name, self.n_ctx, self.n_threads)
         except ImportError:
             raise BackendError(
                 "llama-cpp-python is not installed: run scripts/setup.sh (it builds it with safe CPU flags)"
@@ -276,17 +92,13 @@ class EmbeddedBackend:
         if self._slot is None:
             return 0, 0
         llm = self._slot.llm
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-        held = llm.input_ids[: llm.n_tokens]
-        n = 0
-        for a, b in zip(held, tokens, strict=False):
-            if int(a) != b:
-                break
-            n += 1
-        return n, len(tokens)
+        tokens = list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        return common_token_prefix(llama_kv.held_tokens(llm), tokens), len(tokens)
 
-    def cached_share(self, prompt: str) -> float:
+    def cached_share(self, prompt: str) -> float | None:
         """Share of ``prompt`` (by characters) that this slot's KV cache already holds; microseconds, no tokenizing.
+
+        Never None here: 0.0 before the model is loaded and for an empty prompt.
 
         ``cached_tokens`` is exact but tokenizes the whole prompt (about 4 ms for 900 tokens), too slow to decide
         on the request path.
@@ -301,11 +113,13 @@ class EmbeddedBackend:
             raise BackendError("the embedded model is not loaded")
         return list(self._slot.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
-    async def prefill(self, prompt: str, *, num_ctx: int = 0, max_tokens: int = 0) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
         """Evaluate ``prompt`` into this slot's KV cache without generating: a warm-up off the keystroke path.
 
         The lowest priority: any generation (on any slot) stops it at its next small batch, and a newer warm-up
-        replaces it. What it evaluated stays cached. Returns the prompt tokens it evaluated.
+        replaces it. What it evaluated stays cached. Returns the prompt tokens it evaluated (0 before the model is
+        loaded, or when it failed). The prompt is cut as a generation's would be (``num_ctx``, ``max_tokens``; 0:
+        this slot's n_ctx, and half of it kept for output).
         """
         if self._slot is None or not prompt:
             return 0
@@ -322,7 +136,7 @@ class EmbeddedBackend:
             slot.aborter.abort(cancel)
             raise
 
-    def _prefill_job(self, slot: _Slot, prompt: str, num_ctx: int, max_tokens: int, cancel: threading.Event) -> int:
+    def _prefill_job(self, slot: Slot, prompt: str, num_ctx: int, max_tokens: int, cancel: threading.Event) -> int:
         try:
             with slot.lock:
                 if cancel.is_set():
@@ -332,10 +146,10 @@ class EmbeddedBackend:
                     return 0
                 slot.aborter.begin(cancel)
                 try:
-                    reused = _prefill_locked(slot, tokens, prompt, cancel, WARM_BATCH)
+                    reused = prefill_locked(slot, tokens, prompt, cancel, WARM_BATCH)
                 finally:
                     slot.aborter.end(cancel)
-                return max(0, slot.llm.n_tokens - reused)
+                return max(0, llama_kv.cached_count(slot.llm) - reused)
         except Exception as exc:  # a warm-up never takes the daemon down
             if not (cancel.is_set() and is_abort(exc)):
                 log.warning("embedded warm-up failed: %s", exc)
@@ -344,26 +158,27 @@ class EmbeddedBackend:
             if slot.warm_cancel is cancel:
                 slot.warm_cancel = None
 
-    async def score(self, prompt: str, continuations: list[str]) -> list[float]:
+    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
         """The mean log-probability per token of each continuation after ``prompt`` (higher: the model prefers it).
 
         The prompt's KV cache is re-used (it is usually the one a refinement just evaluated), and each continuation
-        costs one batch of its own tokens. An empty continuation scores -inf.
+        costs one batch of its first 64 tokens. An empty continuation scores -inf. Never None here: before the
+        model is loaded it raises BackendError, as ``stream`` does; a llama.cpp failure raises too.
         """
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
-        _preempt_warmups()
+        preempt_warmups()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._slot.executor, self._score_job, self._slot, prompt, continuations)
 
-    def _score_job(self, slot: _Slot, prompt: str, continuations: list[str]) -> list[float]:
+    def _score_job(self, slot: Slot, prompt: str, continuations: list[str]) -> list[float]:
         import numpy as np
 
         with slot.lock:
             llm = slot.llm
             tokens = self._prompt_tokens(slot, prompt, 0, 64)
-            _prefill_locked(slot, tokens, prompt, threading.Event(), EVAL_BATCH)
-            base = llm.n_tokens  # all but the prompt's last token are in the KV cache
+            prefill_locked(slot, tokens, prompt, threading.Event(), EVAL_BATCH)
+            base = llama_kv.cached_count(llm)  # all but the prompt's last token are in the KV cache
             scores: list[float] = []
             try:
                 for text in continuations:
@@ -372,20 +187,13 @@ class EmbeddedBackend:
                         scores.append(float("-inf"))
                         continue
                     batch = [tokens[-1], *ctoks[:-1]]
-                    llm._ctx.kv_cache_seq_rm(-1, base, -1)
-                    llm._batch.set_batch(batch=batch, n_past=base, logits_all=True)
-                    llm._ctx.decode(llm._batch)
-                    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
-                    rows = logits.astype(np.float64)
-                    rows -= rows.max(axis=1, keepdims=True)
-                    logp = rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+                    logp = llama_kv.batch_log_probs(llm, batch, base)
                     scores.append(float(np.mean(logp[np.arange(len(ctoks)), ctoks])))
             finally:
-                llm._ctx.kv_cache_seq_rm(-1, base, -1)  # the cache holds the prompt again, as the ids say
-                llm.n_tokens = base
+                llama_kv.rewind(llm, base)  # the cache holds the prompt again, as the ids say
             return scores
 
-    def _prompt_tokens(self, slot: _Slot, prompt: str, num_ctx: int, max_tokens: int) -> list[int]:
+    def _prompt_tokens(self, slot: Slot, prompt: str, num_ctx: int, max_tokens: int) -> list[int]:
         """The prompt's tokens, cut to leave room for ``max_tokens`` of output in the context window."""
         tokens = list(slot.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         n_ctx = min(self.n_ctx, num_ctx) if num_ctx > 0 else self.n_ctx
@@ -402,7 +210,7 @@ class EmbeddedBackend:
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
         slot = self._slot
-        _preempt_warmups()
+        preempt_warmups()
         stats = stats if stats is not None else GenerationStats()
         if not self._load_reported:
             stats.load_ms = self.load_ms  # like Ollama's load_duration: reported by the first request
@@ -433,7 +241,7 @@ class EmbeddedBackend:
 
     def _generate(
         self,
-        slot: _Slot,
+        slot: Slot,
         request: GenerationRequest,
         stats: GenerationStats,
         cancel: threading.Event,
@@ -466,14 +274,12 @@ class EmbeddedBackend:
 
     def _generate_locked(
         self,
-        slot: _Slot,
+        slot: Slot,
         request: GenerationRequest,
         stats: GenerationStats,
         cancel: threading.Event,
         put: Callable[[str, str], None],
     ) -> None:
-        import llama_cpp
-
         llm = slot.llm
         t0 = time.perf_counter()
         tokens = self._prompt_tokens(slot, request.prompt, request.num_ctx, request.max_tokens)
@@ -483,24 +289,22 @@ class EmbeddedBackend:
         max_tokens = request.max_tokens if request.max_tokens > 0 else self.n_ctx
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         stats.prompt_tokens = len(tokens)
-        _prefill_locked(slot, tokens, request.prompt, cancel, EVAL_BATCH, stats, through_last=True)
+        prefill_locked(slot, tokens, request.prompt, cancel, EVAL_BATCH, stats, through_last=True)
         stats.prompt_eval_ms = (time.perf_counter() - t0) * 1000
         if cancel.is_set():
             stats.finish_reason = "cancelled"
             return
         slot.aborter.arm(cancel)  # the prompt is in the cache; what follows is this request's alone
-        text = _TextAssembler(request.stop)
+        text = TextAssembler(request.stop)
         t1 = time.perf_counter()
         stats.finish_reason = "length"
-        vocab = llm._model.vocab
-        # The whole prompt is evaluated and its last logits are fresh: generate() finds it cached and samples at once.
-        for token in llm.generate(
-            tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0, reset=True
-        ):
+        is_eog = llama_kv.end_of_generation(llm)
+        # The whole prompt is evaluated and its last logits are fresh: sampling starts at once.
+        for token in llama_kv.sample_after(llm, tokens, temperature=request.temperature):
             if cancel.is_set():
                 stats.finish_reason = "cancelled"
                 break
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
+            if is_eog(token):
                 stats.finish_reason = "stop"
                 break
             stats.generated_tokens += 1

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import ollama
 
-from srag_lsp.completion.prompts import template_for_model
 from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
+from srag_lsp.prompts import template_for_model
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,18 @@ class OllamaBackend:
                 # Closing the generator closes the HTTP response: the server stops generating.
                 with contextlib.suppress(Exception):
                     await parts.aclose()
+
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
+        """Ollama has no way to evaluate a prompt without generating: nothing is prefilled (0)."""
+        return 0
+
+    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+        """Ollama's generate API gives no log-probabilities of given text: it cannot score (None)."""
+        return None
+
+    def cached_share(self, prompt: str) -> float | None:
+        """The server does not say what its KV cache holds: None (it re-uses a common prefix on its own)."""
+        return None
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

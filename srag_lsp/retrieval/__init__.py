@@ -1,7 +1,7 @@
 """Symbol-aware retrieval: what the workspace defines for the code around a cursor, under a deadline.
 
 A request, in the order it runs (one module per step):
-- ``types``: ``CursorContext`` in; ``ContextChunk``, ``RetrievalUpdate``, ``RetrievalResult`` out.
+- ``types``: ``CursorQuery`` in; ``ContextChunk``, ``RetrievalUpdate``, ``RetrievalResult`` out.
 - ``trees``: the document's last syntax tree, re-parsed incrementally (about 1 ms a keystroke).
 - ``cursor`` (with ``scopes``, ``imports``, ``workspace_modules``): the partial identifier, the names in play,
   ``Class.member`` on known types, the enclosing function and class, the imports resolved to files.
@@ -15,6 +15,6 @@ A request, in the order it runs (one module per step):
 """
 
 from srag_lsp.retrieval.retriever import Retriever
-from srag_lsp.retrieval.types import ContextChunk, CursorContext, RetrievalResult, RetrievalUpdate
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery, RetrievalResult, RetrievalUpdate
 
-__all__ = ["ContextChunk", "CursorContext", "RetrievalResult", "RetrievalUpdate", "Retriever"]
+__all__ = ["ContextChunk", "CursorQuery", "RetrievalResult", "RetrievalUpdate", "Retriever"]

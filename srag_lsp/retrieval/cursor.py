@@ -23,7 +23,7 @@ from indexer.languages import LANGUAGES, BindingContext, language_for_path, spec
 from srag_lsp.retrieval.imports import ImportBinding, extract_imports
 from srag_lsp.retrieval.scopes import Scope, enclosing_scopes, qualified_scope
 from srag_lsp.retrieval.trees import DocumentTrees
-from srag_lsp.retrieval.types import CursorContext
+from srag_lsp.retrieval.types import CursorQuery
 from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class CursorAnalysis:
     total_ms: float = 0.0
     incremental: bool = False
     notes: list[str] = field(default_factory=list)
-    lookup: Any = None  # per-request scratch the retriever attaches (a shared symbol query), or None
+    lookup: Any = None  # the request's shared symbol query (the retriever makes a copy with it), or None
 
     def import_for(self, local: str) -> ImportBinding | None:
         for binding in self.imports:
@@ -216,7 +216,7 @@ class CursorAnalyzer:
             self._resolved[key] = hit
         return hit
 
-    def analyze(self, ctx: CursorContext) -> CursorAnalysis:
+    def analyze(self, ctx: CursorQuery) -> CursorAnalysis:
         started = time.perf_counter()
         language = ctx.language or _language_for_path(ctx.path)
         lines, line, col, offset = _cursor_offsets(ctx.text, ctx.line, ctx.col)

@@ -26,9 +26,10 @@ def build_index(workspace: str | Path, index_dir: str, *, embedder: Any = None) 
     With an ``embedder`` (``indexer.embedding``), every chunk text without a vector is embedded before it
     returns. Raises ``indexer.writer_lock.LockHeld`` when another process is writing that index.
     """
-    from indexer.builder import IndexBuilder, open_index
+    from indexer.builder import IndexBuilder
     from indexer.embedding.background import BackgroundEmbedder
     from indexer.location import ensure_index_dir
+    from indexer.opening import open_index
     from indexer.vectors import VectorStore
     from indexer.writer_lock import WriterLock
 

@@ -35,7 +35,7 @@ from srag_lsp.retrieval.sources import (
     VectorSource,
     chunk_from_hit,
 )
-from srag_lsp.retrieval.types import ContextChunk, CursorContext, RetrievalResult, RetrievalUpdate
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery, RetrievalResult, RetrievalUpdate
 from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class Retriever:
         first completion in it finds the tree and the import definitions ready. Returns a concurrent Future."""
 
         def work() -> None:
-            analysis = self.analyzer.analyze(CursorContext(path, text, 0, 0, language))
+            analysis = self.analyzer.analyze(CursorQuery(path, text, 0, 0, language))
             for source in self.sources:
                 prefetch = getattr(source, "prefetch", None)
                 if callable(prefetch):
@@ -160,17 +160,17 @@ class Retriever:
         return self._executor.submit(work)
 
     # -- analysis ------------------------------------------------------------------------------------
-    def analyze_blocking(self, ctx: CursorContext) -> CursorAnalysis:
+    def analyze_blocking(self, ctx: CursorQuery) -> CursorAnalysis:
         return self.analyzer.analyze(ctx)
 
-    async def analyze(self, ctx: CursorContext) -> CursorAnalysis:
+    async def analyze(self, ctx: CursorQuery) -> CursorAnalysis:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.analyzer.analyze, ctx)
 
     # -- retrieval -----------------------------------------------------------------------------------
     async def stream(
         self,
-        ctx: CursorContext,
+        ctx: CursorQuery,
         *,
         deadline_ms: float = DEFAULT_DEADLINE_MS,
         budget_tokens: int = DEFAULT_BUDGET_TOKENS,
@@ -209,7 +209,8 @@ class Retriever:
         dropped: list[str] = []
         reader = self._reader
         shared = SharedSymbols(reader) if reader is not None else None
-        analysis.lookup = shared
+        # This request's shared symbol query travels with its own copy of the analysis (the analysis may be cached).
+        analysis = dataclasses.replace(analysis, lookup=shared)
         pending: dict[asyncio.Future[list[ContextChunk]], tuple[Source, float, Any]] = {}
         cached_sources: list[str] = []
         for source in available:
@@ -287,7 +288,7 @@ class Retriever:
 
     async def retrieve(
         self,
-        ctx: CursorContext,
+        ctx: CursorQuery,
         *,
         deadline_ms: float = DEFAULT_DEADLINE_MS,
         budget_tokens: int = DEFAULT_BUDGET_TOKENS,
@@ -309,7 +310,7 @@ class Retriever:
             analysis_ms=last.analysis_ms,
         )
 
-    def cached(self, ctx: CursorContext, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> list[ContextChunk] | None:
+    def cached(self, ctx: CursorQuery, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> list[ContextChunk] | None:
         """The last result for the scope the cursor is in (no parsing, no index reads): for instant drafts."""
         line = ctx.line + 1
         best: _LastResult | None = None
@@ -393,7 +394,7 @@ class Retriever:
             closer()
 
     # -- internals -----------------------------------------------------------------------------------
-    def _prepare(self, ctx: CursorContext) -> tuple[CursorAnalysis, list[Source]]:
+    def _prepare(self, ctx: CursorQuery) -> tuple[CursorAnalysis, list[Source]]:
         analysis = self.analyzer.analyze(ctx)
         available = []
         for source in self.sources:

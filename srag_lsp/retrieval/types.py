@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
-class CursorContext:
+class CursorQuery:
     """Where the user is typing: a buffer (possibly unsaved) and a 0-based position in it."""
 
     path: str  # workspace-relative, forward slashes

@@ -68,29 +68,17 @@ vim.notify = function(msg, level)
   note('vim.notify(%q, %s)', msg, tostring(level))
 end
 
-local function sleep(ms)
-  local co = coroutine.running()
-  vim.defer_fn(function()
-    local ok, err = coroutine.resume(co)
-    if not ok then
-      finish(debug.traceback(co, err))
-    end
-  end, ms)
-  coroutine.yield()
-end
+-- sleep and wait_until: the helpers benchmarks/editor_driver.lua uses too.
+local here = vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2))
+local waiting = dofile(here .. '/../../benchmarks/nvim_wait.lua').new(finish)
+local sleep = waiting.sleep
 
 local function wait(cond, what, ms)
-  local deadline = vim.uv.now() + (ms or wait_ms)
-  while true do
-    local v = cond()
-    if v then
-      return v
-    end
-    if vim.uv.now() > deadline then
-      error('timed out waiting for ' .. what, 0)
-    end
-    sleep(50)
+  local v = waiting.wait_until(cond, ms or wait_ms)
+  if not v then
+    error('timed out waiting for ' .. what, 0)
   end
+  return v
 end
 
 local function ask(client, method, buf)
@@ -213,11 +201,11 @@ local function run()
   results.stages_sent, results.stages_drawn = sent, seen
   check('each stage the daemon sent was drawn, in order', #sent > 0 and vim.deep_equal(sent, seen),
     { sent = sent, drawn = seen })
-  if vim.tbl_contains(sent, 'draft') and vim.tbl_contains(sent, 'refined') then
-    check('the ghost text changed stage from draft to refined', seen[1] == 'draft' and seen[#seen] == 'refined', seen)
-  else
-    note('the daemon sent only %s for this suggestion: no stage change to see', table.concat(sent, ', '))
-  end
+  -- checkout.py imports apply_discount and add_tax, which the index (built above) defines: the first request
+  -- drafts (nothing is cached yet), retrieval brings those definitions, and the policy refines with them.
+  check('the ghost text changed stage from draft to refined',
+    sent[1] == 'draft' and sent[#sent] == 'refined' and seen[1] == 'draft' and seen[#seen] == 'refined',
+    { sent = sent, drawn = seen })
 
   -- 2. Typing the ghost text's first character keeps the rest on screen (checked right after the key, before
   -- any answer to the new request could arrive).

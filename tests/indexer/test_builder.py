@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.builder import BuildOptions, IndexBuilder, open_index
+from indexer.build_options import BuildOptions
+from indexer.builder import IndexBuilder
+from indexer.opening import open_index
 from indexer.query import IndexReader
 from tests.support.indexing import GREETING_JS, PARSER_PY, SHAPES_PY, small_workspace, write_files
 

@@ -699,10 +699,10 @@ def test_garbage_does_not_raise() -> None:
 def test_chunker_failure_falls_back_to_plain_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: the walk raises; the file must still come back whole, with the error noted."""
 
-    def explode(self: object) -> FileChunks:
+    def explode(*args: object) -> FileChunks:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(chunker._FileChunker, "run", explode)
+    monkeypatch.setattr(chunker, "_chunk_tree", explode)
     result = chunk_file("pkg/shapes.py", PYTHON)
     assert result.error == "chunker failed: RuntimeError: boom"
     assert result.language == "python"

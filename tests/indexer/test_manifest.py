@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from indexer import manifest as manifest_module
-from indexer.builder import BuildOptions, IndexBuilder, open_index
+from indexer.build_options import BuildOptions
+from indexer.builder import IndexBuilder
 from indexer.manifest import FileRecord, Manifest, ManifestError, load_manifest, manifest_path, save_manifest
+from indexer.opening import open_index
 from indexer.query import IndexReader
 from tests.support.indexing import SHAPES_PY, chunks_of, small_workspace
 
@@ -99,9 +101,9 @@ def test_schema_version_change_rebuilds(workspace: tuple[Path, Path], monkeypatc
 def test_language_table_change_rebuilds(workspace: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     root, index_dir = workspace
     _build(root, index_dir)
-    import indexer.builder as builder_module
+    import indexer.opening as opening_module
 
-    monkeypatch.setattr(builder_module, "language_fingerprint", lambda: "a-different-table")
+    monkeypatch.setattr(opening_module, "language_fingerprint", lambda: "a-different-table")
     opened, _, report = _build(root, index_dir)
     assert opened.rebuilt == "the language table changed"
     assert report.indexed == 3
@@ -111,7 +113,7 @@ def test_corrupt_manifest_rebuilds(workspace: tuple[Path, Path], caplog: pytest.
     root, index_dir = workspace
     _build(root, index_dir)
     manifest_path(index_dir).write_bytes(b"\x00\x01 not msgpack \xff")
-    with caplog.at_level("WARNING", logger="indexer.builder"):
+    with caplog.at_level("WARNING", logger="indexer.opening"):
         opened, _, report = _build(root, index_dir)
     assert opened.rebuilt is not None and "unreadable" in opened.rebuilt
     assert any("rebuilding the index" in r.getMessage() for r in caplog.records)

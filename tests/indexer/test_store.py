@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer import query
-from indexer.builder import open_index
+from indexer.opening import open_index
 from indexer.query import IndexReader
 from indexer.store import ChunkStore, StoreError
 from tests.support.indexing import GREETING_JS, PARSER_PY, SHAPES_PY, chunks_of

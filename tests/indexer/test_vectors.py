@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.builder import IndexBuilder, open_index
+from indexer.builder import IndexBuilder
+from indexer.opening import open_index
 from indexer.query import IndexReader
 from indexer.vectors import INDEX_PREFIX, VectorStore, nprobes_for, table_name
 from tests.support.indexing import small_workspace

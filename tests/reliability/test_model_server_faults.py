@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.raw_lsp import RawClient
 from tests.support.lsp import server_env
 from tests.support.ollama_server import ServerState, serve
-from tests.support.raw_lsp import RawClient
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "qwen2.5-coder-0.5b"

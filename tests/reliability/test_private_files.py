@@ -8,7 +8,9 @@ import os
 import stat
 from pathlib import Path
 
-from indexer.builder import BuildOptions, IndexBuilder, open_index
+from indexer.build_options import BuildOptions
+from indexer.builder import IndexBuilder
+from indexer.opening import open_index
 from srag_lsp.trace import RequestTrace, Tracer
 
 

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.raw_lsp import RawClient
 from srag_lsp.retrieval.retriever import RETRIEVAL_WORKERS
 from tests.support.lsp import server_env
-from tests.support.raw_lsp import RawClient
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = '''"""Orders."""

@@ -12,7 +12,9 @@ from pathlib import Path
 import lancedb
 import pytest
 
-from indexer.builder import BuildOptions, IndexBuilder, open_index
+from indexer.build_options import BuildOptions
+from indexer.builder import IndexBuilder
+from indexer.opening import open_index
 from indexer.query import IndexReader
 from tests.indexer.test_secrets import AWS_KEY, GITHUB_TOKEN, PRIVATE_KEY
 

@@ -1,18 +1,24 @@
-"""Start the real `srag-lsp` process under a pytest-lsp client, with a scratch workspace and cache folder."""
+"""Start the real `srag-lsp` process under a pytest-lsp client, with a scratch workspace and cache folder.
+
+The client set-up itself (start, initialize, wait for the model, stop) is the benchmarks' (benchmarks/lsp_session.py);
+this adds what the tests need: their settings, the notifications collected, documents and positions.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-SERVER_COMMAND = [sys.executable, "-m", "srag_lsp.cli", "--stdio", "-v"]
+from benchmarks.lsp_session import as_dict, start_session, stop_session, wait_ready
+
+__all__ = ["Collected", "as_dict", "inline_params", "open_doc", "server_env", "start_client", "stop_client",
+           "wait_ready"]
 
 
 def server_env(cache_dir: Path, **overrides: str) -> dict[str, str]:
@@ -51,55 +57,19 @@ class Collected:
         await asyncio.wait_for(_wait(), timeout)
 
 
-def as_dict(params: Any) -> Any:
-    """pygls hands custom notification params over as attribute objects; turn them into plain data."""
-    if isinstance(params, dict):
-        return {k: as_dict(v) for k, v in params.items()}
-    if hasattr(params, "_asdict"):
-        return {k: as_dict(v) for k, v in params._asdict().items()}
-    if isinstance(params, list | tuple):
-        return [as_dict(v) for v in params]
-    if hasattr(params, "__dict__") and not isinstance(params, type):
-        return {k: as_dict(v) for k, v in vars(params).items() if not k.startswith("_")}
-    return params
-
-
 async def start_client(workspace: Path, env: dict[str, str], init_options: dict[str, Any] | None = None
                        ) -> tuple[LanguageClient, Collected, types.InitializeResult]:
-    config = ClientServerConfig(server_command=SERVER_COMMAND, server_env=env)
-    client = await config.start()
+    """The daemon with debug logs, initialized by a client that supports work-done progress; its suggestions are
+    collected."""
     collected = Collected()
-    client.feature("srag/suggestion")(lambda ls, params: collected.add(params))
-    result = await client.initialize_session(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(
-                window=types.WindowClientCapabilities(work_done_progress=True),
-            ),
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
-            initialization_options=init_options or {},
-        )
-    )
+    client, result = await start_session(
+        workspace, env, init_options, on_suggestion=lambda ls, params: collected.add(params), verbose=True,
+        capabilities=types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=True)))
     return client, collected, result
 
 
 async def stop_client(client: LanguageClient) -> None:
-    try:
-        await asyncio.wait_for(client.shutdown_session(), 60)
-    finally:
-        await client.stop()
-
-
-async def wait_ready(client: LanguageClient, timeout: float = 300) -> dict[str, Any]:
-    """Poll `srag/status` until the model backend is up (or reported broken)."""
-    async def _poll() -> dict[str, Any]:
-        while True:
-            status = as_dict(await client.protocol.send_request_async("srag/status", {}))
-            if status.get("ready") or status.get("backend_error"):
-                return status
-            await asyncio.sleep(0.2)
-
-    return await asyncio.wait_for(_poll(), timeout)
+    await stop_session(client, 60)
 
 
 def open_doc(client: LanguageClient, path: Path, text: str, version: int = 1, language: str = "python") -> str:

@@ -37,8 +37,9 @@ class ScriptedBackend:
                  model: str = "qwen2.5-coder-0.5b", stepping: bool = False) -> None:
         self.info = BackendInfo(backend=backend, model=model, fim=True)
         self.script = script
+        self.warnings: list[str] = []
         self.prompts: list[str] = []
-        self.share = 0.0  # what cached_share answers (the KV cache a test pretends to have)
+        self.share: float | None = 0.0  # what cached_share answers (the KV cache a test pretends to have)
         self.evaluated_share = 1.0  # the share of each prompt the stats say was evaluated (1.0: a cold cache)
         self.cancelled = 0
         self.prefilled: list[str] = []
@@ -55,12 +56,15 @@ class ScriptedBackend:
     async def close(self) -> None:
         return None
 
-    def cached_share(self, prompt: str) -> float:
+    def cached_share(self, prompt: str) -> float | None:
         return self.share
 
-    async def prefill(self, prompt: str, *, num_ctx: int = 0, max_tokens: int = 0) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
         self.prefilled.append(prompt)
         return len(prompt) // 4
+
+    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+        return None  # cannot score (``ScoringBackend`` in the engine tests can)
 
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
         stats = stats if stats is not None else GenerationStats()

@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Protocol
 
 from srag_lsp.retrieval.cursor import CursorAnalysis
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 
 ReaderFn = Callable[[], Any]  # returns an indexer.query.IndexReader, or None when there is no index
 BufferProvider = Callable[[], Mapping[str, str]]
@@ -32,7 +32,7 @@ class Source(Protocol):
 
     def cache_key(self, analysis: CursorAnalysis) -> Hashable | None: ...
 
-    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]: ...
+    def run(self, analysis: CursorAnalysis, ctx: CursorQuery, k: int) -> list[ContextChunk]: ...
 
 
 def reader_ready(reader_fn: ReaderFn) -> bool:

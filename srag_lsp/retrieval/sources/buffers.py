@@ -13,7 +13,7 @@ from typing import Any
 from indexer.identifiers import IDENTIFIER
 from srag_lsp.retrieval.cursor import CursorAnalysis
 from srag_lsp.retrieval.sources.base import BufferProvider, ranked
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class BufferSource:
     def cache_key(self, analysis: CursorAnalysis) -> Hashable | None:
         return None  # buffers change with every keystroke; searching them is cheap
 
-    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
+    def run(self, analysis: CursorAnalysis, ctx: CursorQuery, k: int) -> list[ContextChunk]:
         if self._provider is None:
             return []
         try:

@@ -7,7 +7,7 @@ from collections.abc import Hashable
 from indexer.identifiers import IDENTIFIER
 from srag_lsp.retrieval.cursor import CursorAnalysis, noise_words
 from srag_lsp.retrieval.sources.base import ReaderFn, chunk_from_hit, reader_ready
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 
 MAX_FTS_TERMS = 24
 
@@ -47,7 +47,7 @@ class FtsSource:
         query is the costliest of a request (about 10 ms of CPU on the standard library's index)."""
         return not any(b.paths for b in analysis.imports)
 
-    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
+    def run(self, analysis: CursorAnalysis, ctx: CursorQuery, k: int) -> list[ContextChunk]:
         reader = self._reader()
         query = fts_query(analysis) if self.needed(analysis) else ""
         if reader is None or not query:

@@ -23,7 +23,7 @@ from srag_lsp.retrieval.sources.base import (
     ranked,
     reader_ready,
 )
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class ImportsSource:
         after = analysis.name_after.get(local)
         return None if after is None else after + 1
 
-    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
+    def run(self, analysis: CursorAnalysis, ctx: CursorQuery, k: int) -> list[ContextChunk]:
         reader = self._reader()
         if reader is None:
             return []

@@ -20,7 +20,7 @@ from srag_lsp.retrieval.sources.base import (
     ranked,
     reader_ready,
 )
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 
 # Base classes in a class signature: Python ``class A(B, C):``, JS/TS ``class A extends B``.
 _CLASS_BASES = re.compile(
@@ -113,7 +113,7 @@ class SymbolSource:
         with self._lock:
             self._exact.clear()
 
-    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
+    def run(self, analysis: CursorAnalysis, ctx: CursorQuery, k: int) -> list[ContextChunk]:
         reader = self._reader()
         if reader is None:
             return []

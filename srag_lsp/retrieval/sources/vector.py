@@ -13,7 +13,7 @@ from collections.abc import Hashable
 
 from srag_lsp.retrieval.cursor import CursorAnalysis
 from srag_lsp.retrieval.sources.base import Embedder, ReaderFn, chunk_from_hit
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class VectorSource:
     def cache_key(self, analysis: CursorAnalysis) -> Hashable:
         return analysis.window_before[-QUERY_CHARS:]
 
-    def run(self, analysis: CursorAnalysis, ctx: CursorContext, k: int) -> list[ContextChunk]:
+    def run(self, analysis: CursorAnalysis, ctx: CursorQuery, k: int) -> list[ContextChunk]:
         reader = self._reader()
         embed = self._embed
         text = analysis.window_before[-QUERY_CHARS:]

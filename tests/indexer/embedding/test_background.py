@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from indexer.query import IndexReader
-from indexer.service import IndexService, ServiceTuning
+from indexer.writer import IndexService, ServiceTuning
 from tests.support.embedding import RecordingEmbedder, require_local_model
 from tests.support.indexing import SHAPES_PY, small_workspace, wait_until
 from tests.support.ollama_server import serve
@@ -190,8 +190,9 @@ def test_a_bad_embeddings_setting_is_reported(tmp_path: Path, mode: Any) -> None
 
 def test_unused_vectors_are_pruned_once_they_outnumber_the_chunks_two_to_one(tmp_path: Path) -> None:
     require_local_model()
-    from indexer.builder import IndexBuilder, open_index
+    from indexer.builder import IndexBuilder
     from indexer.embedding.background import BackgroundEmbedder
+    from indexer.opening import open_index
     from indexer.vectors import VectorStore
 
     root = small_workspace(tmp_path / "ws")

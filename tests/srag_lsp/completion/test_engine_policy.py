@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from srag_lsp.completion.engine import CompletionEngine, Generator
+from srag_lsp.completion.engine import CompletionEngine
+from srag_lsp.completion.prompting import Generator
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
@@ -152,7 +153,7 @@ async def test_chunks_that_copy_the_code_being_completed_are_never_pinned() -> N
                       "    discounted = subtotal - coupon_percent\n", "test_checkout")
     backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
     _, outcome = await run(engine(backend, ScriptedContext([FakeUpdate("fts", 3.0, [quote, APPLY])])))
-    assert [c.path for c in outcome.context] == ["pricing.py"]  # type: ignore[attr-defined]
+    assert [c.path for c in outcome.chunks] == ["pricing.py"]  # type: ignore[attr-defined]
     assert outcome.trace.flags["dropped_copies"] == 1  # type: ignore[attr-defined]
     assert all("test_checkout" not in p for p in backend.prompts)
 
@@ -163,7 +164,7 @@ async def test_pinned_context_stays_put_while_the_user_types_and_grows_in_order_
     eng = engine(backend, ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])]))
     await run(eng)
     first_context = backend.prompts[-1].split("<|file_sep|>checkout.py")[0]
-    eng.context = ScriptedContext([FakeUpdate("symbol", 3.0, [tax, APPLY])])  # re-ranked by retrieval
+    eng.retrieval = ScriptedContext([FakeUpdate("symbol", 3.0, [tax, APPLY])])  # re-ranked by retrieval
     typed = CHECKOUT.replace("    discounted = ", "    discounted = a")
     req = request(typed, version=2)
     req.col = 18

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from srag_lsp.completion.engine_source import FixedEngine
 from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.completion.service import CompletionService
+from srag_lsp.settings import Settings
 from tests.srag_lsp.completion.test_engine import checkout_request, engine_for
 
 pytestmark = pytest.mark.model
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.model
 async def test_retrigger_is_cached_and_typing_through_needs_no_model_call(shop, backends, tmp_path: Path) -> None:
     root, index_dir = shop
     engine = engine_for(root, index_dir, backends, tmp_path)
-    service = CompletionService(lambda: engine, debounce_ms=lambda: 0)
+    service = CompletionService(FixedEngine(engine), Settings(trace=False, debounce_ms=0))
     request = checkout_request(root)
     outcome = await service.run_to_end(request)
     assert outcome is not None

@@ -7,9 +7,12 @@ types through, waiting for the model at start-up, typing through a finished sugg
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from srag_lsp.completion.debounce import AdaptiveDebounce
-from srag_lsp.completion.engine import CompletionEngine, Generator
+from srag_lsp.completion.engine import CompletionEngine
+from srag_lsp.completion.engine_source import FixedEngine
+from srag_lsp.completion.prompting import Generator
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.service import CompletionService
 from srag_lsp.settings import Settings
@@ -25,11 +28,13 @@ def req(typed: str = "", version: int = 1) -> CompletionRequest:
                              version=version, language="python")
 
 
-def make(backend: ScriptedBackend, **kwargs: object) -> tuple[CompletionEngine, CompletionService, list[Suggestion]]:
+def make(backend: ScriptedBackend, *, warmup: bool = False, debounce_ms: int = 0,
+         trouble: Callable[[str], None] | None = None) -> tuple[CompletionEngine, CompletionService, list[Suggestion]]:
     engine = CompletionEngine(Generator(backend, "qwen"), Generator(backend, "qwen"), Settings(trace=False),
                               Tracer(None), ScriptedContext())
     seen: list[Suggestion] = []
-    service = CompletionService(lambda: engine, debounce_ms=lambda: 0, notify=seen.append, **kwargs)  # type: ignore[arg-type]
+    settings = Settings(trace=False, debounce_ms=debounce_ms, warmup=warmup)
+    service = CompletionService(FixedEngine(engine), settings, publish=seen.append, trouble=trouble)
     return engine, service, seen
 
 
@@ -67,24 +72,33 @@ async def test_typing_something_else_supersedes_the_running_generation() -> None
     assert service.continued == 0 and len(backend.prompts) == 2 and backend.cancelled >= 1
 
 
+class Loading:
+    """An engine source whose model is still loading (the daemon's runtime right after start)."""
+
+    def __init__(self) -> None:
+        self.engine: CompletionEngine | None = None
+        self.ready = asyncio.Event()
+
+    async def models_ready(self) -> None:
+        await self.ready.wait()
+
+
 async def test_the_first_request_after_start_waits_for_the_model_and_is_answered() -> None:
     backend = ScriptedBackend(lambda p: ["sum(prices)", "\n"])
     engine = CompletionEngine(Generator(backend, "qwen"), Generator(backend, "qwen"), Settings(trace=False),
                               Tracer(None), ScriptedContext())
-    ready = asyncio.Event()
-    holder: list[CompletionEngine] = []
     seen: list[Suggestion] = []
-    service = CompletionService(lambda: holder[0] if holder else None, debounce_ms=lambda: 0, notify=seen.append,
-                                engine_ready=ready.wait)
+    loading = Loading()
+    service = CompletionService(loading, Settings(trace=False, debounce_ms=0), publish=seen.append)
 
     async def load() -> None:
         await asyncio.sleep(0.3)  # the model loads
-        holder.append(engine)
-        ready.set()
+        loading.engine = engine
+        loading.ready.set()
 
-    loading = asyncio.create_task(load())
+    loaded = asyncio.create_task(load())
     assert await service.suggest(req(), 50) == "sum(prices)"
-    await loading
+    await loaded
     assert seen and seen[-1].final  # a streaming client got its notifications too
 
 
@@ -100,7 +114,7 @@ async def test_typing_through_a_finished_suggestion_needs_no_model_call() -> Non
 
 async def test_a_warm_up_runs_where_the_cursor_landed_when_the_user_idles() -> None:
     backend = ScriptedBackend(lambda p: ["x", "\n"])
-    _, service, _ = make(backend, warmup=lambda: True)
+    _, service, _ = make(backend, warmup=True)
     service.cursor_landed(req())
     await asyncio.sleep(0.4)
     assert backend.prefilled and "<|fim_prefix|>" in backend.prefilled[0]
@@ -136,7 +150,7 @@ def test_the_debounce_waits_only_while_keys_come_faster_than_answers() -> None:
 
 async def test_the_suggestion_after_an_accept_is_computed_ahead() -> None:
     backend = ScriptedBackend(lambda p: [" + 1", "\n"])
-    _, service, seen = make(backend, warmup=lambda: True)
+    _, service, seen = make(backend, warmup=True)
     first = req()
     assert await service.suggest(first, 1000)
     while len(backend.prompts) < 2:  # the run ahead, as if the user accepted

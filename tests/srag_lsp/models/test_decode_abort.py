@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from srag_lsp.models import llama_kv
 from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.decode_abort import is_abort
 from srag_lsp.models.embedded import EmbeddedBackend
@@ -37,10 +38,10 @@ def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool) -> tu
             started.set()
             try:
                 slot.llm.eval(tokens)
-                outcome["n_tokens"] = slot.llm.n_tokens
+                outcome["n_tokens"] = llama_kv.cached_count(slot.llm)
             except RuntimeError as exc:
                 outcome["error"] = exc
-                outcome["n_tokens"] = slot.llm.n_tokens
+                outcome["n_tokens"] = llama_kv.cached_count(slot.llm)
             finally:
                 slot.aborter.end(cancel)
 
@@ -93,4 +94,4 @@ async def test_a_late_abort_never_stops_the_next_job(qwen: EmbeddedBackend) -> N
             slot.llm.eval(qwen.tokenize("x = 1\n"))
     finally:
         slot.aborter.end(new)
-    assert slot.llm.n_tokens > 0
+    assert llama_kv.cached_count(slot.llm) > 0

@@ -14,7 +14,8 @@ import pytest
 from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.completion.policy import as_written
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
-from srag_lsp.models.embedded import EmbeddedBackend, _TextAssembler
+from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.models.text_assembly import TextAssembler
 from tests.support.streams import collect
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_assembler_keeps_characters_whole() -> None:
-    text = _TextAssembler([])
+    text = TextAssembler([])
     data = "é€😀".encode()
     pieces = [text.feed(data[i : i + 1]) for i in range(len(data))]
     assert "".join(pieces) == "é€😀"
@@ -31,14 +32,14 @@ def test_assembler_keeps_characters_whole() -> None:
 
 
 def test_assembler_holds_back_a_possible_stop_and_cuts_it() -> None:
-    text = _TextAssembler(["\n\n", "<|end|>"])
+    text = TextAssembler(["\n\n", "<|end|>"])
     assert text.feed(b"foo(") == "foo("
     assert text.feed(b"x)\n") == "x)"  # the newline may start "\n\n": held back
     assert text.feed(b"y") == "\ny"  # it did not
     assert text.feed(b"<|e") == ""
     assert text.feed(b"nd|> tail") == ""
     assert text.stopped and text.text == "foo(x)\ny"
-    unfinished = _TextAssembler(["STOP"])
+    unfinished = TextAssembler(["STOP"])
     assert unfinished.feed(b"abc ST") == "abc "
     assert unfinished.flush() == "ST"  # released when the stream ends without the stop
 
@@ -107,14 +108,14 @@ async def test_prompt_that_extends_the_previous_one_reuses_the_cache(qwen: Embed
 async def test_prefill_warms_the_cache_and_a_generation_preempts_it(qwen: EmbeddedBackend) -> None:
     prompt = "<|fim_prefix|># warm-up\n" + "".join(f"row_{i} = table.lookup({i})\n" for i in range(30))
     prompt += "<|fim_suffix|><|fim_middle|>"
-    evaluated = await qwen.prefill(prompt)
+    evaluated = await qwen.prefill(prompt, num_ctx=4096, max_tokens=64)
     assert evaluated > 100
     stats = GenerationStats()
     await collect(qwen, GenerationRequest(prompt, max_tokens=1), stats)
     assert stats.prompt_evaluated == 1  # all but the last token were already there
     # A long warm-up, then a generation: the warm-up stops at its next small batch and keeps what it did.
     other = "<|fim_prefix|># another warm-up\n" + "value = 1\n" * 300 + "<|fim_suffix|><|fim_middle|>"
-    warm = asyncio.create_task(qwen.prefill(other))
+    warm = asyncio.create_task(qwen.prefill(other, num_ctx=4096, max_tokens=64))
     await asyncio.sleep(0.3)
     text = await collect(qwen, GenerationRequest(FIM, max_tokens=2), GenerationStats())
     assert text

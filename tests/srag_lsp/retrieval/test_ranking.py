@@ -15,7 +15,7 @@ from srag_lsp.retrieval.cursor import CursorAnalyzer
 from srag_lsp.retrieval.index_access import build_index
 from srag_lsp.retrieval.retriever import Retriever
 from srag_lsp.retrieval.sources import FtsSource, ImportsSource, SymbolSource
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 
 FILES = {
@@ -77,15 +77,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     yield root, reader
 
 
-def cut_before(path: str, needle: str, skip: str = "") -> CursorContext:
+def cut_before(path: str, needle: str, skip: str = "") -> CursorQuery:
     """The file cut at the start of ``skip + needle``'s ``needle`` part (prefix only)."""
     text = FILES[path]
     prefix = text[: text.index(skip + needle) + len(skip)]
     lines = prefix.split("\n")
-    return CursorContext(path, prefix, len(lines) - 1, len(lines[-1]))
+    return CursorQuery(path, prefix, len(lines) - 1, len(lines[-1]))
 
 
-def imports_ranked(workspace: tuple[Path, IndexReader], ctx: CursorContext) -> list[ContextChunk]:
+def imports_ranked(workspace: tuple[Path, IndexReader], ctx: CursorQuery) -> list[ContextChunk]:
     root, reader = workspace
     source = ImportsSource(lambda: reader)
     analysis = CursorAnalyzer(WorkspaceModules(root)).analyze(ctx)
@@ -137,7 +137,7 @@ def test_full_text_runs_only_where_imports_cannot_lead(workspace):
     assert not FtsSource.needed(imported)
     assert FtsSource(lambda: reader).run(imported, None, 8) == []
     text = "def reason_of(status):\n    return status.get_reason_phrase(\n"
-    standalone = analyzer.analyze(CursorContext("scratch.py", text, 2, 0))
+    standalone = analyzer.analyze(CursorQuery("scratch.py", text, 2, 0))
     assert FtsSource.needed(standalone)
     assert any(c.path == "net/status.py" for c in FtsSource(lambda: reader).run(standalone, None, 8))
 
@@ -145,7 +145,7 @@ def test_full_text_runs_only_where_imports_cannot_lead(workspace):
 def test_the_partial_identifier_rules_other_imports_out(workspace):
     ctx = cut_before("net/client.py", "Headers(headers)", "    headers = ")
     assert imports_ranked(workspace, ctx)[0].symbol == "Headers"
-    typed = CursorContext(ctx.path, ctx.text + "As", ctx.line, ctx.col + 2)
+    typed = CursorQuery(ctx.path, ctx.text + "As", ctx.line, ctx.col + 2)
     assert imports_ranked(workspace, typed)[0].symbol == "AsyncByteStream"
 
 

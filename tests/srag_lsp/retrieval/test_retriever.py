@@ -14,17 +14,17 @@ from indexer.query import IndexReader
 from srag_lsp.retrieval.budget import total_tokens
 from srag_lsp.retrieval.retriever import Retriever
 from srag_lsp.retrieval.sources import FtsSource, ImportsSource, SymbolSource
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 from tests.srag_lsp.retrieval.sample_workspace import FILES
 
 DRAFT = "def loyalty_bonus(order) -> float:\n    return 0.01 * len(order.lines)\n"
 
 
-def cut_at(path: str, needle: str, typed: str = "") -> CursorContext:
+def cut_at(path: str, needle: str, typed: str = "") -> CursorQuery:
     text = FILES[path]
     prefix = text[: text.index(needle)] + typed
     lines = prefix.split("\n")
-    return CursorContext(path, prefix, len(lines) - 1, len(lines[-1]))
+    return CursorQuery(path, prefix, len(lines) - 1, len(lines[-1]))
 
 
 @pytest.fixture
@@ -207,7 +207,7 @@ async def test_cached_gives_the_last_result_of_the_scope_without_io(retriever: R
     ctx = cut_at("shop/api.py", "format_money(total)", "sl")
     assert retriever.cached(ctx) is None
     result = await retriever.retrieve(ctx, deadline_ms=10_000)
-    again = retriever.cached(CursorContext(ctx.path, ctx.text, ctx.line, ctx.col - 1))
+    again = retriever.cached(CursorQuery(ctx.path, ctx.text, ctx.line, ctx.col - 1))
     assert again is not None and [c.id for c in again] == [c.id for c in result.chunks]
 
 
@@ -228,7 +228,7 @@ async def test_budget_is_respected_and_prefers_signatures(retriever: Retriever):
 
 async def test_unsaved_buffers_are_searched(retriever: Retriever):
     text = "from .draft import loyalty_bonus\n\n\ndef bonus(order):\n    return loyalty_bonus(order) + "
-    ctx = CursorContext("shop/bonus.py", text, 4, len("    return loyalty_bonus(order) + "))
+    ctx = CursorQuery("shop/bonus.py", text, 4, len("    return loyalty_bonus(order) + "))
     result = await retriever.retrieve(ctx, deadline_ms=10_000)
     hit = next(c for c in result.chunks if c.symbol == "loyalty_bonus")
     assert hit.path == "shop/draft.py" and "buffers" in hit.sources
@@ -237,7 +237,7 @@ async def test_unsaved_buffers_are_searched(retriever: Retriever):
 async def test_without_an_index_only_buffers_answer(tmp_path: Path):
     retriever = Retriever(tmp_path, index_dir=str(tmp_path / "no-index"), buffers=lambda: {"a.py": DRAFT})
     try:
-        ctx = CursorContext("b.py", "x = loyalty_bonus(", 0, len("x = loyalty_bonus("))
+        ctx = CursorQuery("b.py", "x = loyalty_bonus(", 0, len("x = loyalty_bonus("))
         result = await retriever.retrieve(ctx, deadline_ms=10_000)
         assert set(result.ms) == {"buffers"} and result.dropped == []
         assert [c.symbol for c in result.chunks] == ["loyalty_bonus"]
@@ -248,15 +248,15 @@ async def test_without_an_index_only_buffers_answer(tmp_path: Path):
 @pytest.mark.parametrize(
     "ctx",
     [
-        CursorContext("shop/api.py", FILES["shop/api.py"], 10_000, 10_000),  # past the end: clamped
-        CursorContext("shop/blob.py", "\x00\x01\x02binary\x00", 0, 3),
-        CursorContext("shop/huge.py", "x = 1\n" * 200_000, 100_000, 2),
-        CursorContext("shop/bad.py", "def broken(:\n  return ((", 1, 5),
-        CursorContext("shop/odd.py", "naïve = 'ünïcode' \udcff\n", 0, 5),
+        CursorQuery("shop/api.py", FILES["shop/api.py"], 10_000, 10_000),  # past the end: clamped
+        CursorQuery("shop/blob.py", "\x00\x01\x02binary\x00", 0, 3),
+        CursorQuery("shop/huge.py", "x = 1\n" * 200_000, 100_000, 2),
+        CursorQuery("shop/bad.py", "def broken(:\n  return ((", 1, 5),
+        CursorQuery("shop/odd.py", "naïve = 'ünïcode' \udcff\n", 0, 5),
     ],
     ids=["past-end", "binary", "huge", "syntax-error", "odd-unicode"],
 )
-async def test_bad_input_never_raises(retriever: Retriever, ctx: CursorContext):
+async def test_bad_input_never_raises(retriever: Retriever, ctx: CursorQuery):
     result = await retriever.retrieve(ctx, deadline_ms=10_000)
     assert isinstance(result.chunks, list)
     assert all(isinstance(c, ContextChunk) for c in result.chunks)
@@ -268,6 +268,6 @@ async def test_prepare_document_parses_and_looks_up_imports_ahead(retriever: Ret
     assert retriever.settle()
     assert "shop/api.py" in retriever.analyzer.trees
     imports = next(s for s in retriever.sources if s.name == "imports")
-    analysis = retriever.analyzer.analyze(CursorContext("shop/api.py", text, 0, 0))
+    analysis = retriever.analyzer.analyze(CursorQuery("shop/api.py", text, 0, 0))
     definitions = imports._imported_definitions(None, analysis, imports._by_name(analysis)[1])  # memo: no reader
     assert {"Customer", "Order", "OrderError", "apply_coupon", "discount_for"} <= set(definitions)

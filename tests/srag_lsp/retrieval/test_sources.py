@@ -9,7 +9,7 @@ import pytest
 from indexer.query import IndexReader
 from srag_lsp.retrieval.cursor import CursorAnalyzer
 from srag_lsp.retrieval.sources import BufferSource, FtsSource, ImportsSource, SymbolSource, VectorSource, fts_query
-from srag_lsp.retrieval.types import ContextChunk, CursorContext
+from srag_lsp.retrieval.types import ContextChunk, CursorQuery
 from srag_lsp.retrieval.workspace_modules import WorkspaceModules
 from tests.srag_lsp.retrieval.sample_workspace import FILES
 
@@ -19,12 +19,12 @@ def analyzer(indexed_workspace: tuple[Path, Path]) -> CursorAnalyzer:
     return CursorAnalyzer(WorkspaceModules(indexed_workspace[0]))
 
 
-def cut_at(path: str, needle: str, typed: str = "") -> CursorContext:
+def cut_at(path: str, needle: str, typed: str = "") -> CursorQuery:
     """The file cut just before ``needle`` (a prefix-only buffer), with ``typed`` typed at the cursor."""
     text = FILES[path]
     prefix = text[: text.index(needle)] + typed
     lines = prefix.split("\n")
-    return CursorContext(path, prefix, len(lines) - 1, len(lines[-1]))
+    return CursorQuery(path, prefix, len(lines) - 1, len(lines[-1]))
 
 
 def names(chunks: list[ContextChunk]) -> list[str]:
@@ -51,7 +51,7 @@ def test_symbol_follows_base_classes_for_inherited_members(reader: IndexReader, 
 
 def test_symbol_finds_unimported_definitions_by_name(reader: IndexReader, analyzer: CursorAnalyzer):
     text = "def report(order):\n    value = slugify(order.customer.name)\n    return "
-    ctx = CursorContext("scripts/report.py", text, 2, len("    return "))
+    ctx = CursorQuery("scripts/report.py", text, 2, len("    return "))
     chunks = SymbolSource(lambda: reader).run(analyzer.analyze(ctx), ctx, 8)
     assert names(chunks)[0] == "slugify"
     assert chunks[0].path == "shop/utils.py"
@@ -86,7 +86,7 @@ def test_imports_after_a_module_name_list_its_members(reader: IndexReader, analy
 
 def test_imports_follow_reexports_and_plain_assignments(reader: IndexReader, analyzer: CursorAnalyzer):
     text = "from shop import Order\nfrom shop.utils import registry\n\n\ndef make():\n    return "
-    ctx = CursorContext("scripts/make.py", text, 5, len("    return "))
+    ctx = CursorQuery("scripts/make.py", text, 5, len("    return "))
     analysis = analyzer.analyze(ctx)
     assert analysis.import_for("Order").paths == ("shop/__init__.py",)
     source = ImportsSource(lambda: reader)
@@ -102,7 +102,7 @@ def test_imports_follow_reexports_and_plain_assignments(reader: IndexReader, ana
 
 def test_fts_matches_the_words_before_the_cursor(reader: IndexReader, analyzer: CursorAnalyzer):
     text = "def fee(order):\n    rate = coupon_rate(order)\n    coupons = load_coupons()\n    "
-    ctx = CursorContext("scripts/fee.py", text, 3, 4)
+    ctx = CursorQuery("scripts/fee.py", text, 3, 4)
     analysis = analyzer.analyze(ctx)
     assert "coupon_rate" in fts_query(analysis) and "def" not in fts_query(analysis).split()
     chunks = FtsSource(lambda: reader).run(analysis, ctx, 5)
@@ -113,7 +113,7 @@ def test_fts_matches_the_words_before_the_cursor(reader: IndexReader, analyzer: 
 def test_buffers_find_unsaved_definitions(analyzer: CursorAnalyzer):
     draft = "def loyalty_bonus(order) -> float:\n    return 0.01 * len(order.lines)\n"
     text = "from .draft import loyalty_bonus\n\n\ndef bonus(order):\n    return loyalty_bonus(order) + "
-    ctx = CursorContext("shop/bonus.py", text, 4, len("    return loyalty_bonus(order) + "))
+    ctx = CursorQuery("shop/bonus.py", text, 4, len("    return loyalty_bonus(order) + "))
     source = BufferSource(lambda: {"shop/draft.py": draft, "shop/blob.bin": "\x00\x01binary"})
     chunks = source.run(analyzer.analyze(ctx), ctx, 5)
     assert chunks[0].symbol == "loyalty_bonus" and chunks[0].path == "shop/draft.py"
@@ -143,7 +143,7 @@ def test_vector_source_is_skipped_without_vectors(reader: IndexReader):
 def test_typescript_imports_and_members(reader: IndexReader, analyzer: CursorAnalyzer):
     text = FILES["web/app.ts"].replace("  return formatMoney(cart.total());\n}\n", "  return cart.to")
     lines = text.split("\n")
-    ctx = CursorContext("web/app.ts", text, len(lines) - 1, len(lines[-1]))
+    ctx = CursorQuery("web/app.ts", text, len(lines) - 1, len(lines[-1]))
     analysis = analyzer.analyze(ctx)
     chunks = SymbolSource(lambda: reader).run(analysis, ctx, 5)
     assert chunks[0].qualified_name == "Cart.total" and chunks[0].path == "web/money.ts"

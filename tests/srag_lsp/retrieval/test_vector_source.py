@@ -11,7 +11,7 @@ from indexer.query import IndexReader
 from srag_lsp.retrieval.index_access import build_index
 from srag_lsp.retrieval.retriever import Retriever
 from srag_lsp.retrieval.sources import VectorSource
-from srag_lsp.retrieval.types import CursorContext
+from srag_lsp.retrieval.types import CursorQuery
 from tests.srag_lsp.retrieval.sample_workspace import write_sample_workspace
 from tests.support.embedding import local_embedder, require_local_model
 
@@ -33,9 +33,9 @@ def embedded_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     yield root, base / "index"
 
 
-def _cursor() -> CursorContext:
+def _cursor() -> CursorQuery:
     lines = TYPING.split("\n")
-    return CursorContext("shop/marketing.py", TYPING, len(lines) - 1, len(lines[-1]))
+    return CursorQuery("shop/marketing.py", TYPING, len(lines) - 1, len(lines[-1]))
 
 
 async def test_the_vector_source_contributes_when_an_embedder_is_set(embedded_workspace: tuple[Path, Path]) -> None:

@@ -1,0 +1,45 @@
+"""Turns a request and its chunks into a model prompt: the local windows, redaction, and the model's template."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from indexer.secrets import redact
+from srag_lsp.completion.request import CompletionRequest
+from srag_lsp.completion.window import LocalWindow, local_window
+from srag_lsp.models.base import ModelBackend
+from srag_lsp.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
+from srag_lsp.retrieval.types import ContextChunk
+from srag_lsp.settings import Settings
+
+
+@dataclass(slots=True)
+class Generator:
+    """A backend plus the prompt template its model needs."""
+
+    backend: ModelBackend
+    template: str
+
+    @classmethod
+    def for_backend(cls, backend: ModelBackend, template_setting: str) -> Generator:
+        return cls(backend, resolve_template(template_setting, backend.info.model))
+
+
+def windows(request: CompletionRequest, settings: Settings) -> tuple[LocalWindow, LocalWindow]:
+    """The context-aware prompt's window, and the draft's (smaller: it must show text quickly when cold)."""
+    s = settings
+    full = local_window(request.text, request.line, request.col, s.prefix_lines, s.suffix_lines)
+    if s.draft_prefix_lines and s.draft_prefix_lines < s.prefix_lines:
+        return full, local_window(request.text, request.line, request.col, s.draft_prefix_lines, s.suffix_lines)
+    return full, full
+
+
+def build_model_prompt(generator: Generator, request: CompletionRequest, window: LocalWindow,
+                       chunks: Sequence[ContextChunk], repo_name: str) -> Prompt:
+    """The prompt for ``generator``'s model. Secrets never reach a prompt: the buffer may hold one the index never
+    saw (chunks are redacted already, open buffers are not). Redaction is per line and cached, microseconds."""
+    snippets = [ContextSnippet(c.path, redact(c.text, c.path), c.symbol) for c in chunks]
+    parts = PromptParts(prefix=redact(window.prefix, request.path), suffix=redact(window.suffix, request.path),
+                        path=request.path, language=request.language, context=snippets, repo=repo_name)
+    return build_prompt(generator.template, parts)
