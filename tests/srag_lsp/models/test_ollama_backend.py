@@ -103,7 +103,8 @@ async def test_closing_the_stream_stops_the_server(ollama_server: tuple[str, Ser
     served = await wait_until_ended(state, index)
     assert served.client_left, "the server did not see the connection close"
     assert state.generations_stopped_early == stopped_before + 1
-    assert served.stats.finish_reason == "cancelled" and served.stats.generated_tokens <= 8, served
+    # It stopped because the client left, not at its end (how many tokens it wrote meanwhile depends on the load).
+    assert served.stats.finish_reason == "cancelled" and served.stats.generated_tokens < 400, served
 
 
 async def test_cancelling_the_task_stops_the_server(ollama_server: tuple[str, ServerState]) -> None:
@@ -127,7 +128,8 @@ async def test_cancelling_the_task_stops_the_server(ollama_server: tuple[str, Se
     assert stats.finish_reason == "cancelled"
     served = await wait_until_ended(state, index)
     assert served.client_left
-    assert served.stats.finish_reason == "cancelled" and served.stats.generated_tokens <= 8, served
+    # It stopped because the client left, not at its end (how many tokens it wrote meanwhile depends on the load).
+    assert served.stats.finish_reason == "cancelled" and served.stats.generated_tokens < 400, served
 
 
 async def test_dead_server_is_a_clear_error() -> None:
