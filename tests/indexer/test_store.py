@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from indexer.opening import open_index
 from indexer.query import IndexReader
 from indexer.store import ChunkStore, StoreError
 from tests.support.indexing import GREETING_JS, PARSER_PY, SHAPES_PY, chunks_of
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_a_reader_renews_its_handle_and_keeps_answering(store: ChunkStore, monke
     first = reader._fresh_table()
     assert reader._fresh_table() is first  # young: kept
     monkeypatch.setattr(query, "HANDLE_TTL_S", 0.0)
-    time.sleep(0.01)
+    wait_until(lambda: time.monotonic() > reader._opened_at, 5, "the clock to move past the handle's opening")
     assert reader._fresh_table() is not first
     store.replace(["shapes.py"], chunks_of("shapes.py", SHAPES_PY.replace("unit_circle", "unit_disc")))
     assert "unit_disc" in {h.qualified_name for h in reader.by_path("shapes.py")}
@@ -158,7 +159,9 @@ def test_compaction_keeps_readers_working_and_versions_bounded(tmp_path: Path) -
             for i in range(10):
                 text = SHAPES_PY + f"\n\ndef extra_{round_}_{i}():\n    return {i}\n"
                 store.replace(["shapes.py"], chunks_of("shapes.py", text))
-            time.sleep(1.1)  # let the versions age past the cleanup age
+            newest = max(v["timestamp"] for v in store._table.list_versions())
+            wait_until(lambda newest=newest: datetime.now() - newest > store.cleanup_age, 30,
+                       "this round's versions to age past the cleanup age")
             store.optimize()
     finally:
         stop.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,13 @@ class Recorder:
     def seen(self) -> set[str]:
         with self._lock:
             return set().union(*self.batches) if self.batches else set()
+
+
+def _drain(root: Path, recorder: Recorder, name: str) -> None:
+    """Wait until every event before now has been handed over: inotify delivers in order, so once a marker
+    written now is reported, so is everything written before it."""
+    (root / "pkg" / name).write_text("marker\n")
+    wait_until(lambda: f"pkg/{name}" in recorder.seen())
 
 
 def _gitignored(rel: str, is_dir: bool) -> bool:
@@ -65,7 +71,7 @@ def test_delete_and_rename_report_the_old_path(watched: tuple[Path, Recorder, Wo
     root, recorder, _ = watched
     (root / "pkg" / "gone.py").write_text("y = 1\n")
     wait_until(lambda: "pkg/gone.py" in recorder.seen())
-    time.sleep(0.3)
+    _drain(root, recorder, "drained.py")  # the rest of gone.py's creation events are in, not left to come
     with recorder._lock:
         recorder.batches.clear()
     (root / "pkg" / "gone.py").unlink()
@@ -78,9 +84,10 @@ def test_a_new_folder_is_watched(watched: tuple[Path, Recorder, WorkspaceWatcher
     (root / "newpkg" / "deep").mkdir(parents=True)
     (root / "newpkg" / "deep" / "a.py").write_text("a = 1\n")
     wait_until(lambda: "newpkg/deep/a.py" in recorder.seen() or "newpkg" in recorder.seen())
-    time.sleep(0.3)
     (root / "newpkg" / "deep" / "a.py").write_text("a = 2\n")
-    recorder.batches.clear()
+    _drain(root, recorder, "drained.py")  # the folder's creation events are all in
+    with recorder._lock:
+        recorder.batches.clear()
     (root / "newpkg" / "deep" / "b.py").write_text("b = 1\n")
     wait_until(lambda: "newpkg/deep/b.py" in recorder.seen())
 
@@ -120,6 +127,14 @@ def test_stop_is_prompt_and_final(tmp_path: Path) -> None:
     watcher = WorkspaceWatcher(tmp_path, recorder, is_ignored=lambda rel, is_dir: False)
     watcher.start()
     watcher.stop()
-    (tmp_path / "late.py").write_text("x = 1\n")
-    time.sleep(0.3)
-    assert recorder.seen() == set()
+    # A second watcher, still running, is the witness: once it reports the write (after the same quiet period),
+    # the stopped one would have reported it too.
+    witness_seen = Recorder()
+    witness = WorkspaceWatcher(tmp_path, witness_seen, is_ignored=lambda rel, is_dir: False)
+    witness.start()
+    try:
+        (tmp_path / "late.py").write_text("x = 1\n")
+        wait_until(lambda: "late.py" in witness_seen.seen())
+    finally:
+        witness.stop()
+    assert recorder.seen() == set() and watcher.events_seen == 0

@@ -20,6 +20,7 @@ import pytest
 from benchmarks.raw_lsp import RawClient
 from tests.support.lsp import server_env
 from tests.support.ollama_server import ServerState, serve
+from tests.support.waiting import wait_at_rest, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "qwen2.5-coder-0.5b"
@@ -51,6 +52,23 @@ def _threads_and_sockets(pid: int) -> tuple[int, int]:
         except OSError:
             pass
     return threads, sockets
+
+
+def _told(client: RawClient) -> list[str]:
+    """What the daemon told the user (window/showMessage) by now: at least one message, then everything it sends
+    until it is at rest (a late second message shows), up to an answer (what was sent before it has arrived)."""
+    said: list[str] = []
+    wait_until(lambda: said.extend(client.shown_messages()) or said, 60, "a message to the user")
+    wait_at_rest(client.process.pid, what="the daemon at rest after the fault")
+    assert "version" in client.request("srag/status", {}, timeout=60)["result"]
+    return said + client.shown_messages()
+
+
+def _all_ended(state: ServerState) -> int | None:
+    """Once the server is done with every generate request it got: their number plus one (truthy even for none);
+    None before."""
+    generations = list(state.generations)
+    return len(generations) + 1 if all(g.ended.is_set() for g in generations) else None
 
 
 class Session:
@@ -97,8 +115,7 @@ def test_down_at_start_or_mid_session_is_said_once_every_request_is_answered_and
         session = Session(client, root)
         for _ in range(8):  # eight keystrokes: empty answers, one message
             assert session.complete()["items"] == []
-        time.sleep(0.5)
-        said = [m for m in client.shown_messages() if "Ollama" in m]
+        said = [m for m in _told(client) if "Ollama" in m]
         assert len(said) == 1 and "connection refused" in said[0]
         assert client.process.poll() is None
         # Ollama starts: the daemon's retries find it (backoff 1, 2, 5, 10, 30 s), says so once, and serves.
@@ -113,8 +130,7 @@ def test_down_at_start_or_mid_session_is_said_once_every_request_is_answered_and
         # Ollama goes away mid-session (its port now refuses connections): answered, said once, no crash...
         for _ in range(4):
             assert session.complete()["items"] == []
-        time.sleep(0.5)
-        said = client.shown_messages()
+        said = _told(client)
         assert len(said) == 1, said  # the user is told, once
         assert client.process.poll() is None
         # ...and when it is back on the same port, the next keystroke gets a suggestion.
@@ -164,7 +180,7 @@ def test_faults_mid_session_then_recovery(tmp_path: Path, healthy_server: tuple[
                 state.stall_release.set()
             state.fault = ""
             assert session.complete()["items"], "the next request after the faults works"
-            time.sleep(1)
+            wait_at_rest(client.process.pid, also=lambda: _all_ended(state), what="the daemon and the server at rest")
             counts.append(_threads_and_sockets(client.process.pid))
         (threads_1, sockets_1), (threads_2, sockets_2) = counts
         print(f"faults {outcomes}; threads", first[0], threads_1, threads_2, "sockets", first[1], sockets_1, sockets_2)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from benchmarks.raw_lsp import RawClient
 from srag_lsp.retrieval.retriever import RETRIEVAL_WORKERS
 from tests.support.lsp import server_env
+from tests.support.waiting import wait_at_rest
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = '''"""Orders."""
@@ -243,7 +244,7 @@ def test_a_storm_of_cancelled_and_superseded_requests(daemon: tuple[RawClient, P
     line, col = text.count("\n"), len(text.rsplit("\n", 1)[-1])
     warm = client.request(*_completion(uri, line, col, inline=True), timeout=300)  # the model is loaded and warm
     _assert_answer(warm, set())
-    time.sleep(2)
+    wait_at_rest(client.process.pid, what="the daemon at rest after the warm-up request")  # its refinement is done
     rss_before, threads_before = client.rss_mb(), _threads(client.process.pid)
 
     started = time.monotonic()
@@ -285,7 +286,7 @@ def test_a_storm_of_cancelled_and_superseded_requests(daemon: tuple[RawClient, P
         "textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}
     )
     _assert_answer(client.request(*_completion(uri, line, col, inline=True), timeout=300), set())
-    time.sleep(3)
+    wait_at_rest(client.process.pid, what="the daemon at rest after the storm")
     rss_after, threads_after = client.rss_mb(), _threads(client.process.pid)
     print(
         f"storm: {STORM_REQUESTS} requests sent in {sent_s:.1f}s, all answered after {answered_s:.1f}s "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from indexer.chunker import chunk_file
 from indexer.model import Chunk
+from tests.support import waiting
 
 T = TypeVar("T")
 
@@ -78,12 +78,6 @@ def chunks_of(path: str, text: str) -> list[Chunk]:
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.05) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after a generous ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
-        time.sleep(interval)
+    """Poll ``predicate`` until it returns something truthy; fail after a generous ``timeout``
+    (``tests.support.waiting.wait_until`` with this module's defaults)."""
+    return waiting.wait_until(predicate, timeout, interval_s=interval)

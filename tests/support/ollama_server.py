@@ -76,6 +76,7 @@ class ServerState:
     generations_started: int = 0
     generations_stopped_early: int = 0  # the client went away before the end
     generations: list[Served] = field(default_factory=list)  # one per generate request, in order
+    stalled: int = 0  # generate requests the `stall` fault has held (counted when held)
     stall_release: threading.Event = field(default_factory=threading.Event)
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
 
@@ -195,6 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         fault = state.fault
         if fault == "stall":
+            state.stalled += 1
             state.stall_release.wait(600)
             self.close_connection = True
             return

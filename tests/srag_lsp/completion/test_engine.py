@@ -21,6 +21,7 @@ from srag_lsp.models.ollama_backend import OllamaBackend
 from srag_lsp.retrieval.provider import open_workspace_retrieval
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
+from tests.support.waiting import wait_until_async
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 CHECKOUT = "checkout.py"
@@ -152,8 +153,7 @@ async def test_cancelling_a_run_stops_generation_and_is_traced(shop, backends, t
     request.line, request.col, request.path = 3, 4, "numbers.py"
     seen: list[Suggestion] = []
     task = asyncio.create_task(engine.run(request, seen.append))
-    while not seen:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: seen, 300, "the first text shown")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

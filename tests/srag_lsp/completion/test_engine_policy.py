@@ -17,6 +17,7 @@ from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
 from tests.support.scripted import FakeChunk, FakeUpdate, ScriptedBackend, ScriptedContext
+from tests.support.waiting import wait_until_async
 
 CHECKOUT = (Path(__file__).resolve().parents[3] / "examples" / "shop" / "checkout.py").read_text()
 APPLY = FakeChunk("pricing:apply_discount", "pricing.py",
@@ -137,8 +138,7 @@ async def test_cancelling_a_run_closes_the_model_stream_and_is_traced() -> None:
     seen: list[Suggestion] = []
     task = asyncio.create_task(eng.run(request(), seen.append))
     backend.step()
-    while not seen:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: seen, 10, "the first piece shown")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -18,6 +18,7 @@ from srag_lsp.completion.service import CompletionService
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
 from tests.support.scripted import ScriptedBackend, ScriptedContext
+from tests.support.waiting import wait_until_async
 
 TEXT = "def total(prices):\n    result = \n"
 
@@ -43,17 +44,14 @@ async def test_typing_what_the_running_generation_wrote_continues_it() -> None:
     _, service, seen = make(backend)
     first = asyncio.create_task(service.suggest(req(), 50))
     backend.step(2)
-    while not seen or seen[-1].text != "sum(prices":
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: seen and seen[-1].text == "sum(prices", 10, "the first two pieces shown")
     assert await first == "sum(prices"
     service.edited("file:///t.py", "s", (1, 13))  # the user types the "s" the generation wrote
-    second = asyncio.create_task(service.suggest(req("s", 2), 50))
-    await asyncio.sleep(0.1)
+    # answered after its 50 ms wait with what the continued generation wrote so far
+    assert await asyncio.wait_for(service.suggest(req("s", 2), 50), 10) == "um(prices"
     assert service.continued == 1 and len(backend.prompts) == 1  # no new generation
     backend.step(2)
-    assert await second == "um(prices"
-    while not seen[-1].final:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: seen[-1].final, 10, "the final suggestion")
     assert seen[-1].text == "um(prices)" and seen[-1].version == 2 and seen[-1].col == 14
 
 
@@ -62,8 +60,7 @@ async def test_typing_something_else_supersedes_the_running_generation() -> None
     _, service, seen = make(backend)
     first = asyncio.create_task(service.suggest(req(), 50))
     backend.step(1)
-    while not seen:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: seen, 10, "the first piece shown")
     await first
     service.edited("file:///t.py", "m", (1, 13))
     second = asyncio.create_task(service.suggest(req("m", 2), 50))
@@ -78,8 +75,10 @@ class Loading:
     def __init__(self) -> None:
         self.engine: CompletionEngine | None = None
         self.ready = asyncio.Event()
+        self.waited_on = asyncio.Event()  # someone waits for the model
 
     async def models_ready(self) -> None:
+        self.waited_on.set()
         await self.ready.wait()
 
 
@@ -92,7 +91,7 @@ async def test_the_first_request_after_start_waits_for_the_model_and_is_answered
     service = CompletionService(loading, Settings(trace=False, debounce_ms=0), publish=seen.append)
 
     async def load() -> None:
-        await asyncio.sleep(0.3)  # the model loads
+        await asyncio.wait_for(loading.waited_on.wait(), 10)  # the model loads until the request waits for it
         loading.engine = engine
         loading.ready.set()
 
@@ -116,8 +115,8 @@ async def test_a_warm_up_runs_where_the_cursor_landed_when_the_user_idles() -> N
     backend = ScriptedBackend(lambda p: ["x", "\n"])
     _, service, _ = make(backend, warmup=True)
     service.cursor_landed(req())
-    await asyncio.sleep(0.4)
-    assert backend.prefilled and "<|fim_prefix|>" in backend.prefilled[0]
+    await wait_until_async(lambda: backend.prefilled, 10, "the warm-up")  # the user idles meanwhile
+    assert "<|fim_prefix|>" in backend.prefilled[0]
     service.cursor_landed(req("s", 2))
     await service.suggest(req("s", 2), 50)  # a request cancels a pending warm-up
     assert len(backend.prefilled) == 1
@@ -153,9 +152,7 @@ async def test_the_suggestion_after_an_accept_is_computed_ahead() -> None:
     _, service, seen = make(backend, warmup=True)
     first = req()
     assert await service.suggest(first, 1000)
-    while len(backend.prompts) < 2:  # the run ahead, as if the user accepted
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.1)
+    await wait_until_async(lambda: service.warmer.ahead, 10, "the run ahead, as if the user accepted")
     shown = seen[-1].text
     after = CompletionRequest(uri=first.uri, path=first.path, text=TEXT.replace("result = ", "result = " + shown),
                               line=1, col=13 + len(shown), version=5, language="python")

@@ -20,6 +20,8 @@ from lsprotocol import types
 
 from tests.support.embedding import require_local_model
 from tests.support.lsp import as_dict, inline_params, open_doc, server_env, start_client, stop_client, wait_ready
+from tests.support.ollama_server import serve
+from tests.support.waiting import wait_until_async
 
 SAMPLE = '''"""Geometry helpers."""
 
@@ -178,11 +180,7 @@ async def test_newer_edit_supersedes_and_stops_generation(workspace: Path, cache
 
 async def test_cancel_request_closes_a_stalled_model_stream(workspace: Path, cache_dir: Path) -> None:
     """$/cancelRequest while the model server stalls (fault injection: a server that never answers)."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.ollama_server", "--port", "0", "--fault", "stall",
-                             "--model", "gemma3-270m"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+    with serve(["gemma3-270m"], fault="stall") as (url, state):
         env = server_env(cache_dir, SRAG_BACKEND="ollama", OLLAMA_HOST=url, SRAG_OLLAMA_MODEL="gemma3-270m")
         client, _, _ = await start_client(workspace, env)
         try:
@@ -191,7 +189,7 @@ async def test_cancel_request_closes_a_stalled_model_stream(workspace: Path, cac
             uri = open_doc(client, workspace / "shapes.py", SAMPLE)
             future = client.protocol.send_request("textDocument/inlineCompletion", inline_params(uri, *CURSOR),
                                                   msg_id="cancel-me")
-            await asyncio.sleep(0.5)
+            await wait_until_async(lambda: state.stalled >= 1, 120, "the generate request held by the server")
             assert not future.done(), "the stalled request should still be waiting"
             client.protocol.notify("$/cancelRequest", types.CancelParams(id="cancel-me"))
             with pytest.raises(Exception, match=r"(?i)cancel"):
@@ -202,9 +200,6 @@ async def test_cancel_request_closes_a_stalled_model_stream(workspace: Path, cac
             assert status["ready"] is True
         finally:
             await stop_client(client)
-    finally:
-        proc.terminate()
-        proc.wait(30)
     traces = read_traces(cache_dir)
     assert traces and traces[0]["flags"].get("cancelled") is True
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
+from typing import Any
 
 import pytest
 
@@ -12,12 +13,24 @@ from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.decode_abort import is_abort
 from srag_lsp.models.embedded import EmbeddedBackend
 from tests.support.streams import collect
+from tests.support.waiting import wait_until
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
 
 
 def _long_batch(qwen: EmbeddedBackend) -> list[int]:
     return qwen.tokenize("".join(f"row_{i} = table.lookup({i}, scale={i * 7})\n" for i in range(30)))
+
+
+def _in_first_decode(thread: threading.Thread, llm: Any) -> bool:
+    """The thread runs ``llama_decode`` (its Python frame is ``LlamaContext.decode``) for the batch's first tokens
+    (nothing of the batch is in the cache before and after the look at the frame)."""
+    from llama_cpp._internals import LlamaContext
+
+    before = llama_kv.cached_count(llm)
+    frame = sys._current_frames().get(thread.ident or -1)
+    inside = frame is not None and frame.f_code is LlamaContext.decode.__code__
+    return before == 0 and inside and llama_kv.cached_count(llm) == 0
 
 
 def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool) -> tuple[dict[str, object], threading.Event]:
@@ -48,7 +61,8 @@ def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool) -> tu
     thread = threading.Thread(target=work)
     thread.start()
     started.wait()
-    time.sleep(0.2)  # inside the decode: the batch takes seconds on 2 cores
+    wait_until(lambda: _in_first_decode(thread, slot.llm), 60, "the worker inside the batch's first decode",
+               interval_s=0.001)
     slot.aborter.abort(cancel)
     thread.join()
     return outcome, cancel

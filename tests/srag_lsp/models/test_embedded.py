@@ -13,10 +13,13 @@ import pytest
 
 from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.completion.policy import as_written
+from srag_lsp.models import llama_kv
 from srag_lsp.models.base import BackendError, GenerationRequest, GenerationStats
-from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.models.embedded import EVAL_BATCH, WARM_BATCH, EmbeddedBackend
+from srag_lsp.models.llama_slots import common_token_prefix
 from srag_lsp.models.text_assembly import TextAssembler
 from tests.support.streams import collect
+from tests.support.waiting import wait_until_async
 
 FIM = "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n<|fim_middle|>"
 REPO = Path(__file__).resolve().parents[3]
@@ -42,6 +45,12 @@ def test_assembler_holds_back_a_possible_stop_and_cuts_it() -> None:
     unfinished = TextAssembler(["STOP"])
     assert unfinished.feed(b"abc ST") == "abc "
     assert unfinished.flush() == "ST"  # released when the stream ends without the stop
+
+
+def _held_of(backend: EmbeddedBackend, tokens: list[int]) -> int:
+    """How many of ``tokens`` (from the start) the backend's KV cache holds now (read while its worker runs)."""
+    assert backend._slot is not None
+    return common_token_prefix(llama_kv.held_tokens(backend._slot.llm), tokens)
 
 
 @pytest.mark.model
@@ -115,8 +124,10 @@ async def test_prefill_warms_the_cache_and_a_generation_preempts_it(qwen: Embedd
     assert stats.prompt_evaluated == 1  # all but the last token were already there
     # A long warm-up, then a generation: the warm-up stops at its next small batch and keeps what it did.
     other = "<|fim_prefix|># another warm-up\n" + "value = 1\n" * 300 + "<|fim_suffix|><|fim_middle|>"
+    other_tokens = qwen.tokenize(other)
     warm = asyncio.create_task(qwen.prefill(other, num_ctx=4096, max_tokens=64))
-    await asyncio.sleep(0.3)
+    await wait_until_async(lambda: _held_of(qwen, other_tokens) >= 2 * WARM_BATCH, 120,
+                           "the warm-up a few batches in")
     text = await collect(qwen, GenerationRequest(FIM, max_tokens=2), GenerationStats())
     assert text
     assert await warm < len(qwen.tokenize(other)) - 1  # preempted before the end
@@ -143,9 +154,12 @@ async def test_cached_share_follows_what_the_kv_cache_holds(qwen: EmbeddedBacken
     assert qwen.cached_share("# something else entirely\n" + prompt) == 0.0
     # A generation cancelled before its prompt was evaluated leaves only the common part claimed as held.
     other = "<|fim_prefix|># cached share, another prompt\n" + "x = 1\n" * 400 + "<|fim_suffix|><|fim_middle|>"
-    stream = qwen.stream(GenerationRequest(other, max_tokens=50), GenerationStats())
+    other_stats = GenerationStats()
+    stream = qwen.stream(GenerationRequest(other, max_tokens=50), other_stats)
     task = asyncio.ensure_future(stream.__anext__())
-    await asyncio.sleep(0.05)
+    other_tokens = qwen.tokenize(other)
+    await wait_until_async(lambda: other_stats.prompt_evaluated and _held_of(qwen, other_tokens) > 8, 120,
+                           "the prompt's evaluation under way")
     task.cancel()
     with contextlib.suppress(BaseException):
         await task
@@ -181,8 +195,7 @@ async def test_task_cancellation_stops_generation(qwen: EmbeddedBackend) -> None
             pass
 
     task = asyncio.create_task(consume())
-    while stats.generated_tokens < 2:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: stats.generated_tokens >= 2, 120, "two tokens generated")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -197,10 +210,13 @@ async def test_prompt_work_done_before_a_cancel_is_kept(qwen: EmbeddedBackend) -
     prompt += "<|fim_suffix|><|fim_middle|>"
     stats = GenerationStats()
     task = asyncio.create_task(collect(qwen, GenerationRequest(prompt, max_tokens=4), stats))
-    while stats.prompt_tokens == 0:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: stats.prompt_evaluated, 120, "the prompt's evaluation started")
     assert stats.prompt_evaluated > 200
-    await asyncio.sleep(1.5)  # a few batches of EVAL_BATCH tokens (the whole prompt takes ~4 s on 2 cores)
+    reused = stats.prompt_tokens - stats.prompt_evaluated
+    assert qwen._slot is not None
+    slot = qwen._slot
+    await wait_until_async(lambda: llama_kv.cached_count(slot.llm) >= reused + 3 * EVAL_BATCH, 120,
+                           "a few batches of EVAL_BATCH tokens evaluated")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -215,10 +231,12 @@ async def test_a_request_cancelled_while_queued_never_runs(qwen: EmbeddedBackend
     """One sequence: a second request waits for the first; cancelled meanwhile, it evaluates nothing."""
     first_stats, queued_stats = GenerationStats(), GenerationStats()
     first = asyncio.create_task(collect(qwen, GenerationRequest("# tale\n", max_tokens=12), first_stats))
-    while first_stats.generated_tokens < 1:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: first_stats.generated_tokens >= 1, 120, "the first request generating")
     queued = asyncio.create_task(collect(qwen, GenerationRequest("# x\n" * 50, max_tokens=12), queued_stats))
-    await asyncio.sleep(0.05)
+    assert qwen._slot is not None
+    work = qwen._slot.executor._work_queue  # the slot's one worker runs the first; the second waits here
+    await wait_until_async(lambda: work.qsize() >= 1, 60, "the second request queued for the slot")
+    assert not first.done()
     queued.cancel()
     assert await first
     with pytest.raises(asyncio.CancelledError):
