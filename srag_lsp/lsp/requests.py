@@ -13,7 +13,7 @@ from srag_lsp.completion.languages import language_for
 from srag_lsp.completion.request import CompletionRequest
 
 if TYPE_CHECKING:
-    from srag_lsp.lsp.server import SragServer
+    from srag_lsp.lsp.srag_server import SragServer
 
 log = logging.getLogger(__name__)
 

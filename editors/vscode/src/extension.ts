@@ -12,25 +12,16 @@ import { State, WorkDoneProgress, WorkDoneProgressCreateRequest, type WorkDonePr
 import { createClient, type SragClient } from "./client";
 import { serverSettings } from "./config";
 import { ACCEPTED_COMMAND, StreamingInlineProvider } from "./inline";
+import type { SragApi } from "./api";
 import { runSelfTest } from "./selftest";
 import { findServer } from "./serverPath";
 import { type ContextResult, contextMarkdown } from "./contextView";
 import { type StatusState, statusText, statusTooltip } from "./statusText";
 import type { SuggestionParams } from "./suggestions";
 
-const SUGGESTION = "srag/suggestion";
+export type { SragApi } from "./api";
 
-export interface SragApi {
-  provider: StreamingInlineProvider;
-  client(): SragClient | undefined;
-  ready(): Promise<void>;
-  drawn: SuggestionParams[];
-  /** The texts for which VS Code was asked to redraw, in order. */
-  retriggers: SuggestionParams[];
-  /** Every `srag/suggestion` the extension received, in order (listeners for the self-test). */
-  received: ((s: SuggestionParams) => void)[];
-  output: vscode.LogOutputChannel;
-}
+const SUGGESTION = "srag/suggestion";
 
 class Extension implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel("srag-lsp", { log: true });

@@ -8,7 +8,7 @@
 
 import * as fs from "node:fs";
 import * as vscode from "vscode";
-import type { SragApi } from "./extension";
+import type { SragApi } from "./api";
 import type { SuggestionParams } from "./suggestions";
 
 interface Check {

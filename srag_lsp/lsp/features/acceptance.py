@@ -10,7 +10,7 @@ from srag_lsp.acceptance import DID_ACCEPT, DID_DISMISS, DID_SHOW
 from srag_lsp.completion.request import Suggestion
 
 if TYPE_CHECKING:
-    from srag_lsp.lsp.server import SragServer
+    from srag_lsp.lsp.srag_server import SragServer
 
 
 def did_show(ls: SragServer, params: Any = None) -> None:

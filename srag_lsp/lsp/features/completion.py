@@ -12,7 +12,7 @@ from srag_lsp.completion.request import Suggestion
 from srag_lsp.lsp.requests import completion_request
 
 if TYPE_CHECKING:
-    from srag_lsp.lsp.server import SragServer
+    from srag_lsp.lsp.srag_server import SragServer
 
 SUGGESTION_NOTIFICATION = "srag/suggestion"
 

@@ -11,7 +11,7 @@ from lsprotocol import types
 from srag_lsp.lsp.requests import completion_request
 
 if TYPE_CHECKING:
-    from srag_lsp.lsp.server import SragServer
+    from srag_lsp.lsp.srag_server import SragServer
 
 log = logging.getLogger(__name__)
 

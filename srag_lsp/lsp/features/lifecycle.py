@@ -13,7 +13,7 @@ from pygls.uris import to_fs_path
 from srag_lsp.settings import from_client
 
 if TYPE_CHECKING:
-    from srag_lsp.lsp.server import SragServer
+    from srag_lsp.lsp.srag_server import SragServer
 
 
 def initialize(ls: SragServer, params: types.InitializeParams) -> None:

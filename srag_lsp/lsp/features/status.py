@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from srag_lsp import __version__
 
 if TYPE_CHECKING:
-    from srag_lsp.lsp.server import SragServer
+    from srag_lsp.lsp.srag_server import SragServer
 
 
 def status(ls: SragServer, params: Any = None) -> dict[str, Any]:
