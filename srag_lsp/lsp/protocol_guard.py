@@ -12,6 +12,7 @@ ParseError (-32700), both with a null id as JSON-RPC 2.0 says (``answer_parse_er
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from lsprotocol import types
@@ -77,6 +78,22 @@ class GuardedProtocol(LanguageServerProtocol):
                 self._answer_error(msg_id, SERVER_NOT_INITIALIZED, f"{method}: the server is not initialized yet")
                 return
         super().handle_message(message)
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None) -> None:
+        # pygls (2.1) files the future of every handler it runs under ``_request_futures`` (so that a
+        # ``$/cancelRequest`` can find it) but takes it out only when it answers a request. A notification (its id a
+        # fresh uuid) is never answered: each ``didChange``/``didOpen``/``didClose`` left a Future, its Condition
+        # and its uuid behind for good, about 1 kB a keystroke (issue 23: the soak's daemon grew ~1 MB a minute
+        # from it). Every handler's future now leaves the table when it is done; a request's answer is sent by
+        # pygls's own callback as before.
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(partial(self._forget_future, msg_id))
+
+    def _forget_future(self, msg_id: Any, future: Any) -> None:
+        if self._request_futures.get(msg_id) is future:
+            self._request_futures.pop(msg_id, None)
 
     def answer_parse_error(self, error: Exception) -> None:
         """A message body that is not JSON: say so (id null: nobody can tell which request it was)."""

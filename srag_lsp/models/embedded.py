@@ -300,22 +300,23 @@ class EmbeddedBackend:
         stats.finish_reason = "length"
         is_eog = llama_kv.end_of_generation(llm)
         # The whole prompt is evaluated and its last logits are fresh: sampling starts at once.
-        for token in llama_kv.sample_after(llm, tokens, temperature=request.temperature):
-            if cancel.is_set():
-                stats.finish_reason = "cancelled"
-                break
-            if is_eog(token):
-                stats.finish_reason = "stop"
-                break
-            stats.generated_tokens += 1
-            piece = text.feed(llm.detokenize([token], special=True))
-            if piece:
-                put("text", piece)
-            if text.stopped:
-                stats.finish_reason = "stop"
-                break
-            if stats.generated_tokens >= max_tokens:
-                break
+        with contextlib.closing(llama_kv.sample_after(llm, tokens, temperature=request.temperature)) as sampled:
+            for token in sampled:
+                if cancel.is_set():
+                    stats.finish_reason = "cancelled"
+                    break
+                if is_eog(token):
+                    stats.finish_reason = "stop"
+                    break
+                stats.generated_tokens += 1
+                piece = text.feed(llm.detokenize([token], special=True))
+                if piece:
+                    put("text", piece)
+                if text.stopped:
+                    stats.finish_reason = "stop"
+                    break
+                if stats.generated_tokens >= max_tokens:
+                    break
         if stats.finish_reason != "cancelled" and not text.stopped:
             rest = text.flush()
             if rest:

@@ -65,6 +65,30 @@ async def test_real_tokens_and_stats(qwen: EmbeddedBackend) -> None:
 
 
 @pytest.mark.model
+async def test_a_generation_frees_its_sampler(qwen: EmbeddedBackend) -> None:
+    """llama-cpp-python leaves each generation's sampler on the model, in a reference cycle that only a full GC
+    pass frees (issue 23: the daemon's RSS grew by them): the backend frees it when the generation ends."""
+    import gc
+    import weakref
+
+    from llama_cpp._internals import LlamaSampler
+
+    from srag_lsp.models import llama_kv
+
+    gc.disable()
+    try:
+        await collect(qwen, GenerationRequest(FIM, max_tokens=4), GenerationStats())
+        assert qwen._slot is not None and qwen._slot.llm._sampler is None
+        holder = type("Holder", (), {})()
+        holder._sampler = LlamaSampler()
+        freed = weakref.ref(holder._sampler)
+        llama_kv.release_sampler(holder)
+        assert freed() is None  # by reference counting, without the cyclic GC
+    finally:
+        gc.enable()
+
+
+@pytest.mark.model
 async def test_the_line_the_model_writes_scores_above_one_it_would_not_write(qwen: EmbeddedBackend) -> None:
     """What the refine policy's scored comparison rests on, in any build: under a prompt, the model's own greedy
     line (scored as written, with its line break) scores above a line it would not write."""
