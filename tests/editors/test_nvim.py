@@ -54,8 +54,8 @@ def test_server_command_is_found_or_named(tmp_path: Path) -> None:
     done = run_nvim(tmp_path, ["-c", f"luafile {lua}"], nvim_env(tmp_path), timeout=60)
     out = json.loads(done.stdout)
     venv_server = REPO / ".venv" / "bin" / "srag-lsp"
-    if venv_server.exists():
-        assert out["found"] == [str(venv_server), "--stdio"]
+    assert venv_server.exists()  # the test command sets up .venv before it runs the tests
+    assert out["found"] == [str(venv_server), "--stdio"]
     assert out["tried"][0] == str(venv_server)
     assert out["ok"] is False
     assert "/nonexistent/srag-lsp" in out["messages"][0]
