@@ -179,6 +179,8 @@ class Run:
             self.trace.add("prompt_tokens", stats.prompt_tokens)
             self.trace.add("prompt_evaluated", stats.prompt_evaluated)
             self.trace.add("generated_tokens", stats.generated_tokens)
+            self.trace.add("model_queue_ms", round(stats.queue_ms, 2))
+            self.trace.add("prompt_eval_ms", round(stats.prompt_eval_ms, 2))
             if stats.finish_reason == "cancelled" or asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 self.trace.flags["cancelled_generations"] = self.trace.flags.get("cancelled_generations", 0) + 1
         if error is not None:

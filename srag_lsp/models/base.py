@@ -29,6 +29,7 @@ class GenerationStats:
     prompt_evaluated: int = 0  # tokens actually evaluated (the rest came from the KV cache)
     generated_tokens: int = 0
     load_ms: float = 0.0
+    queue_ms: float = 0.0  # waiting for the model (an in-process slot busy with an earlier job)
     prompt_eval_ms: float = 0.0
     generation_ms: float = 0.0
     finish_reason: str = ""  # "stop" | "length" | "cancelled" | "error"

@@ -6,7 +6,9 @@ request waited for it: measured, that wait alone pushed a third of the keystroke
 
 Only a generation's token decodes are aborted (``arm``): a prompt batch holds the prefix that the next keystroke's
 prompt shares, so it runs to its end (measured: aborting prompt batches too left the typed characters out of
-the cache at every key, and each next prompt had one more token to evaluate, past the next key).
+the cache at every key, and each next prompt had one more token to evaluate, past the next key). The exception
+is a cancelled job on another slot (``abort_if_cancelled``, from ``llama_slots.preempt_for``): its prompt is not the
+one the next request shares, and every slot's jobs run on one thread, so the next request would wait for it.
 
 llama.cpp calls an abort callback between the nodes of its compute graph; when it returns true, the decode stops
 and ``llama_decode`` returns 2 after removing the aborted batch's positions from the KV cache (what was evaluated
@@ -83,6 +85,12 @@ class DecodeAborter:
             if self._owner is cancel:
                 self._owner, self._armed = None, False
                 self._flag[0] = 0
+
+    def abort_if_cancelled(self) -> None:
+        """Stop the running decode now if its job was cancelled, armed or not (its prompt batch is not needed)."""
+        with self._lock:
+            if self._owner is not None and self._owner.is_set():
+                self._flag[0] = 1
 
     def abort(self, cancel: threading.Event) -> None:
         """Cancel the job; stop its running decode if it is armed (never another job's)."""

@@ -24,7 +24,7 @@ from srag_lsp.models import llama_kv
 from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
 from srag_lsp.models.decode_abort import is_abort
-from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_warmups, prefill_locked
+from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_for, prefill_locked
 from srag_lsp.models.text_assembly import TextAssembler
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class EmbeddedBackend:
         """
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
-        preempt_warmups()
+        preempt_for(self._slot)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._slot.executor, self._score_job, self._slot, prompt, continuations)
 
@@ -210,7 +210,7 @@ class EmbeddedBackend:
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
         slot = self._slot
-        preempt_warmups()
+        preempt_for(slot)
         stats = stats if stats is not None else GenerationStats()
         if not self._load_reported:
             stats.load_ms = self.load_ms  # like Ollama's load_duration: reported by the first request
@@ -224,7 +224,8 @@ class EmbeddedBackend:
             with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
                 loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
-        loop.run_in_executor(slot.executor, self._generate, slot, request, stats, cancel, done, put)
+        submitted = time.perf_counter()
+        loop.run_in_executor(slot.executor, self._generate, slot, request, stats, cancel, done, put, submitted)
         try:
             while True:
                 kind, value = await queue.get()
@@ -247,9 +248,11 @@ class EmbeddedBackend:
         cancel: threading.Event,
         done: threading.Event,
         put: Callable[[str, str], None],
+        submitted: float,
     ) -> None:
         try:
             with slot.lock:
+                stats.queue_ms = (time.perf_counter() - submitted) * 1000
                 if not cancel.is_set():
                     slot.aborter.begin(cancel)
                     try:

@@ -39,6 +39,11 @@ ABORT_LINES = ("compute status: 1", "failed with error 1", "failed to decode, re
 _registry_lock = threading.Lock()
 _registry: dict[tuple[str, str, int, int], Slot] = {}
 _log_callback: Any = None  # keeps the ctypes callback alive
+# Every slot's jobs run on this one thread. llama.cpp computes with OpenMP, and each thread that starts a
+# computation becomes the master of its own OpenMP team: with one team per slot (draft and refine), every decode
+# after the second team first ran took twice as long here (a 3-token key prompt 55 -> 120 ms on 2 cores), and the
+# two stages share the cores anyway (the engine runs them one after the other).
+MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srag-llama")
 
 
 def cpu_count() -> int:
@@ -56,7 +61,7 @@ class Slot:
         self.llm = llm
         self.load_ms = load_ms
         self.lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srag-llama")
+        self.executor = MODEL_THREAD
         # The prompt text whose tokens the KV cache holds (a cheap stand-in for tokenizing a prompt to compare).
         self.held_prompt = ""
         self.warm_cancel: threading.Event | None = None  # the cancel flag of a warm-up queued or running
@@ -64,13 +69,22 @@ class Slot:
         self.aborter = DecodeAborter(llama_kv.context_handle(llm))
 
 
-def preempt_warmups() -> None:
-    """A generation is about to run: every warm-up (on any slot; they share the cores) stops at its next batch."""
+def preempt_for(slot: Slot) -> None:
+    """A generation is about to run on ``slot``: stop what would make it wait for the one model thread.
+
+    Every warm-up (on any slot) stops at its next batch. A job on another slot whose request was already cancelled
+    (a refinement the last keystroke superseded) stops inside its running prompt batch too: that batch's tokens are
+    lost, but they belong to another slot's prompt, and the new request would otherwise wait up to a batch (about
+    200 ms here) for the model thread. A cancelled job on ``slot`` itself finishes its batch, which holds the
+    prefix the new prompt shares (``decode_abort``).
+    """
     with _registry_lock:
         slots = list(_registry.values())
-    for slot in slots:
-        if slot.warm_cancel is not None:
-            slot.aborter.abort(slot.warm_cancel)
+    for other in slots:
+        if other.warm_cancel is not None:
+            other.aborter.abort(other.warm_cancel)
+        if other is not slot:
+            other.aborter.abort_if_cancelled()
 
 
 def common_token_prefix(a: Sequence[int], b: list[int]) -> int:

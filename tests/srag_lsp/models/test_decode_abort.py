@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from srag_lsp.models import llama_kv
 from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.decode_abort import is_abort
 from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.models.llama_slots import preempt_for
 from tests.support.streams import collect
 from tests.support.waiting import wait_until
 
@@ -33,8 +35,10 @@ def _in_first_decode(thread: threading.Thread, llm: Any) -> bool:
     return before == 0 and inside and llama_kv.cached_count(llm) == 0
 
 
-def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool) -> tuple[dict[str, object], threading.Event]:
-    """Evaluate one big batch on the slot (as a generation would, under its lock); abort it once it runs."""
+def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool,
+                    stop: Callable[[threading.Event], None] | None = None) -> tuple[dict[str, object], threading.Event]:
+    """Evaluate one big batch on the slot (as a generation would, under its lock); once it runs, ``stop`` it
+    (default: the job's own abort)."""
     slot = qwen._slot
     assert slot is not None
     outcome: dict[str, object] = {}
@@ -63,7 +67,10 @@ def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool) -> tu
     started.wait()
     wait_until(lambda: _in_first_decode(thread, slot.llm), 60, "the worker inside the batch's first decode",
                interval_s=0.001)
-    slot.aborter.abort(cancel)
+    if stop is None:
+        slot.aborter.abort(cancel)
+    else:
+        stop(cancel)
     thread.join()
     return outcome, cancel
 
@@ -87,6 +94,38 @@ async def test_a_prompt_batch_is_never_aborted(qwen: EmbeddedBackend) -> None:
     outcome, cancel = _eval_in_thread(qwen, tokens, armed=False)
     assert "error" not in outcome and outcome["n_tokens"] == len(tokens)
     assert cancel.is_set()
+
+
+@pytest.mark.model
+async def test_a_generation_on_another_slot_stops_a_cancelled_prompt_batch(qwen: EmbeddedBackend) -> None:
+    """Every slot's jobs share one model thread: a generation about to start on another slot stops a superseded
+    job's prompt batch at once instead of waiting for it (that batch is not part of its prompt)."""
+    other = qwen.with_slot("tests-other")
+    await other.start()
+    assert other._slot is not None and other._slot is not qwen._slot
+
+    def superseded_then_preempted(cancel: threading.Event) -> None:
+        cancel.set()  # the job's request was cancelled (the refinement a keystroke superseded)
+        preempt_for(other._slot)  # type: ignore[arg-type]
+
+    outcome, _ = _eval_in_thread(qwen, _long_batch(qwen), armed=False, stop=superseded_then_preempted)
+    assert is_abort(outcome["error"])  # type: ignore[arg-type]
+    assert outcome["n_tokens"] == 0
+    stats = GenerationStats()
+    assert (await collect(qwen, GenerationRequest(FIM, max_tokens=3), stats)).strip()
+
+
+@pytest.mark.model
+async def test_a_generation_on_the_same_slot_lets_a_cancelled_prompt_batch_finish(qwen: EmbeddedBackend) -> None:
+    """On its own slot the superseded batch holds the prefix the next prompt shares: it runs to its end."""
+    tokens = _long_batch(qwen)
+
+    def superseded_then_preempted(cancel: threading.Event) -> None:
+        cancel.set()
+        preempt_for(qwen._slot)  # type: ignore[arg-type]
+
+    outcome, _ = _eval_in_thread(qwen, tokens, armed=False, stop=superseded_then_preempted)
+    assert "error" not in outcome and outcome["n_tokens"] == len(tokens)
 
 
 @pytest.mark.model

@@ -7,6 +7,7 @@ import contextlib
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,21 @@ async def test_prefill_warms_the_cache_and_a_generation_preempts_it(qwen: Embedd
     text = await collect(qwen, GenerationRequest(FIM, max_tokens=2), GenerationStats())
     assert text
     assert await warm < len(qwen.tokenize(other)) - 1  # preempted before the end
+
+
+@pytest.mark.model
+async def test_every_slot_runs_its_jobs_on_one_model_thread(qwen: EmbeddedBackend) -> None:
+    """llama.cpp computes with OpenMP, one thread team per calling thread: the draft and refine slots must not each
+    bring their own team (measured, it doubled every decode's time on 2 cores), so all jobs run on one thread."""
+    other = qwen.with_slot("tests-thread")
+    await other.start()
+    assert qwen._slot is not None and other._slot is not None and other._slot is not qwen._slot
+    loop = asyncio.get_running_loop()
+    idents = {await loop.run_in_executor(slot.executor, threading.get_ident) for slot in (qwen._slot, other._slot)}
+    assert len(idents) == 1
+    # Jobs of both slots still work one after the other.
+    for backend in (qwen, other):
+        assert (await collect(backend, GenerationRequest(FIM, max_tokens=3), GenerationStats())).strip()
 
 
 def test_common_prefix_length() -> None:
