@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from srag_lsp.completion.edit_distance import edit_distance
 from srag_lsp.completion.pinboard import Pinboard
+from srag_lsp.completion.policy import typing_a_name
 from srag_lsp.completion.prompting import Generator, build_model_prompt, windows
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.retrieval_port import RetrievalProvider, cursor_query
@@ -78,22 +79,47 @@ class CompletionEngine:
         self.pinboard.drop_paths(paths)
 
     async def warm(self, request: CompletionRequest) -> int:
-        """Prefill the prompts the next request at this place would use (draft, then the context-aware one).
+        """Prefill the prompts the next request at this place would use: the draft's, then the context-aware one.
 
         Off the keystroke path and the lowest priority: a generation preempts it, and what it evaluated stays in
-        the KV cache. Backends that cannot prefill evaluate nothing. Returns the prompt tokens evaluated.
+        the KV cache. At a place the document's context was not pinned for, retrieval runs first and pins it (the
+        place's board opens here), so that the first key finds the context-aware prompt cached and answers with it
+        (``_context_prompt_is_cheap``). Backends that cannot prefill evaluate nothing. Returns the prompt tokens
+        evaluated.
         """
         full, small = windows(request, self.settings)
-        jobs: list[tuple[Generator, LocalWindow, list[ContextChunk]]] = [(self.draft, small, [])]
-        pinned = self.pinboard.pinned(request.uri) if self.retrieves() else []
+        prompt = build_model_prompt(self.draft, request, small, [], self.repo_name)
+        total = await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
+                                                 max_tokens=self.settings.max_tokens)
+        if not self.retrieves():
+            return total
+        if not self.pinboard.at_place(request.uri, request.line):
+            await self._pin_for(request)
+        pinned = self.pinboard.pinned(request.uri)
         if pinned:
-            jobs.append((self.refine, full, pinned))
-        total = 0
-        for generator, window, chunks in jobs:
-            prompt = build_model_prompt(generator, request, window, chunks, self.repo_name)
-            total += await generator.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
-                                                     max_tokens=self.settings.max_tokens)
+            prompt = build_model_prompt(self.refine, request, full, pinned, self.repo_name)
+            total += await self.refine.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
+                                                       max_tokens=self.settings.max_tokens)
         return total
+
+    async def _pin_for(self, request: CompletionRequest) -> None:
+        """Retrieve for ``request``'s place and pin what a request there would pin (no generation)."""
+        trace = RequestTrace(request.id, request.uri, request.version, request.line, request.col, "warm-up",
+                             t0=request.arrived)
+        parts = RunParts(self.settings, self.draft, self.refine, self.pinboard, self.retrieval, self.repo_name,
+                         serial=self.serial(), retrieves=True)
+        run = Run(parts, request, trace, lambda s: None)
+        run.start_retrieval()
+        try:
+            while True:
+                event = await run.events.get()
+                if isinstance(event, ContextArrived):
+                    run.context_arrived(event)
+                elif isinstance(event, RetrievalEnded):
+                    break
+        finally:
+            for task in list(run.tasks):
+                task.cancel()
 
     async def run(self, request: CompletionRequest, emit: Callable[[Suggestion], None],
                   on_error: Callable[[str], None] | None = None) -> Outcome:
@@ -184,9 +210,10 @@ class CompletionEngine:
             trace.flags["skipped_draft"] = True
             run.decide("draft", False, "the context-aware prompt is cached")
             run.start_refinement()
-            if self.pinboard.frozen(run.request.uri, run.request.line, run.request.id):
-                # Typing on where the context is pinned and frozen: retrieval could add nothing to the prompt,
-                # and its CPU would slow the model on the same cores.
+            if self.pinboard.frozen(run.request.uri, run.request.line, run.request.id) \
+                    and not typing_a_name(run.window.line_prefix):
+                # Typing on where the context is pinned and frozen, and not into a name whose definition could join
+                # it (``Run.pin_typed_name``): retrieval could add nothing, and its CPU would slow the model.
                 retrieve = False
                 trace.flags["retrieval_skipped"] = "typing on in a place whose context is pinned"
         else:

@@ -103,6 +103,11 @@ class Pinboard:
             added.append(chunk)
         return added
 
+    def at_place(self, uri: str, line: int) -> bool:
+        """Whether the document's board was opened at (or near) ``line``: its pinned context belongs there."""
+        board = self._boards.get(uri)
+        return board is not None and _at_its_place(board, line)
+
     def frozen(self, uri: str, line: int, request_id: str) -> bool:
         """Whether a request here types on in a place whose board another request opened (it adds nothing)."""
         board = self._boards.get(uri)

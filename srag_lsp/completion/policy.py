@@ -65,6 +65,26 @@ def _partial(line_prefix: str) -> str:
     return match.group(0) if match else ""
 
 
+TYPED_NAME_CHARS = 2  # characters of a name typed before its definition is looked for (retrieval finds it then)
+
+
+def typing_a_name(line_prefix: str) -> bool:
+    """Whether the cursor stands at least ``TYPED_NAME_CHARS`` characters into an identifier."""
+    return len(_partial(line_prefix)) >= TYPED_NAME_CHARS
+
+
+def defines_typed_name(symbol: str, line_prefix: str) -> bool:
+    """Whether a chunk for ``symbol`` defines the name being typed (``TYPED_NAME_CHARS`` or more characters in) or a
+    name the cursor's line already uses: context that the line's start could not know of."""
+    name = _short(symbol)
+    if len(name) < TYPED_NAME_CHARS:
+        return False
+    partial = _partial(line_prefix)
+    if len(partial) >= TYPED_NAME_CHARS and name.startswith(partial):
+        return True
+    return name in identifiers(line_prefix)
+
+
 def worth_refining(*, line_prefix: str, draft: str, context_symbols: Iterable[str], buffer_text: str,
                    unknown_in_draft: Sequence[str]) -> Verdict:
     """Whether a refinement with this context can change the suggestion for the better."""

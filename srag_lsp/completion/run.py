@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
-from srag_lsp.completion.policy import Verdict, as_written, judge_refinement, new_identifiers, worth_refining
+from srag_lsp.completion.policy import (
+    Verdict,
+    as_written,
+    defines_typed_name,
+    judge_refinement,
+    new_identifiers,
+    worth_refining,
+)
 from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
 from srag_lsp.completion.prompting import Generator, build_model_prompt, windows
 from srag_lsp.completion.request import CompletionRequest, Suggestion
@@ -258,6 +265,19 @@ class Run:
         self.trace.sources[event.update.source] = round(self.trace.ms(), 2)
         self.trace.mark("retrieval_first")
         self.pin(event.update.chunks)
+        self.pin_typed_name(event.update.chunks)
+
+    def pin_typed_name(self, chunks: Sequence[ContextChunk]) -> None:
+        """Context follows the name being typed: a chunk that defines it (or a name the line uses) joins the place's
+        context even when the board is frozen, because the line's start, where the board opened, could not know it.
+        One per update, so the prompt grows by one chunk at a time."""
+        typed = self.window.line_prefix
+        fresh = [c for c in chunks if c.id not in self.context and defines_typed_name(c.symbol, typed)]
+        if not fresh:
+            return
+        added = self.pin(fresh, limit=1, force=True)
+        if added:
+            self.trace.flags["pinned_for_typed_name"] = [c.symbol for c in added]
 
     # ---- the streaming strategy's transitions ------------------------------------------------------
     def start_draft(self) -> None:

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 Key = tuple[str, int, int, int]
 CACHE_SIZE = 256
 WARM_SHARE = 0.5  # a request that evaluated at most this share of its prompt ran on a warm KV cache
+# A client without streaming sees only the answer to its request, and the next key cancels that request: while the
+# user types, it is answered by this share of the typing interval with the text so far (a first line is rarely
+# whole within one interval on a CPU), instead of waiting for the first line until the next key takes it away.
+PLAIN_ANSWER_SHARE = 0.6
 
 
 @dataclass(slots=True)
@@ -88,8 +92,12 @@ class CompletionService:
         return self._engines.engine
 
     # ---- public API for the LSP handlers -----------------------------------------------------------
-    async def suggest(self, request: CompletionRequest, wait_ms: int) -> str | None:
-        """Best suggestion text for the request within ``wait_ms`` (the engine keeps streaming after)."""
+    async def suggest(self, request: CompletionRequest, wait_ms: int, *, streaming: bool = True) -> str | None:
+        """Best suggestion text for the request within ``wait_ms`` (the engine keeps streaming after).
+
+        ``streaming``: the client also sees every update (``srag/suggestion``). A client that does not is answered
+        sooner while the user types (``PLAIN_ANSWER_SHARE`` of the typing interval), with the text so far.
+        """
         self.warmer.cancel()
         key: Key = (request.uri, request.version, request.line, request.col)
         cached = self.cache.get(key)
@@ -114,6 +122,8 @@ class CompletionService:
         if flight is None or flight.key != key:
             self.supersede(request.uri)
             flight = self._start(request, key)
+        if not streaming:
+            wait_ms = self._plain_wait_ms(request.uri, wait_ms)
         try:
             try:
                 await asyncio.wait_for(asyncio.shield(flight.useful.wait()), wait_ms / 1000.0)
@@ -164,6 +174,15 @@ class CompletionService:
         if self.inflight.get(request.uri) is None:
             self.warmer.schedule(request)
 
+    def cursor_rested(self, request: CompletionRequest) -> None:
+        """The editor says the cursor rests at ``request``'s place (``srag/cursor``): a generation for another place
+        of the document is stale now; warm the prompts here when the user idles."""
+        flight = self.inflight.get(request.uri)
+        if flight is not None and (flight.view.line, flight.view.col) != (request.line, request.col):
+            self.supersede(request.uri)
+        if self.inflight.get(request.uri) is None:
+            self.warmer.schedule(request)
+
     def supersede(self, uri: str) -> None:
         """A newer edit, a cursor move or a cancel: stop the document's in-flight generation."""
         flight = self.inflight.pop(uri, None)
@@ -191,6 +210,11 @@ class CompletionService:
                 await task
 
     # ---- internals ---------------------------------------------------------------------------------
+    def _plain_wait_ms(self, uri: str, wait_ms: int) -> float:
+        """How long a client without streaming waits for a first line: less than a key while the user types."""
+        interval = self.debounce.interval_ms.get(uri)
+        return wait_ms if interval is None else min(float(wait_ms), PLAIN_ANSWER_SHARE * interval)
+
     async def _wait_for_model(self, request: CompletionRequest) -> bool:
         """A request right after start-up waits for the model to load (bounded by ``modelWaitMs``)."""
         if self._engine() is None:

@@ -277,4 +277,6 @@ class Runtime:
             out.update(backend=draft.info.backend, model=draft.info.model, refine_model=refine.info.model)
         if self.backend_error:
             out["backend_error"] = self.backend_error
+        warmer = self.service.warmer
+        out["warm_ups"] = {"runs": warmer.runs, "prompt_tokens": warmer.warmed_tokens}
         return out

@@ -362,6 +362,25 @@ local function run()
   check('srag/stats counts the shown, accepted and dismissed suggestions',
     (a.shown or 0) >= 2 and (a.accepted or 0) >= 1 and (a.dismissed or 0) >= 1
       and (a.accepted_chars or 0) >= #text and type(a.by_stage) == 'table' and type(a.by_model) == 'table', a)
+
+  -- 6. In normal mode the cursor jumps and rests: the plugin says where (srag/cursor) and the daemon warms there.
+  wait(function()
+    return vim.api.nvim_get_mode().mode == 'n'
+  end, 'normal mode', 10000)
+  local rest = require('srag.rest')
+  local sent = rest.sent
+  local runs = (ask(client, 'srag/status', buf).warm_ups or {}).runs or 0
+  note('keys: none; the cursor jumps to line 5 and rests (srag/cursor sent %d times so far)', sent)
+  vim.api.nvim_win_set_cursor(0, { 5, 4 })
+  wait(function()
+    return rest.sent > sent
+  end, 'srag/cursor after the cursor rested', 10000)
+  local warmed = wait(function()
+    local w = ask(client, 'srag/status', buf).warm_ups or {}
+    return (w.runs or 0) > runs and w
+  end, 'a warm-up where the cursor rests', 120000)
+  check('a resting cursor in normal mode is sent as srag/cursor and the daemon warms there',
+    rest.sent > sent and warmed.prompt_tokens > 0, warmed)
 end
 
 local co = coroutine.create(function()

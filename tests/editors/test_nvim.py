@@ -115,6 +115,7 @@ def test_ghost_text_streams_is_accepted_and_goes_stale(tmp_path: Path) -> None:
         "a keystroke that does not match drops the shown text at once",
         "notifications for the old version are never drawn",
         "srag/stats counts the shown, accepted and dismissed suggestions",
+        "a resting cursor in normal mode is sent as srag/cursor and the daemon warms there",
     ):
         assert required in names, transcript
     acceptance = tmp_path / "cache" / "traces" / "acceptance.jsonl"

@@ -2,11 +2,14 @@
 
 import type * as vscode from "vscode";
 import type { SragClient } from "./client";
+import type { CursorRest } from "./cursorRest";
 import type { StreamingInlineProvider } from "./inline";
 import type { SuggestionParams } from "./suggestions";
 
 export interface SragApi {
   provider: StreamingInlineProvider;
+  /** Sends `srag/cursor` when the cursor rests (its `sent` count is for the self-test). */
+  cursorRest: CursorRest;
   client(): SragClient | undefined;
   ready(): Promise<void>;
   drawn: SuggestionParams[];

@@ -11,6 +11,7 @@ import { State, WorkDoneProgress, WorkDoneProgressCreateRequest, type WorkDonePr
   type WorkDoneProgressReport } from "vscode-languageclient/node";
 import { createClient, type SragClient } from "./client";
 import { serverSettings } from "./config";
+import { CursorRest } from "./cursorRest";
 import { ACCEPTED_COMMAND, StreamingInlineProvider } from "./inline";
 import type { SragApi } from "./api";
 import { runSelfTest } from "./selftest";
@@ -26,6 +27,7 @@ const SUGGESTION = "srag/suggestion";
 class Extension implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel("srag-lsp", { log: true });
   readonly provider: StreamingInlineProvider;
+  readonly cursorRest: CursorRest;
   readonly drawn: SuggestionParams[] = [];
   readonly retriggers: SuggestionParams[] = [];
   readonly received: ((s: SuggestionParams) => void)[] = [];
@@ -57,6 +59,12 @@ class Extension implements vscode.Disposable {
         log: (message) => this.output.debug(message),
       },
     );
+    this.cursorRest = new CursorRest((method, params) => {
+      const c = this.client;
+      if (c !== undefined && c.isRunning()) {
+        void c.sendNotification(method, params).catch(() => undefined);
+      }
+    }, () => this.state.enabled);
     this.item.command = "srag.showOutput";
     this.render();
     this.item.show();
@@ -64,6 +72,7 @@ class Extension implements vscode.Disposable {
       this.output,
       this.item,
       this.provider,
+      this.cursorRest,
       vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, this.provider),
       vscode.commands.registerCommand(ACCEPTED_COMMAND, (id: string) => this.provider.feedback.didAcceptWhole(id)),
       vscode.commands.registerCommand("srag.acceptAfterRedraw", () => this.provider.acceptAfterRedraw()),
@@ -399,6 +408,7 @@ export function activate(context: vscode.ExtensionContext): SragApi {
   void ext.start();
   const api: SragApi = {
     provider: ext.provider,
+    cursorRest: ext.cursorRest,
     client: () => ext.current(),
     ready: () => ext.ready(),
     drawn: ext.drawn,

@@ -177,6 +177,7 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
     result.documentText = doc.getText();
     await vscode.commands.executeCommand("workbench.action.files.revert");
     await partialAccept(api, editor, line, typed, received, sent, check, result);
+    await restingCursor(api, editor, check, result);
     await commands(api, check, result);
   } catch (err) {
     check("no exception", false, err instanceof Error ? `${err.message}\n${err.stack ?? ""}` : String(err));
@@ -187,6 +188,29 @@ export async function runSelfTest(api: SragApi, resultFile: string): Promise<voi
 }
 
 type CheckFn = (name: string, ok: boolean, detail?: string) => boolean;
+
+/** The cursor jumps to another line and rests: `srag/cursor` goes out and the daemon warms the prompts there. */
+async function restingCursor(api: SragApi, editor: vscode.TextEditor, check: CheckFn,
+  result: Record<string, unknown>): Promise<void> {
+  const client = api.client()!;
+  const warmUps = async (): Promise<number> => {
+    const status = await client.sendRequest<Record<string, unknown>>("srag/status", {});
+    return (status.warm_ups as { runs?: number } | undefined)?.runs ?? 0;
+  };
+  const before = await warmUps();
+  const sent = api.cursorRest.sent;
+  const target = new vscode.Position(0, 0);
+  editor.selection = new vscode.Selection(target, target);
+  const told = await until(() => (api.cursorRest.sent > sent ? true : undefined), 10_000);
+  let runs = before;
+  for (let waited = 0; runs <= before && waited < 120_000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    runs = await warmUps();
+  }
+  result.warmUps = { before, after: runs };
+  check("a resting cursor is sent as srag/cursor and the daemon warms there", told === true && runs > before,
+    JSON.stringify(result.warmUps));
+}
 
 /** The extension's commands, as a person runs them from the command palette after the first suggestion. */
 async function commands(api: SragApi, check: CheckFn, result: Record<string, unknown>): Promise<void> {

@@ -22,7 +22,7 @@ async def suggestion_text(ls: SragServer, uri: str, position: types.Position) ->
     request = completion_request(ls, uri, position)
     if request is None or ls.runtime is None:
         return None
-    return await ls.runtime.service.suggest(request, ls.settings.inline_wait_ms)
+    return await ls.runtime.service.suggest(request, ls.settings.inline_wait_ms, streaming=ls.settings.streaming)
 
 
 async def inline_completion(ls: SragServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:

@@ -1,10 +1,11 @@
-"""Documents: open, change, save, close. Buffers go to retrieval and the index worker; an edit supersedes the
-document's running completion (unless the user typed what it wrote) and warms the place it left the cursor."""
+"""Documents: open, change, save, close, and where the cursor rests. Buffers go to retrieval and the index worker;
+an edit supersedes the document's running completion (unless the user typed what it wrote) and warms the place it
+left the cursor; ``srag/cursor`` (sent by the editors when the cursor rests) warms the place it names."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from srag_lsp.lsp.srag_server import SragServer
 
 log = logging.getLogger(__name__)
+
+CURSOR_NOTIFICATION = "srag/cursor"  # params: {textDocument: {uri}, position: {line, character}}
 
 
 def single_insertion(params: types.DidChangeTextDocumentParams
@@ -67,8 +70,31 @@ def did_close(ls: SragServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.runtime.buffer_closed(params.text_document.uri)
 
 
+def _field(value: Any, name: str) -> Any:
+    """A field of custom params: pygls hands them over as nested namedtuples; tests may pass dicts."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def cursor_rested(ls: SragServer, params: Any = None) -> None:
+    """``srag/cursor``: the cursor rests at a place (a jump, a file opened, a new line) before any key: warm both
+    stages' prompts there while the user reads (``CompletionService.cursor_rested``). Bad params are ignored."""
+    runtime = ls.runtime
+    if runtime is None:
+        return
+    uri = _field(_field(params, "textDocument"), "uri")
+    position = _field(params, "position")
+    line, character = _field(position, "line"), _field(position, "character")
+    if not isinstance(uri, str) or not isinstance(line, int) or not isinstance(character, int):
+        log.warning("srag/cursor needs {textDocument: {uri}, position: {line, character}}; got %r", params)
+        return
+    request = completion_request(ls, uri, types.Position(line=line, character=character))
+    if request is not None:
+        runtime.service.cursor_rested(request)
+
+
 def register(server: SragServer) -> None:
     server.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
     server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
     server.feature(types.TEXT_DOCUMENT_DID_SAVE)(did_save)
     server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)
+    server.feature(CURSOR_NOTIFICATION)(cursor_rested)

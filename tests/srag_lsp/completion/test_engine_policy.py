@@ -182,6 +182,48 @@ async def test_pinned_context_stays_put_while_the_user_types_and_grows_in_order_
     assert last.count("<|file_sep|>pricing.py") == 1  # one file, named once
 
 
+def _typed(chars: str, version: int) -> CompletionRequest:
+    req = request(CHECKOUT.replace("    discounted = ", "    discounted = " + chars), version=version)
+    req.col = 17 + len(chars)
+    return req
+
+
+@pytest.mark.parametrize(("chars", "joins"), [("ap", True), ("zz", False), ("a", False)])
+async def test_the_chunk_that_defines_the_name_being_typed_joins_the_frozen_context(chars: str, joins: bool) -> None:
+    """The place's board opened at the line's start with what retrieval knew then (an unrelated chunk). Two
+    characters into a name, the chunk that defines it joins the prompt although the board is frozen; a chunk
+    that defines no name the line types does not, nor does anything after one character."""
+    backend = scripted(["subtotal", "\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    eng = engine(backend, ScriptedContext([FakeUpdate("fts", 3.0, [UNRELATED])]))
+    await run(eng)
+    assert [c.id for c in eng.pinboard.pinned("file:///shop/checkout.py")] == ["util:slugify"]
+    eng.retrieval = ScriptedContext([FakeUpdate("symbol", 3.0, [UNRELATED, APPLY])])
+    _, outcome = await run(eng, _typed(chars, 2))
+    pinned = [c.id for c in eng.pinboard.pinned("file:///shop/checkout.py")]
+    flags = outcome.trace.flags  # type: ignore[attr-defined]
+    if joins:
+        assert pinned == ["util:slugify", "pricing:apply_discount"]  # appended after what was pinned
+        assert flags["pinned_for_typed_name"] == ["apply_discount"]
+        assert any("def apply_discount" in p for p in backend.prompts)  # a refinement with it ran
+    else:
+        assert pinned == ["util:slugify"] and "pinned_for_typed_name" not in flags
+
+
+async def test_typing_into_a_name_retrieves_again_where_the_context_is_pinned() -> None:
+    """Typing on where the context prompt is cached: retrieval is skipped after punctuation, but not two characters
+    into a name (its definition may be new to the prompt)."""
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
+    eng = engine(backend, context)
+    await run(eng)
+    backend.share = 0.95
+    context.cached_chunks = [APPLY]
+    await run(eng, _typed("(", 2))
+    assert context.streamed == 1
+    await run(eng, _typed("(su", 3))
+    assert context.streamed == 2
+
+
 async def test_typing_on_where_the_context_is_pinned_runs_no_retrieval() -> None:
     """A keystroke in a place whose context is pinned and frozen: retrieval could add nothing, so it is skipped."""
     backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(subtotal, coupon_percent)\n"])
@@ -269,3 +311,18 @@ async def test_a_draft_from_the_small_window_is_widened_and_judged_by_score() ->
     assert outcome.suggestion.text == wider
     refine = next(d for d in outcome.trace.flags["decisions"] if d["what"] == "refine")
     assert refine["yes"] and "the draft saw" in refine["reason"]
+
+
+async def test_a_warm_up_at_a_new_place_pins_its_context_and_prefills_both_prompts() -> None:
+    """Where the cursor rests (``srag/cursor``), the warm-up prefills the draft's prompt, then retrieves and pins
+    the place's context and prefills the context-aware prompt; at the same place again it retrieves nothing."""
+    backend = scripted(["subtotal\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
+    eng = engine(backend, context)
+    await eng.warm(request())
+    assert context.streamed == 1
+    assert [c.id for c in eng.pinboard.pinned("file:///shop/checkout.py")] == ["pricing:apply_discount"]
+    assert len(backend.prefilled) == 2
+    assert "pricing.py" not in backend.prefilled[0] and "def apply_discount" in backend.prefilled[1]
+    await eng.warm(request())
+    assert context.streamed == 1 and len(backend.prefilled) == 4

@@ -194,3 +194,50 @@ async def test_a_failing_model_is_said_once_per_kind_until_it_works_again() -> N
     failure[0] = "refused"
     await service.run_to_end(req("tttt", 8))
     assert len(said) == 3  # a failure after a success is news again
+
+
+async def test_a_plain_client_typing_gets_the_text_so_far_before_the_next_key() -> None:
+    """Scripted fake backend that never reaches the end of the line by itself: a client without streaming that
+    types every 200 ms is answered within the interval with what the model wrote so far, while a streaming client
+    (which sees every update anyway) is still answered with the first line."""
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    now = [0.0]
+    service.debounce = AdaptiveDebounce(lambda: 0, clock=lambda: now[0])
+    arrival = asyncio.create_task(service.suggest(req(), 60_000, streaming=False))
+    backend.step(1)
+    await wait_until_async(lambda: seen and seen[-1].text == "sum", 10, "the first piece")
+    assert not arrival.done()  # no typing interval yet (the user just arrived): it waits for a first line
+    now[0] += 0.2  # a key 200 ms later, not what the model wrote: a new generation
+    typed = asyncio.create_task(service.suggest(req("t", 2), 60_000, streaming=False))
+    assert await asyncio.wait_for(arrival, 10) == "sum"  # superseded: it answers with what it had
+    await wait_until_async(lambda: len(backend.prompts) == 2, 10, "the second generation")
+    backend.step(1)
+    assert await asyncio.wait_for(typed, 10) == "sum"  # within the interval, no first line yet
+    assert service.debounce.interval_ms["file:///t.py"] == 200.0
+
+    now[0] += 0.2
+    streaming = asyncio.create_task(service.suggest(req("to", 3), 60_000, streaming=True))
+    await wait_until_async(lambda: len(backend.prompts) == 3, 10, "the third generation")
+    backend.step(1)
+    await wait_until_async(lambda: seen and seen[-1].version == 3 and seen[-1].text == "sum", 10, "its first piece")
+    assert not streaming.done()
+    backend.step(3)
+    assert await asyncio.wait_for(streaming, 10) == "sum(prices)"
+
+
+async def test_a_cursor_resting_elsewhere_stops_the_old_place_and_warms_the_new_one() -> None:
+    """Scripted fake backend: a generation still runs for the place the user left; ``srag/cursor`` from another
+    place of the document supersedes it and warms the prompts where the cursor rests."""
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, _ = make(backend, warmup=True)
+    running = asyncio.create_task(service.suggest(req(), 50))
+    backend.step(1)
+    assert await running == "sum"
+    assert service.inflight  # still generating for the old place
+    elsewhere = CompletionRequest(uri="file:///t.py", path="t.py", text=TEXT, line=0, col=4, version=1,
+                                  language="python")
+    service.cursor_rested(elsewhere)
+    assert not service.inflight
+    await wait_until_async(lambda: backend.prefilled, 10, "a warm-up where the cursor rests")
+    assert backend.cancelled == 1

@@ -134,6 +134,29 @@ async def test_incremental_edit_then_completion_and_plain_completion(workspace: 
         await stop_client(client)
 
 
+@pytest.mark.model
+async def test_a_resting_cursor_warms_the_prompts_there(workspace: Path, cache_dir: Path) -> None:
+    """``srag/cursor`` (the editors send it when the cursor rests outside insert mode) makes the daemon prefill
+    the prompts at that place; params it cannot read are ignored and the daemon keeps serving."""
+    client, _, _ = await start_client(workspace, server_env(cache_dir))
+    try:
+        await wait_ready(client)
+        uri = open_doc(client, workspace / "shapes.py", SAMPLE)
+        client.protocol.notify("srag/cursor", {"textDocument": {"uri": uri}, "position": {"line": 99}})
+        client.protocol.notify("srag/cursor", {"textDocument": {"uri": uri},
+                                               "position": {"line": CURSOR[0], "character": CURSOR[1]}})
+
+        async def warmed() -> bool:
+            status = as_dict(await client.protocol.send_request_async("srag/status", {}))
+            return status["warm_ups"]["runs"] >= 1 and status["warm_ups"]["prompt_tokens"] > 0
+
+        await wait_until_async(warmed, 120, "a warm-up where the cursor rests", interval_s=0.2)
+        result = await client.text_document_inline_completion_async(inline_params(uri, *CURSOR))
+        assert result is not None
+    finally:
+        await stop_client(client)
+
+
 # Twenty lines of a list being counted: the model goes on counting for far more than a first line, so it is still
 # writing when the edit right after the first answer comes.
 COUNTED = 20

@@ -78,6 +78,7 @@ function M.setup(opts)
       if client and client.name == o.name then
         keep_our_renderer(client, ev.buf)
         suggestion.attach(ev.buf)
+        require('srag.rest').attach(ev.buf)
       end
     end,
   })
@@ -87,6 +88,7 @@ function M.setup(opts)
       local client = vim.lsp.get_client_by_id(ev.data.client_id)
       if client and client.name == o.name then
         suggestion.detach(ev.buf)
+        require('srag.rest').detach(ev.buf)
       end
     end,
   })
