@@ -4,7 +4,9 @@ Each column is one editor set-up on its defaults, typing the same lines of packa
 - `srag`: editors/nvim on its defaults (streaming ghost text from srag-lsp, embedded default model);
 - `srag-plain`: the same daemon through a plain LSP client (no streaming: only `inlineCompletion` answers drawn);
 - `llama.vim`: the unmodified llama.vim plugin (only its endpoint set) against a real `llama-server` serving the
-  same GGUF on the same cores, with the flags of llama.cpp's `--fim-qwen-1.5b-default` preset.
+  same GGUF on the same cores, with the flags of llama.cpp's `--fim-qwen-1.5b-default` preset;
+- `srag:LABEL` (`--compare LABEL:draftPrefixLines=6`): the `srag` column with editor settings changed, beside the
+  defaults in the same run (the only way a setting differs from its default here).
 
 For each line, as a person types it: the cursor arrives at the line (cleared to its indentation, insert mode at its
 end); the user rests `--rest-ms`, then types the line at `--cadence-ms` a key, up to its last quarter (at least 4
@@ -14,6 +16,7 @@ it right (the rest of the real line starts with its first line), and how long af
 
     .venv/bin/python -m benchmarks.bench_editor [--packages rich==13.9.4 starlette==0.41.3] [--lines 6]
         [--rest-ms 0 1000] [--cadence-ms 120 200] [--columns srag,srag-plain,llama.vim] [--llama-vim PATH]
+        [--compare LABEL:key=value[,key=value] ...]
 
 Prints a table; writes benchmarks/results/editor.json and editor.png (per key index 1..16, the share on screen
 and the share right, per column).
@@ -91,8 +94,28 @@ def build_index(workspace: Path, cache: Path) -> None:
                    stdout=subprocess.DEVNULL)
 
 
+def parse_compare(specs: list[str]) -> dict[str, dict[str, Any]]:
+    """``LABEL:key=value[,key=value]`` -> {"srag:LABEL": {key: value}}: the srag column with settings changed, to
+    compare with the defaults in the same run (values are JSON: numbers, true/false, or text)."""
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        label, _, assignments = spec.partition(":")
+        settings: dict[str, Any] = {}
+        for item in assignments.split(","):
+            key, sep, raw = item.partition("=")
+            if not label or not sep or not key:
+                raise ValueError(f"--compare {spec!r}: expected LABEL:key=value[,key=value]")
+            try:
+                settings[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                settings[key] = raw
+        out[f"srag:{label}"] = settings
+    return out
+
+
 def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int, cadence_ms: int, run_dir: Path,
-               seed_cache: Path, llama_vim: Path | None, server_binary: Path | None) -> dict[str, Any]:
+               seed_cache: Path, llama_vim: Path | None, server_binary: Path | None,
+               settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """One Neovim session typing every line in one column; returns the driver's record."""
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -104,7 +127,8 @@ def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int
     env["SRAG_CACHE_DIR"] = str(cache)
     plan: dict[str, Any] = {
         "column": column, "rest_ms": rest_ms, "cadence_ms": cadence_ms, "look_ms": LOOK_MS,
-        "ready_timeout_ms": 300_000, "result": str(run_dir / "result.json"), "ghost": GHOST[column],
+        "ready_timeout_ms": 300_000, "result": str(run_dir / "result.json"),
+        "ghost": GHOST[column.split(":", 1)[0]], "settings": settings or {},
         "cases": [{"file": str(workspace / c.file), "line": c.line, "indent": c.indent, "body": c.body,
                    "typed": typed_chars(c.body)} for c in cases],
         "plugin": str(PLUGIN), "extra_pids": [],
@@ -282,11 +306,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "srag-bench-editor")
     parser.add_argument("--name", default="editor", help="results file name (benchmarks/results/NAME.json/.png)")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL:key=value",
+                        help="an srag column with settings changed (editor setting names), beside the defaults")
     args = parser.parse_args(argv)
     columns = [c for c in args.columns.split(",") if c]
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
         parser.error(f"unknown column(s) {unknown}; known: {', '.join(COLUMNS)}")
+    try:
+        compared = parse_compare(args.compare)
+    except ValueError as exc:
+        parser.error(str(exc))
+    columns += list(compared)
     if "llama.vim" in columns and not (args.llama_vim / "autoload" / "llama.vim").exists():
         print(f"llama.vim not found at {args.llama_vim}: get it from {LLAMA_VIM_SOURCE}. Running srag alone.",
               file=sys.stderr)
@@ -310,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             for column in columns:
                 print(f"{condition_label(rest, cadence)}: {column}, {len(cases)} lines...", file=sys.stderr)
                 record = run_column(column, workspace, cases, rest, cadence,
-                                    args.work / "runs" / f"{column}-{rest}-{cadence}", seed_cache,
-                                    args.llama_vim, server_binary)
+                                    args.work / "runs" / f"{column.replace(':', '-')}-{rest}-{cadence}", seed_cache,
+                                    args.llama_vim, server_binary, compared.get(column))
                 records[column].append({"rest_ms": rest, "cadence_ms": cadence, **record})
                 results[column].append({"rest_ms": rest, "cadence_ms": cadence, **summarize(record, cases, cadence)})
     load["end"] = os.getloadavg()
@@ -322,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "llama_server": {"flags": [*PRESET_FLAGS, "-t", "<cores>", "-tb", "<cores>"],
                          "binary": str(server_binary) if server_binary else None},
         "llama_vim": {"path": str(args.llama_vim), "settings": "defaults; endpoint_fim set to the local server"},
+        "compared_settings": compared,
         "results": results, "load_average": load, "cases": [c.to_json() for c in cases],
     }
     print_table(report)

@@ -228,6 +228,9 @@ local function setup_plugin()
   end
   vim.opt.runtimepath:append(plan.plugin)
   local opts = {}
+  if next(plan.settings or {}) ~= nil then
+    opts.settings = plan.settings -- a compared column: these settings instead of the defaults
+  end
   if plan.column == 'srag-plain' then
     -- a plain LSP client: no streaming; only the inlineCompletion answers are drawn
     opts.lsp = { init_options = { streaming = false }, handlers = { ['srag/suggestion'] = function() end } }

@@ -204,18 +204,18 @@ class CompletionEngine:
             trace.flags["cache_hit"] = True
             run.pin(cached)
         run.sync_context()
-        retrieve = True
+        request = run.request
+        # Typing on where the context is pinned and frozen, and not into a name whose definition could join it
+        # (``Run.pin_typed_name``): retrieval could add nothing, and its CPU would slow the model on the same cores.
+        retrieve = not (self.pinboard.frozen(request.uri, request.line, request.id)
+                        and not typing_a_name(run.window.line_prefix))
+        if not retrieve:
+            trace.flags["retrieval_skipped"] = "typing on in a place whose context is pinned"
         if run.context and self._context_prompt_is_cheap(run):
             # The model already holds most of the context-aware prompt: answer with it, no draft needed.
             trace.flags["skipped_draft"] = True
             run.decide("draft", False, "the context-aware prompt is cached")
             run.start_refinement()
-            if self.pinboard.frozen(run.request.uri, run.request.line, run.request.id) \
-                    and not typing_a_name(run.window.line_prefix):
-                # Typing on where the context is pinned and frozen, and not into a name whose definition could join
-                # it (``Run.pin_typed_name``): retrieval could add nothing, and its CPU would slow the model.
-                retrieve = False
-                trace.flags["retrieval_skipped"] = "typing on in a place whose context is pinned"
         else:
             run.start_draft()
         if retrieve:

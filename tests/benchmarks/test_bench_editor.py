@@ -24,6 +24,13 @@ def test_how_much_of_a_line_is_typed() -> None:
     assert bench_editor.typed_chars("x" * 12) == 8  # at least 4 characters are left for the final look
 
 
+def test_a_compared_column_names_its_settings() -> None:
+    assert bench_editor.parse_compare(["d6:draftPrefixLines=6,strategy=local"]) == {
+        "srag:d6": {"draftPrefixLines": 6, "strategy": "local"}}
+    with pytest.raises(ValueError, match="LABEL:key=value"):
+        bench_editor.parse_compare(["draftPrefixLines=6"])
+
+
 @pytest.mark.model
 @pytest.mark.e2e
 @pytest.mark.timeout(2400)
