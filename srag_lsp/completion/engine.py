@@ -207,8 +207,8 @@ class CompletionEngine:
         request = run.request
         # Typing on where the context is pinned and frozen, and not into a name whose definition could join it
         # (``Run.pin_typed_name``): retrieval could add nothing, and its CPU would slow the model on the same cores.
-        retrieve = not (self.pinboard.frozen(request.uri, request.line, request.id)
-                        and not typing_a_name(run.window.line_prefix))
+        frozen = self.pinboard.frozen(request.uri, request.line, request.id)
+        retrieve = not (frozen and not typing_a_name(run.window.line_prefix))
         if not retrieve:
             trace.flags["retrieval_skipped"] = "typing on in a place whose context is pinned"
         if run.context and self._context_prompt_is_cheap(run):
@@ -218,7 +218,10 @@ class CompletionEngine:
             run.start_refinement()
         else:
             run.start_draft()
-        if retrieve:
+        if retrieve and frozen and run.draft_task is not None:
+            run.retrieve_after_draft()  # only a chunk for the name being typed can join: the draft goes first
+            trace.flags["retrieval_after_draft"] = True
+        elif retrieve:
             run.start_retrieval()
         while run.busy() or not run.events.empty():
             run.handle(await run.events.get())

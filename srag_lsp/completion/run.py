@@ -98,6 +98,7 @@ class Run:
         self.refine_n = 0
         self.refine_text = ""
         self.retrieval_running = False
+        self.retrieval_waits_for_draft = False  # start retrieval once the draft shows text (``retrieve_after_draft``)
         self.context: dict[str, ContextChunk] = {}  # the chunks pinned to the document, by id
         self.used_ids: frozenset[str] = frozenset()
         self.unknown_in_draft: list[str] = []
@@ -221,6 +222,18 @@ class Run:
             log.warning("retrieval failed: %s", exc)
         await self.events.put(RetrievalEnded())
 
+    def retrieve_after_draft(self) -> None:
+        """Retrieve once the draft has shown text (or ended). For a key typed on into a name at a place whose context
+        is pinned: its retrieval can only add a chunk for that name, which a refinement uses after the draft's first
+        line anyway, and run at once it takes CPU from the draft's prompt on the same cores."""
+        self.retrieval_waits_for_draft = True
+        self.retrieval_running = True  # pending: the run is not over before it ran
+
+    def _draft_moved(self, event: Generated) -> None:
+        if self.retrieval_waits_for_draft and (event.done or event.text.strip()):
+            self.retrieval_waits_for_draft = False
+            self.spawn(self.consume_retrieval())
+
     def start_retrieval(self) -> None:
         self.retrieval_running = True
         self.spawn(self.consume_retrieval())
@@ -292,6 +305,7 @@ class Run:
         match event:
             case Generated(stage="draft"):
                 self.on_draft(event)
+                self._draft_moved(event)
                 self.consider_refining()
             case Generated(stage="refined"):
                 self.on_refined(event.n, event.text, event.done)
@@ -377,6 +391,9 @@ class Run:
     def start_refinement(self) -> None:
         if self.draft_task is not None and not self.draft_task.done() and self.parts.serial:
             self.draft_task.cancel()
+        if self.retrieval_waits_for_draft:  # the draft will not show more: what waited for it runs now
+            self.retrieval_waits_for_draft = False
+            self.spawn(self.consume_retrieval())
         if self.refine_task is not None and not self.refine_task.done():
             self.refine_task.cancel()
         self.used_ids = frozenset(self.context)

@@ -326,3 +326,26 @@ async def test_a_warm_up_at_a_new_place_pins_its_context_and_prefills_both_promp
     assert "pricing.py" not in backend.prefilled[0] and "def apply_discount" in backend.prefilled[1]
     await eng.warm(request())
     assert context.streamed == 1 and len(backend.prefilled) == 4
+
+
+async def test_typing_into_a_name_at_a_pinned_place_retrieves_once_the_draft_shows_text() -> None:
+    """Scripted backend, stepped by the test: at a place whose context is pinned, a key typed into a name retrieves
+    only after the draft has shown text (the draft's prompt gets the cores first), and the chunk it finds for the
+    name still joins the context."""
+    backend = scripted(["subtotal", "\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    eng = engine(backend, ScriptedContext([FakeUpdate("fts", 3.0, [UNRELATED])]))
+    await run(eng)
+    stepped = scripted(["ply", "_discount(", "subtotal)\n"], ["apply_discount(subtotal, coupon_percent)\n"],
+                       stepping=True)
+    eng.draft = eng.refine = Generator(stepped, "qwen")
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [UNRELATED, APPLY])])
+    eng.retrieval = context
+    task = asyncio.create_task(run(eng, _typed("ap", 2)))
+    await wait_until_async(lambda: len(stepped.prompts) == 1, 10, "the draft's generation")
+    assert context.streamed == 0  # nothing shown yet: retrieval waits
+    stepped.step(1)
+    await wait_until_async(lambda: context.streamed == 1, 10, "retrieval after the draft's first text")
+    stepped.step(10)
+    _, outcome = await asyncio.wait_for(task, 10)
+    assert outcome.trace.flags["retrieval_after_draft"] is True  # type: ignore[attr-defined]
+    assert "pricing:apply_discount" in [c.id for c in eng.pinboard.pinned("file:///shop/checkout.py")]
