@@ -12,6 +12,7 @@ our own log callback.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import io
@@ -120,6 +121,24 @@ def prefill_locked(slot: Slot, tokens: list[int], prompt: str, cancel: threading
         llm.eval(pending[i : i + batch])
     slot.held_prompt = prompt
     return prefix
+
+
+def _close_all() -> None:
+    """At exit, free every loaded model while llama-cpp-python is still whole.
+
+    Left to the interpreter's teardown, each ``Llama.__del__`` finds the library's functions already gone and prints
+    a traceback. This runs after the model thread has been joined (``concurrent.futures`` joins its workers before
+    ``atexit`` handlers run), so no job uses a model it frees.
+    """
+    with _registry_lock:
+        slots = list(_registry.values())
+        _registry.clear()
+    for slot in slots:
+        with contextlib.suppress(Exception):
+            slot.llm.close()
+
+
+atexit.register(_close_all)
 
 
 def _install_log_callback() -> None:
