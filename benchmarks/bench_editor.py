@@ -250,6 +250,8 @@ def by_condition(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str
 def print_table(report: dict[str, Any]) -> None:
     print(f"\neditor benchmark: real Neovim {report['nvim']}, {report['lines']} lines of "
           f"{', '.join(report['packages'])}, {report['model']}, default settings of every plugin")
+    for column, changed in report.get("compared_settings", {}).items():
+        print(f"  {column}: NOT the defaults, the srag column with {json.dumps(changed)}")
     for condition, columns in by_condition(report["results"]).items():
         names = list(columns)
         print(f"\n{condition}")

@@ -40,6 +40,7 @@ function M.moved(bufnr)
   end))
 end
 
+--- The client detached (LspDetach, which also comes when the buffer is wiped out): stop reporting.
 function M.detach(bufnr)
   local timer = timers[bufnr]
   if timer then
@@ -47,9 +48,10 @@ function M.detach(bufnr)
     timer:close()
     timers[bufnr] = nil
   end
+  pcall(vim.api.nvim_del_augroup_by_name, 'srag.rest.' .. bufnr)
 end
 
---- Buffer-local autocommands (called when the client attaches).
+--- Buffer-local autocommands (called when the client attaches; init.lua detaches on LspDetach).
 function M.attach(bufnr)
   local group = vim.api.nvim_create_augroup('srag.rest.' .. bufnr, { clear = true })
   vim.api.nvim_create_autocmd({ 'CursorMoved', 'BufEnter' }, {
@@ -57,14 +59,6 @@ function M.attach(bufnr)
     buffer = bufnr,
     callback = function(ev)
       M.moved(ev.buf)
-    end,
-  })
-  vim.api.nvim_create_autocmd('BufWipeout', {
-    group = group,
-    buffer = bufnr,
-    callback = function(ev)
-      M.detach(ev.buf)
-      pcall(vim.api.nvim_del_augroup_by_id, group)
     end,
   })
   if bufnr == vim.api.nvim_get_current_buf() then
