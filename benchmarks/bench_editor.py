@@ -5,6 +5,8 @@ Each column is one editor set-up on its defaults, typing the same lines of packa
 - `srag-plain`: the same daemon through a plain LSP client (no streaming: only `inlineCompletion` answers drawn);
 - `llama.vim`: the unmodified llama.vim plugin (only its endpoint set) against a real `llama-server` serving the
   same GGUF on the same cores, with the flags of llama.cpp's `--fim-qwen-1.5b-default` preset;
+- `srag-llama-server`: the `srag` column with backend `llama-server`, against its own fresh llama-server started
+  exactly as llama.vim's (our engine and llama.vim on the same server; a setting compared, not the default);
 - `srag:LABEL` (`--compare LABEL:draftPrefixLines=6`): the `srag` column with editor settings changed, beside the
   defaults in the same run (the only way a setting differs from its default here).
 
@@ -47,11 +49,13 @@ PLUGIN = REPO / "editors" / "nvim"
 DEFAULT_PACKAGES = ["rich==13.9.4", "starlette==0.41.3"]  # never in a tuning loop here
 DEFAULT_LLAMA_VIM = REPO.parent / "shared" / "peers" / "llama.vim"
 LLAMA_VIM_SOURCE = "https://github.com/ggml-org/llama.vim (MIT); pass its folder with --llama-vim PATH"
-COLUMNS = ("srag", "srag-plain", "llama.vim")
+COLUMNS = ("srag", "srag-plain", "llama.vim", "srag-llama-server")
+SERVED = ("llama.vim", "srag-llama-server")  # the columns that run against their own llama-server
 GHOST = {  # where each plugin draws its ghost text: extmark namespace and highlight group of the suggestion
     "srag": {"namespace": "srag.ghost"},
     "srag-plain": {"namespace": "srag.ghost"},
     "llama.vim": {"namespace": "vt_fim"},
+    "srag-llama-server": {"namespace": "srag.ghost"},
 }
 LOOK_MS = 3000  # after the last key, the user waits this long and looks
 FIRST_KEYS = 16
@@ -139,6 +143,10 @@ def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int
         # a fresh server per session: its prompt cache must not carry over from another column or condition
         server = LlamaServer(server_binary, model_file(), log_path=run_dir / "llama-server.log").start()
         plan.update(plugin=str(llama_vim), llama_endpoint=f"{server.url}/infill", extra_pids=[server.pid])
+    elif column == "srag-llama-server":
+        assert server_binary is not None
+        server = LlamaServer(server_binary, model_file(), log_path=run_dir / "llama-server.log").start()
+        plan.update(settings={"backend": "llama-server", "llamaServerUrl": server.url}, extra_pids=[server.pid])
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan))
     env["EDITOR_BENCH_PLAN"] = str(plan_path)
@@ -328,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print("llama.vim sends its requests with curl, which is not installed (Debian: apt-get install curl). "
               "Running srag alone.", file=sys.stderr)
         columns.remove("llama.vim")
-    server_binary = build() if "llama.vim" in columns else None
+    server_binary = build() if set(columns) & set(SERVED) else None
     args.work.mkdir(parents=True, exist_ok=True)
     workspace, cases = prepare(args.work, args.packages, args.lines, args.seed)
     seed_cache = args.work / "seed-cache"
@@ -355,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         "llama_server": {"flags": [*PRESET_FLAGS, "-t", "<cores>", "-tb", "<cores>"],
                          "binary": str(server_binary) if server_binary else None},
         "llama_vim": {"path": str(args.llama_vim), "settings": "defaults; endpoint_fim set to the local server"},
-        "compared_settings": compared,
+        "compared_settings": {**compared, **({"srag-llama-server": {"backend": "llama-server", "llamaServerUrl":
+                                                                    "its own llama-server"}}
+                                             if "srag-llama-server" in columns else {})},
         "results": results, "load_average": load, "cases": [c.to_json() for c in cases],
     }
     print_table(report)

@@ -8,12 +8,15 @@ engine runs with the default settings (the embedded default model, real retrieva
 - `local`: no retrieval;
 - `streaming`: its draft (what shows first) and its final text;
 - `sequential`: retrieve, then generate;
-- `oracle`: handed the defining chunk (cross-file only): the ceiling of what retrieval can give.
+- `oracle`: handed the defining chunk (cross-file only): the ceiling of what retrieval can give;
+- with `--backends llama-server,openai`: `streaming` on a model server, a column each, against one llama-server
+  this run starts on the same GGUF (llama.cpp's server built from the same sources and CPU flags).
 The first line of each suggestion is scored: exact match, edit similarity (1 - Levenshtein / longer length), and
 whether it names the needed symbol. Paired counts against the draft (exact matches gained, lost) and a
 bootstrap interval of the mean edit-similarity difference.
 
     .venv/bin/python -m benchmarks.bench_quality [--cases 200] [--configs local,streaming,sequential,oracle]
+        [--backends llama-server,openai]
 
 Prints the table; writes benchmarks/results/quality.json and quality.png.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -48,6 +52,7 @@ from srag_lsp.trace import Tracer
 
 TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
 CONFIGS = ("local", "draft", "streaming", "sequential", "oracle")
+SERVER_BACKENDS = ("llama-server", "openai")  # --backends: the streaming engine on a llama-server, a column each
 
 
 @dataclass(slots=True)
@@ -191,7 +196,10 @@ def oracle_chunk(workspace: Path, case: QualityCase) -> OracleChunk:
 
 
 async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], configs: list[str],
-                   scratch: Path, minutes: float = 0.0) -> list[dict[str, Any]]:
+                   scratch: Path, minutes: float = 0.0, servers: dict[str, dict[str, str]] | None = None,
+                   ) -> list[dict[str, Any]]:
+    """Each case through each configuration; ``servers``: a column per model-server backend (its label: the
+    settings that point the default streaming engine at the server), beside the embedded columns."""
     # The defaults (SRAG_* variables may change one setting, to compare it with the default), on the embedded model.
     settings = replace(from_environment(print), backend="embedded", cache_dir=str(scratch / "cache"),
                        index_dir=str(index_dir), trace=False)
@@ -209,6 +217,15 @@ async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], c
                                 ("sequential", "sequential", context), ("oracle", "sequential", oracle)):
         engines[name] = CompletionEngine(base.draft, base.refine, replace(settings, strategy=strategy),
                                          Tracer(None), ctx, repo_name=workspace.name)
+    served: list[Runtime] = []
+    for label, overrides in (servers or {}).items():
+        served_runtime = Runtime(replace(settings, **overrides), workspace, report=quiet, index_worker=False)
+        if not await served_runtime.start_models() or served_runtime.engine is None:
+            raise SystemExit(f"bench_quality: {label}: {served_runtime.backend_error}")
+        served.append(served_runtime)
+        engines[label] = CompletionEngine(served_runtime.engine.draft, served_runtime.engine.refine,
+                                          replace(settings, **overrides, strategy="streaming"), Tracer(None), context,
+                                          repo_name=workspace.name)
     rows = []
     started = time.perf_counter()
     for i, case in enumerate(cases):
@@ -237,6 +254,8 @@ async def evaluate(workspace: Path, index_dir: Path, cases: list[QualityCase], c
         rows.append(row)
         elapsed = time.perf_counter() - started
         print(f"  {i + 1}/{len(cases)} {case.kind} {case.file}:{case.line + 1} ({elapsed:.0f} s)", file=sys.stderr)
+    for served_runtime in served:
+        await served_runtime.close()
     await runtime.close()
     return rows
 
@@ -298,7 +317,7 @@ def print_table(summary: dict[str, Any], configs: list[str]) -> None:
         if not table:
             continue
         print(f"\n{kind} cases (first line of the suggestion against the real line)")
-        header = (f"{'config':>11} {'n':>4} {'exact':>6} {'edit sim':>9} {'names':>6} {'gained':>7} {'lost':>5} "
+        header = (f"{'config':>12} {'n':>4} {'exact':>6} {'edit sim':>9} {'names':>6} {'gained':>7} {'lost':>5} "
                   f"{'ES diff vs draft, 95% CI':>26}")
         print(header)
         print("-" * len(header))
@@ -308,7 +327,7 @@ def print_table(summary: dict[str, Any], configs: list[str]) -> None:
                 continue
             lo, hi = e["es_diff_vs_draft_ci95"]
             names = f"{e['names_symbol']:.2f}" if "names_symbol" in e else "-"
-            print(f"{name:>11} {e['n']:>4} {e['exact']:>6.3f} {e['edit_similarity']:>9.3f} {names:>6} "
+            print(f"{name:>12} {e['n']:>4} {e['exact']:>6.3f} {e['edit_similarity']:>9.3f} {names:>6} "
                   f"{e['gained_vs_draft']:>7} {e['lost_vs_draft']:>5} {f'[{lo:+.3f}, {hi:+.3f}]':>26}")
     gap = summary.get("oracle_gap")
     if gap:
@@ -358,8 +377,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-quality"))
     parser.add_argument("--name", default="quality")
     parser.add_argument("--minutes", type=float, default=0.0, help="stop after this long (0: run every case)")
+    parser.add_argument("--backends", default="", help="also the streaming engine on a model server, a column each: "
+                        "llama-server and/or openai, against one llama-server this run starts on the same GGUF")
     args = parser.parse_args(argv)
     configs = [c for c in args.configs.split(",") if c in CONFIGS]
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in SERVER_BACKENDS]
+    if unknown:
+        parser.error(f"unknown backend(s) {unknown}; known: {', '.join(SERVER_BACKENDS)}")
     work = Path(args.work)
     workspace = work / "packages"
     install_packages(workspace, TUNED)
@@ -368,11 +393,24 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "indexer.cli", "build", str(workspace), "--index-dir", str(index_dir)],
                    check=True, stdout=subprocess.DEVNULL)
     print(f"{len(cases)} cases ({sum(c.kind == 'cross' for c in cases)} cross-file)", file=sys.stderr)
-    rows = asyncio.run(evaluate(workspace, index_dir, cases, configs, work, args.minutes))
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, dict[str, str]] = {}
+        if backends:
+            from benchmarks.llama_server import LlamaServer, build, model_file
+
+            server = LlamaServer(build(), model_file(), log_path=work / "llama-server.log").start()
+            stack.callback(server.stop)
+            for backend in backends:
+                servers[backend] = {"backend": backend, "llama_server_url": server.url,
+                                    "openai_base_url": f"{server.url}/v1", "openai_model": str(model_file())}
+        configs += backends
+        rows = asyncio.run(evaluate(workspace, index_dir, cases, configs, work, args.minutes, servers))
     summary = summarize(rows, configs)
     changed = {k: v for k, v in os.environ.items() if k.startswith("SRAG_")}
     report = {"cases": len(rows), "cases_planned": len(cases),
-              "settings": {"defaults (embedded), except": changed}, "summary": summary,
+              "settings": {"defaults (embedded), except": changed,
+                           "server columns (streaming, NOT the default backend)": {b: b for b in backends}},
+              "summary": summary,
               "rows": rows}
     print(f"\n{len(rows)} of {len(cases)} cases; settings: the defaults"
           + (f", except (NOT the default): {changed}" if changed else ""))

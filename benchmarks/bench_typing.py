@@ -15,7 +15,11 @@ The client keeps a model of the screen: a suggestion for the current document ve
 VS Code does); typing anything else clears it.
 
     .venv/bin/python -m benchmarks.bench_typing [--lines 40] [--cadence-ms 120] [--rest-ms 0 1000]
-        [--strategies streaming,sequential,local,plain]
+        [--strategies streaming,sequential,local,plain] [--backends llama-server,openai]
+
+With ``--backends``, the default strategy also runs on a model server, a column each (NOT the default backend):
+``llama-server`` (``/infill``) and ``openai`` (``/v1/completions``), each against its own fresh llama-server built
+from the same llama.cpp and CPU flags as the embedded wheel, on the same GGUF; the server's CPU time is counted.
 
 Prints a table per rest; writes benchmarks/results/typing_rest<MS>.json and .png for each rest (typing.json and
 typing.png with a single --rest-ms): a timeline of one line, distributions.
@@ -54,6 +58,8 @@ from benchmarks.lsp_session import (
 )
 from benchmarks.report import save
 from benchmarks.retrieval_cases import install_packages
+
+SERVER_BACKENDS = ("llama-server", "openai")  # --backends: the default strategy on a llama-server
 
 TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
 LAST_KEY_WAIT_S = 3.0  # after the last key of a line, how long the user looks before moving on
@@ -303,18 +309,28 @@ async def run_strategy(workspace: Path, index_dir: Path, cases: list[LineCase], 
     cache = scratch / f"cache-{strategy}"
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
-    client = await start_daemon(workspace, daemon_env(cache, index_dir, **settings), streaming=streaming)
-    session = Session(client, workspace, cadence_ms / 1000.0, rest_ms / 1000.0)
-    pid = daemon_pid(client)
-    cpu0 = cpu_seconds(pid)
-    lines = []
-    try:
-        for i, case in enumerate(cases):
-            print(f"  {strategy}: line {i + 1}/{len(cases)} {case.file}:{case.line + 1}", file=sys.stderr)
-            lines.append(await session.line(i, case))
-    finally:
-        cpu = cpu_seconds(pid) - cpu0
-        await stop_daemon(client)
+    with contextlib.ExitStack() as stack:
+        server_pid: int | None = None
+        if settings.get("SRAG_BACKEND") in SERVER_BACKENDS:  # a fresh llama-server: no cache from another column
+            from benchmarks.llama_server import LlamaServer, build, model_file
+
+            server = LlamaServer(build(), model_file(), log_path=cache / "llama-server.log").start()
+            stack.callback(server.stop)
+            server_pid = server.pid
+            settings = {**settings, "SRAG_LLAMA_SERVER_URL": server.url, "SRAG_OPENAI_BASE_URL": f"{server.url}/v1",
+                        "SRAG_OPENAI_MODEL": str(model_file())}
+        client = await start_daemon(workspace, daemon_env(cache, index_dir, **settings), streaming=streaming)
+        session = Session(client, workspace, cadence_ms / 1000.0, rest_ms / 1000.0)
+        pid = daemon_pid(client)
+        cpu0 = cpu_seconds(pid) + cpu_seconds(server_pid)
+        lines = []
+        try:
+            for i, case in enumerate(cases):
+                print(f"  {strategy}: line {i + 1}/{len(cases)} {case.file}:{case.line + 1}", file=sys.stderr)
+                lines.append(await session.line(i, case))
+        finally:
+            cpu = cpu_seconds(pid) + cpu_seconds(server_pid) - cpu0  # the server's work is the completion's too
+            await stop_daemon(client)
     traces = read_traces(cache)
     evaluated = []  # every request's share of its prompt that the model evaluated (the rest came from the KV cache)
     for record in traces.values():
@@ -453,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="append", default=[], metavar="LABEL:SETTING=VALUE",
                         help="also run the default strategy with one setting changed, e.g. "
                              "gemma-draft:SRAG_DRAFT_MODEL=gemma3-270m (repeatable)")
+    parser.add_argument("--backends", default="", help="also the default strategy on a model server, a column each: "
+                        "llama-server and/or openai, each against its own fresh llama-server on the same GGUF")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "srag-bench-typing"))
     parser.add_argument("--name", default="typing", help="results file name (benchmarks/results/NAME.json/.png)")
@@ -470,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
         label, _, setting = item.partition(":")
         name, _, value = setting.partition("=")
         configs[label] = {name: value}
+    for backend in (b for b in args.backends.split(",") if b):
+        if backend not in SERVER_BACKENDS:
+            parser.error(f"unknown backend {backend!r}; known: {', '.join(SERVER_BACKENDS)}")
+        configs[backend] = {"SRAG_BACKEND": backend}
     load = {"start": os.getloadavg()}
     written = []
     for rest in args.rest_ms:

@@ -112,7 +112,7 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", help="the workspace root (default: the current folder)")
-    parser.add_argument("--backend", choices=["auto", "ollama", "embedded"])
+    parser.add_argument("--backend", choices=["auto", "ollama", "embedded", "openai", "llama-server"])
     parser.add_argument("--strategy", choices=["streaming", "sequential"])
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--embedded-model")

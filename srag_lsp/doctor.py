@@ -137,6 +137,8 @@ def check_model_server(settings: Settings) -> Finding:
 
     if settings.backend == "embedded":
         return Finding("model server", "ok", f"backend embedded: {settings.embedded_model} in process, no server")
+    if settings.backend in ("openai", "llama-server"):
+        return check_team_server(settings)
     backend = OllamaBackend(host=settings.ollama_host, model=settings.ollama_model, probe_timeout=2.0)
 
     async def probe() -> None:
@@ -158,6 +160,30 @@ def check_model_server(settings: Settings) -> Finding:
         return Finding("model server", "fail", f"Ollama at {settings.ollama_host}: {exc}")
     return Finding("model server", "ok", f"Ollama {backend.server_version} at {settings.ollama_host} has "
                                          f"{settings.ollama_model}")
+
+
+def check_team_server(settings: Settings) -> Finding:
+    """backend openai or llama-server: the server answers and has the model (the same start the daemon makes)."""
+    from srag_lsp.models.base import BackendError
+    from srag_lsp.models.selection import select_backend
+
+    async def probe() -> str:
+        backend, notice = await select_backend(
+            settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
+            embedded_model=settings.embedded_model, model_dir=settings.model_path(), probe_timeout=2.0,
+            openai_base_url=settings.openai_base_url, openai_model=settings.openai_model,
+            openai_api_key_env=settings.openai_api_key_env, llama_server_url=settings.llama_server_url)
+        await backend.close()
+        return notice.removeprefix("srag-lsp: ")
+
+    try:
+        return Finding("model server", "ok", asyncio.run(probe()))
+    except BackendError as exc:
+        fix = ("start the server, or correct the address setting" if str(exc).startswith("no model server") else
+               "set openaiModel to a model the server has" if "does not have the model" in str(exc) else "")
+        return Finding("model server", "fail", str(exc), fix)
+    except Exception as exc:  # an answer no one expected: say it rather than crash
+        return Finding("model server", "fail", f"backend {settings.backend}: {exc}")
 
 
 def check_index(settings: Settings, workspace: Path) -> Finding:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import platformdirs
 
-BACKENDS = ("auto", "ollama", "embedded")
+BACKENDS = ("auto", "ollama", "embedded", "openai", "llama-server")
 STRATEGIES = ("streaming", "sequential", "local")
 EMBEDDINGS = ("off", "local", "ollama")
 TEMPLATES = ("auto", "qwen", "codellama", "deepseek", "starcoder", "codegemma", "codestral", "prefix")
@@ -36,9 +37,16 @@ class Settings:
     # --- model backends ---------------------------------------------------------------------------
     backend: str = "auto"  # auto: Ollama when it answers, else the embedded llama.cpp model
     ollama_host: str = "http://127.0.0.1:11434"
-    # Editor options may point ollama_host at another machine only when this is on (the environment always may):
-    # a workspace's settings must not send the user's code elsewhere. VS Code takes both from user settings only.
+    # Editor options may point a model server's address (ollama_host, openai_base_url, llama_server_url) at another
+    # machine only when this is on (the environment always may): a workspace's settings must not send the user's
+    # code elsewhere. VS Code takes all of them from user settings only.
     allow_remote_model_host: bool = False
+    # backend "openai": any OpenAI-compatible /v1/completions (vLLM, SGLang, TGI, LM Studio, llama-server)
+    openai_base_url: str = ""  # e.g. http://gpu-box:8000/v1
+    openai_model: str = ""  # the name the server gives the model (GET /v1/models lists them)
+    openai_api_key_env: str = ""  # the NAME of an environment variable that holds the key (never the key itself)
+    # backend "llama-server": llama.cpp's server, asked with /infill
+    llama_server_url: str = "http://127.0.0.1:8080"
     ollama_model: str = "qwen2.5-coder:1.5b-base"
     embedded_model: str = "qwen2.5-coder-0.5b"  # a catalogue name or a path to a .gguf file
     draft_model: str = ""  # two-stage generation: a model for drafts ("" = the main model)
@@ -117,6 +125,17 @@ def _normalize_host(value: str) -> str:
     return value.rstrip("/")
 
 
+def _normalize_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith(("http://", "https://")):
+        value = "http://" + value
+    return value.rstrip("/")
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REMOTE_CHECKED = {"ollama_host": "ollamaHost", "openai_base_url": "openaiBaseUrl", "llama_server_url": "llamaServerUrl"}
+
+
 def _coerce(name: str, current: Any, raw: Any) -> Any:
     """Convert ``raw`` to the type of the current value, raising ValueError with a readable reason."""
     kind = type(current)
@@ -152,6 +171,11 @@ def _coerce(name: str, current: Any, raw: Any) -> Any:
         raise ValueError(f"expected one of {', '.join(TEMPLATES)}, got {raw!r}")
     if name == "ollama_host":
         return _normalize_host(raw)
+    if name in ("openai_base_url", "llama_server_url"):
+        return _normalize_url(raw)
+    if name == "openai_api_key_env" and raw and not _ENV_NAME.match(raw):
+        # never echo the value: it may be the key itself, pasted where its variable's name belongs
+        raise ValueError("must be the name of an environment variable (such as OPENAI_API_KEY), not the key")
     return raw
 
 
@@ -199,11 +223,12 @@ def from_client(options: Any, base: Settings, report: Callable[[str], None]) -> 
     if "srag" in options and isinstance(options["srag"], Mapping):
         options = {**{k: v for k, v in options.items() if k != "srag"}, **options["srag"]}
     updated = apply(base, options, report)
-    if updated.ollama_host != base.ollama_host and not is_loopback_host(updated.ollama_host) \
-            and not updated.allow_remote_model_host:
-        report(f"srag-lsp: ollamaHost {updated.ollama_host} is another machine: your code would be sent there. "
-               f"Set allowRemoteModelHost (in your user settings) to allow it; using {base.ollama_host}")
-        updated.ollama_host = base.ollama_host
+    for name, spelled in REMOTE_CHECKED.items():
+        url, before = getattr(updated, name), getattr(base, name)
+        if url != before and url and not is_loopback_host(url) and not updated.allow_remote_model_host:
+            report(f"srag-lsp: {spelled} {url} is another machine: your code would be sent there. "
+                   f"Set allowRemoteModelHost (in your user settings) to allow it; using {before or 'none'}")
+            setattr(updated, name, before)
     return updated
 
 

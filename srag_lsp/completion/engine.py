@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from srag_lsp.completion.edit_distance import edit_distance
 from srag_lsp.completion.pinboard import Pinboard
 from srag_lsp.completion.policy import typing_a_name
-from srag_lsp.completion.prompting import Generator, build_model_prompt, windows
+from srag_lsp.completion.prompting import Generator, build_model_prompt, fim_parts, windows
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.retrieval_port import RetrievalProvider, cursor_query
 from srag_lsp.completion.run import Run, RunParts
@@ -90,7 +90,7 @@ class CompletionEngine:
         full, small = windows(request, self.settings)
         prompt = build_model_prompt(self.draft, request, small, [], self.repo_name)
         total = await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
-                                                 max_tokens=self.settings.max_tokens)
+                                                 max_tokens=self.settings.max_tokens, fim=fim_parts(prompt))
         if not self.retrieves():
             return total
         if not self.pinboard.at_place(request.uri, request.line):
@@ -99,7 +99,7 @@ class CompletionEngine:
         if pinned:
             prompt = build_model_prompt(self.refine, request, full, pinned, self.repo_name)
             total += await self.refine.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
-                                                       max_tokens=self.settings.max_tokens)
+                                                       max_tokens=self.settings.max_tokens, fim=fim_parts(prompt))
         return total
 
     async def _pin_for(self, request: CompletionRequest) -> None:

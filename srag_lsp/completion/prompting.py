@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from indexer.secrets import redact
 from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.completion.window import LocalWindow, local_window
-from srag_lsp.models.base import ModelBackend
+from srag_lsp.models.base import FimParts, ModelBackend
 from srag_lsp.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
 from srag_lsp.retrieval.types import ContextChunk
 from srag_lsp.settings import Settings
@@ -43,3 +43,15 @@ def build_model_prompt(generator: Generator, request: CompletionRequest, window:
     parts = PromptParts(prefix=redact(window.prefix, request.path), suffix=redact(window.suffix, request.path),
                         path=request.path, language=request.language, context=snippets, repo=repo_name)
     return build_prompt(generator.template, parts)
+
+
+def fim_parts(prompt: Prompt) -> FimParts | None:
+    """The parts of ``prompt`` as a backend that applies the model's template itself takes them (each context file
+    once, its snippets joined as the repository-level templates join them)."""
+    parts = prompt.parts
+    if parts is None:
+        return None
+    from srag_lsp.prompts.base import grouped_by_path
+
+    extra = [(path, "\n\n".join(texts) + "\n") for path, texts in grouped_by_path(parts.context)]
+    return FimParts(parts.prefix, parts.suffix, extra)

@@ -25,7 +25,7 @@ from srag_lsp.completion.policy import (
     worth_refining,
 )
 from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
-from srag_lsp.completion.prompting import Generator, build_model_prompt, windows
+from srag_lsp.completion.prompting import Generator, build_model_prompt, fim_parts, windows
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.retrieval_port import RetrievalProvider, cursor_query
 from srag_lsp.completion.run_events import (
@@ -107,7 +107,7 @@ class Run:
         self.retrieval_wait_ms = 0.0  # sequential: time spent waiting for retrieval before the model call
         self.decisions: list[dict[str, Any]] = []
         self.shown_by = 0  # which generation the shown text comes from: 0 the draft, n the n-th refinement
-        self.prompts: dict[int, str] = {}  # each generation's prompt (0: the draft's)
+        self.prompts: dict[int, Prompt] = {}  # each generation's prompt (0: the draft's)
 
     # ---- output ----------------------------------------------------------------------------------
     def show(self, text: str, stage: Stage, done: bool, final: bool = False) -> None:
@@ -154,14 +154,15 @@ class Run:
                        chunks: Sequence[ContextChunk], max_tokens: int) -> None:
         """Stream one generation; post its texts as events; end with a done event (also on error)."""
         prompt = self.prompt(generator, window, chunks)
-        self.prompts[n] = prompt.text
+        self.prompts[n] = prompt
         stats = GenerationStats()
         raw = ""
         error: str | None = None
         self.trace.mark("first_model_call")
         gen = generator.backend.stream(
             GenerationRequest(prompt=prompt.text, max_tokens=max_tokens, stop=prompt.stop,
-                              temperature=self.settings.temperature, num_ctx=self.settings.num_ctx),
+                              temperature=self.settings.temperature, num_ctx=self.settings.num_ctx,
+                              fim=fim_parts(prompt)),
             stats,
         )
         try:
@@ -445,8 +446,9 @@ class Run:
         suffix = self.shape.line_suffix
         margin: float | None
         try:
+            prompt = self.prompts[n]
             scores = await self.parts.refine.backend.score(
-                self.prompts[n], [as_written(shown, suffix), as_written(refined, suffix)])
+                prompt.text, [as_written(shown, suffix), as_written(refined, suffix)], fim=fim_parts(prompt))
             margin = None if scores is None else scores[1] - scores[0]
         except Exception as exc:
             log.debug("scoring failed: %s", exc)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -282,7 +283,7 @@ class CompletionService:
 
     def _say_trouble(self, error: str) -> None:
         """A model failure mid-session: one message per kind while it lasts, not one per keystroke."""
-        kind = error.split(":", 1)[0].strip()[:80]
+        kind = re.sub(r"https?://\S+", "", error).split(":", 1)[0].strip()[:80]  # an address's colons are no kind
         if kind in self._troubles_said or self._trouble is None:
             return
         self._troubles_said.add(kind)

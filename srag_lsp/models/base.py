@@ -12,6 +12,16 @@ class BackendError(RuntimeError):
 
 
 @dataclass(slots=True)
+class FimParts:
+    """A fill-in-the-middle prompt before any template: for servers that apply the model's template themselves
+    (llama-server's ``/infill``). Already windowed and redacted, as the rendered prompt is."""
+
+    prefix: str
+    suffix: str
+    extra: list[tuple[str, str]] = field(default_factory=list)  # (filename, text) of each context file
+
+
+@dataclass(slots=True)
 class GenerationRequest:
     prompt: str  # the full raw prompt (FIM tokens already applied by the prompt template)
     max_tokens: int = 64
@@ -19,6 +29,7 @@ class GenerationRequest:
     temperature: float = 0.0
     num_ctx: int = 4096
     model: str | None = None  # None: the backend's default model
+    fim: FimParts | None = None  # the same prompt's parts, for backends that template it themselves
 
 
 @dataclass(slots=True)
@@ -37,7 +48,7 @@ class GenerationStats:
 
 @dataclass(slots=True)
 class BackendInfo:
-    backend: str  # "ollama" | "embedded"
+    backend: str  # "ollama" | "embedded" | "openai" | "llama-server"
     model: str
     fim: bool  # the model knows fill-in-the-middle tokens
     detail: str = ""  # host, model file path, ...
@@ -61,18 +72,18 @@ class ModelBackend(Protocol):
 
     def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]: ...
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
         """Evaluate ``prompt`` into the KV cache without generating (a warm-up); the prompt tokens evaluated.
 
-        ``num_ctx`` and ``max_tokens`` cut the prompt as a generation with those settings would. 0 when the
-        backend cannot prefill.
+        ``num_ctx`` and ``max_tokens`` cut the prompt as a generation with those settings would; ``fim`` is the
+        same prompt's parts. 0 when the backend cannot prefill.
         """
         ...
 
-    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+    async def score(self, prompt: str, continuations: list[str], *, fim: FimParts | None = None) -> list[float] | None:
         """The mean log-probability per token of each continuation after ``prompt`` (higher: more likely).
 
-        An empty continuation scores -inf. None when the backend cannot score.
+        ``fim`` is the same prompt's parts. An empty continuation scores -inf. None when the backend cannot score.
         """
         ...
 

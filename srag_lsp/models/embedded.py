@@ -21,7 +21,7 @@ from pathlib import Path
 
 from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.models import llama_kv
-from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
+from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
 from srag_lsp.models.decode_abort import is_abort
 from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_for, prefill_locked
@@ -113,7 +113,7 @@ class EmbeddedBackend:
             raise BackendError("the embedded model is not loaded")
         return list(self._slot.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
         """Evaluate ``prompt`` into this slot's KV cache without generating: a warm-up off the keystroke path.
 
         The lowest priority: any generation (on any slot) stops it at its next small batch, and a newer warm-up
@@ -158,7 +158,7 @@ class EmbeddedBackend:
             if slot.warm_cancel is cancel:
                 slot.warm_cancel = None
 
-    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+    async def score(self, prompt: str, continuations: list[str], *, fim: FimParts | None = None) -> list[float] | None:
         """The mean log-probability per token of each continuation after ``prompt`` (higher: the model prefers it).
 
         The prompt's KV cache is re-used (it is usually the one a refinement just evaluated), and each continuation

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import ollama
 
-from srag_lsp.models.base import BackendError, BackendInfo, GenerationRequest, GenerationStats
+from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
 from srag_lsp.prompts import template_for_model
 
 log = logging.getLogger(__name__)
@@ -195,11 +195,11 @@ class OllamaBackend:
                 with contextlib.suppress(Exception):
                     await parts.aclose()
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
         """Ollama has no way to evaluate a prompt without generating: nothing is prefilled (0)."""
         return 0
 
-    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+    async def score(self, prompt: str, continuations: list[str], *, fim: FimParts | None = None) -> list[float] | None:
         """Ollama's generate API gives no log-probabilities of given text: it cannot score (None)."""
         return None
 

@@ -1,4 +1,5 @@
-"""Choosing the backend: Ollama when it answers and has the model, else the embedded default (`auto`)."""
+"""Choosing the backend: Ollama when it answers and has the model, else the embedded default (`auto`); or the one
+the settings name (a team's OpenAI-compatible server or llama-server)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 from srag_lsp.models.base import BackendError, ModelBackend
 from srag_lsp.models.embedded import EmbeddedBackend
+from srag_lsp.models.llama_server_backend import LlamaServerBackend
 from srag_lsp.models.ollama_backend import OllamaBackend
+from srag_lsp.models.openai_backend import OpenAIBackend
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,10 @@ async def select_backend(
     n_threads: int = 0,
     keep_alive: str = "30m",
     probe_timeout: float = 1.0,
+    openai_base_url: str = "",
+    openai_model: str = "",
+    openai_api_key_env: str = "",
+    llama_server_url: str = "",
 ) -> tuple[ModelBackend, str]:
     """A started backend and one line telling the user which one and why.
 
@@ -30,8 +37,15 @@ async def select_backend(
     it answers within ``probe_timeout`` and has ``ollama_model``, else the embedded model). Raises
     BackendError when the chosen backend (in auto: both) cannot be used; the message says why.
     """
-    if kind not in ("ollama", "embedded", "auto"):
-        raise BackendError(f"unknown backend {kind!r}: use auto, ollama or embedded")
+    if kind not in ("ollama", "embedded", "auto", "openai", "llama-server"):
+        raise BackendError(f"unknown backend {kind!r}: use auto, ollama, embedded, openai or llama-server")
+    if kind == "openai":
+        return await _server(OpenAIBackend(base_url=openai_base_url, model=openai_model, key_env=openai_api_key_env,
+                                           probe_timeout=max(probe_timeout, 2.0)), openai_base_url, "openaiBaseUrl")
+    if kind == "llama-server":
+        return await _server(LlamaServerBackend(url=llama_server_url, key_env=openai_api_key_env,
+                                                probe_timeout=max(probe_timeout, 2.0)),
+                             llama_server_url, "llamaServerUrl")
     reason = ""
     if kind in ("ollama", "auto"):
         ollama_backend = OllamaBackend(
@@ -61,3 +75,18 @@ async def select_backend(
         notice = f"srag-lsp: {reason}; using the embedded model {embedded.info.model} (llama.cpp in process)"
     log.info("%s", notice)
     return embedded, notice
+
+
+async def _server(backend: OpenAIBackend | LlamaServerBackend, url: str, setting: str) -> tuple[ModelBackend, str]:
+    """A team's model server, started; BackendError (the backend closed) when it cannot be used."""
+    if not url:
+        await backend.close()
+        raise BackendError(f"backend {backend.info.backend} needs {setting}: the server's address")
+    try:
+        await backend.start()
+    except BackendError:
+        await backend.close()
+        raise
+    notice = f"srag-lsp: using {backend.info.backend} at {url} with {backend.info.model}"
+    log.info("%s", notice)
+    return backend, notice

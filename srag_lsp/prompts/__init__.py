@@ -51,6 +51,12 @@ def comment_prefix(language: str | None) -> str:
 
 def build_prompt(template: str, parts: PromptParts) -> Prompt:
     """Render ``parts`` with ``template`` (a name from settings.TEMPLATES other than "auto")."""
+    prompt = _render(template, parts)
+    prompt.parts = parts
+    return prompt
+
+
+def _render(template: str, parts: PromptParts) -> Prompt:
     if template == "qwen":
         return qwen.render(parts)
     if template == "starcoder":

@@ -29,6 +29,7 @@ class Prompt:
     template: str
     fim: bool
     context_chars: int = 0
+    parts: PromptParts | None = None  # what it was rendered from (servers that template prompts themselves)
 
 
 def grouped_by_path(snippets: list[ContextSnippet]) -> list[tuple[str, list[str]]]:

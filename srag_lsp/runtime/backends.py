@@ -27,6 +27,8 @@ async def make_backends(settings: Settings, report: Report) -> tuple[ModelBacken
         settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
         embedded_model=settings.embedded_model, model_dir=settings.model_path(), n_ctx=settings.num_ctx,
         keep_alive=settings.keep_alive, n_threads=settings.embedded_threads,
+        openai_base_url=settings.openai_base_url, openai_model=settings.openai_model,
+        openai_api_key_env=settings.openai_api_key_env, llama_server_url=settings.llama_server_url,
     )
     report(notice, types.MessageType.Info)
     for warning in main.warnings:
@@ -44,11 +46,22 @@ async def make_backends(settings: Settings, report: Report) -> tuple[ModelBacken
 
 async def _sibling(main: ModelBackend, model: str, settings: Settings, slot: str) -> ModelBackend:
     """A backend of the same kind as ``main`` for ``model`` ("" = main's model) in its own slot."""
+    backend: ModelBackend
     if main.info.backend == "ollama":
         from srag_lsp.models.ollama_backend import OllamaBackend
 
-        backend: ModelBackend = OllamaBackend(host=settings.ollama_host, model=model or settings.ollama_model,
-                                              keep_alive=settings.keep_alive)
+        backend = OllamaBackend(host=settings.ollama_host, model=model or settings.ollama_model,
+                                keep_alive=settings.keep_alive)
+    elif main.info.backend == "openai":
+        from srag_lsp.models.openai_backend import OpenAIBackend
+
+        backend = OpenAIBackend(base_url=settings.openai_base_url, model=model or settings.openai_model,
+                                key_env=settings.openai_api_key_env)
+    elif main.info.backend == "llama-server":
+        from srag_lsp.models.llama_server_backend import LlamaServerBackend
+
+        backend = LlamaServerBackend(url=settings.llama_server_url, model=model,  # one model per server
+                                     key_env=settings.openai_api_key_env)
     else:
         from srag_lsp.models.embedded import EmbeddedBackend
 

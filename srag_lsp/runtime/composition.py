@@ -275,6 +275,8 @@ class Runtime:
         if self.backends is not None:
             draft, refine = self.backends
             out.update(backend=draft.info.backend, model=draft.info.model, refine_model=refine.info.model)
+            if draft.info.backend != "embedded":
+                out["server"] = draft.info.detail  # the model server's address (never a key: keys live in headers)
         if self.backend_error:
             out["backend_error"] = self.backend_error
         warmer = self.service.warmer

@@ -89,6 +89,29 @@ def test_an_unreachable_model_server_fails_when_it_is_the_backend() -> None:
     assert auto.status == "info" and "embedded" in auto.detail  # auto falls back, as the daemon does
 
 
+def test_a_team_model_server_is_checked_the_way_the_daemon_starts_it() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    for backend in ("openai", "llama-server"):
+        finding = doctor.check_model_server(Settings(backend=backend, openai_base_url=f"{url}/v1", openai_model="m",
+                                                     llama_server_url=url))
+        assert finding.status == "fail" and url in finding.detail and "start the server" in finding.fix
+    unset = doctor.check_model_server(Settings(backend="openai"))
+    assert unset.status == "fail" and "openaiBaseUrl" in unset.detail
+
+
+@pytest.mark.model
+def test_a_team_model_server_that_lacks_the_model_names_those_it_has() -> None:
+    from tests.support.openai_server import serve_openai
+
+    with serve_openai(["qwen2.5-coder-0.5b"]) as (url, _):
+        missing = doctor.check_model_server(Settings(backend="openai", openai_base_url=f"{url}/v1",
+                                                     openai_model="qwen2.5-coder-32b"))
+        assert missing.status == "fail" and "it has: qwen2.5-coder-0.5b" in missing.detail
+        assert "openaiModel" in missing.fix
+        ok = doctor.check_model_server(Settings(backend="llama-server", llama_server_url=url))
+        assert ok.status == "ok" and url in ok.detail
+
+
 def test_an_unwritable_cache_folder_fails(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -70,3 +70,24 @@ def test_editor_options_cannot_point_the_model_host_at_another_machine_unless_al
     assert allowed.ollama_host == "http://gpu-box:11434" and len(problems) == 1
     # The user's own environment may name another machine.
     assert from_environment(problems.append, {"OLLAMA_HOST": "gpu-box"}).ollama_host == "http://gpu-box:11434"
+
+
+def test_a_team_servers_address_follows_the_same_rule_and_the_key_setting_holds_only_a_name() -> None:
+    problems: list[str] = []
+    base = from_environment(problems.append, {})
+    assert base.llama_server_url == "http://127.0.0.1:8080" and base.openai_base_url == ""
+    kept = from_client({"openaiBaseUrl": "http://gpu-box:8000/v1/", "llamaServerUrl": "203.0.113.9:8080"}, base,
+                       problems.append)
+    assert kept.openai_base_url == "" and kept.llama_server_url == base.llama_server_url
+    assert len(problems) == 2 and all("allowRemoteModelHost" in p for p in problems)
+    allowed = from_client({"openaiBaseUrl": "http://gpu-box:8000/v1/", "allowRemoteModelHost": True,
+                           "backend": "openai"}, base, problems.append)
+    assert allowed.openai_base_url == "http://gpu-box:8000/v1" and allowed.backend == "openai" and len(problems) == 2
+    local = from_client({"llamaServerUrl": "localhost:8012", "backend": "llama-server"}, base, problems.append)
+    assert local.llama_server_url == "http://localhost:8012" and len(problems) == 2
+    # The key setting names a variable; a value that looks like a key is refused without being echoed.
+    named = from_client({"openaiApiKeyEnv": "TEAM_KEY"}, base, problems.append)
+    assert named.openai_api_key_env == "TEAM_KEY"
+    refused = from_client({"openaiApiKeyEnv": "sk-abc123/secret"}, base, problems.append)
+    assert refused.openai_api_key_env == "" and "name of an environment variable" in problems[-1]
+    assert "sk-abc123" not in problems[-1]

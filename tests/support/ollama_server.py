@@ -50,7 +50,7 @@ from srag_lsp.models.embedded import EmbeddedBackend
 from srag_lsp.settings import default_model_dir
 
 VERSION = "0.12.0-srag-test"
-FAULTS = ("", "stall", "error", "embed_error", "embed_die")  # and die_after=N
+FAULTS = ("", "stall", "error", "embed_error", "embed_die", "unauthorized", "server_error")  # and die_after=N
 
 
 class ClientGone(Exception):
@@ -78,6 +78,9 @@ class ServerState:
     generations: list[Served] = field(default_factory=list)  # one per generate request, in order
     stalled: int = 0  # generate requests the `stall` fault has held (counted when held)
     stall_release: threading.Event = field(default_factory=threading.Event)
+    api_key: str = ""  # the OpenAI routes (tests.support.openai_server) want ``Bearer <api_key>`` when set
+    seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # OpenAI routes: (path, headers)
+    bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # OpenAI routes: (path, body)
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
 
 
@@ -321,12 +324,14 @@ def _check_fault(fault: str) -> str:
         with contextlib.suppress(ValueError):
             if float(fault.split("=", 1)[1]) >= 0:
                 return fault
-    raise ValueError(f"unknown fault {fault!r}: use stall, die_after=N, slow_first=S, error, embed_error or embed_die")
+    raise ValueError(f"unknown fault {fault!r}: use stall, die_after=N, slow_first=S, error, embed_error, embed_die, "
+                     "unauthorized or server_error")
 
 
 @contextlib.contextmanager
 def serve(
-    models: list[str] | None = None, fault: str = "", port: int = 0, embed_models: list[str] | None = None
+    models: list[str] | None = None, fault: str = "", port: int = 0, embed_models: list[str] | None = None,
+    handler: type[Handler] | None = None,
 ) -> Iterator[tuple[str, ServerState]]:
     """Start the server on 127.0.0.1 in this process (models loaded first); yield (base URL, state).
 
@@ -345,7 +350,7 @@ def serve(
             embedder = OnnxEmbedder(default_model_dir())
             embedder.warm()
             state.embedders = dict.fromkeys(embed_models, embedder)
-        server = _Server(("127.0.0.1", port), Handler)
+        server = _Server(("127.0.0.1", port), handler or Handler)
         server.state = state
         threading.Thread(target=server.serve_forever, name="ollama-test-http", daemon=True).start()
         yield f"http://127.0.0.1:{server.server_address[1]}", state

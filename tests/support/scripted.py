@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from srag_lsp.models.base import BackendInfo, GenerationRequest, GenerationStats
+from srag_lsp.models.base import BackendInfo, FimParts, GenerationRequest, GenerationStats
 
 
 @dataclass(slots=True)
@@ -59,11 +59,11 @@ class ScriptedBackend:
     def cached_share(self, prompt: str) -> float | None:
         return self.share
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
         self.prefilled.append(prompt)
         return len(prompt) // 4
 
-    async def score(self, prompt: str, continuations: list[str]) -> list[float] | None:
+    async def score(self, prompt: str, continuations: list[str], *, fim: FimParts | None = None) -> list[float] | None:
         return None  # cannot score (``ScoringBackend`` in the engine tests can)
 
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:

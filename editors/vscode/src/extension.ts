@@ -224,6 +224,7 @@ class Extension implements vscode.Disposable {
         const s = await client.sendRequest<Record<string, unknown>>("srag/status", {});
         this.state.backend = typeof s.backend === "string" ? s.backend : undefined;
         this.state.model = typeof s.model === "string" ? s.model : undefined;
+        this.state.server = typeof s.server === "string" ? s.server : undefined;
         this.state.refineModel = typeof s.refine_model === "string" ? s.refine_model : undefined;
         this.state.backendError = typeof s.backend_error === "string" ? s.backend_error : undefined;
         this.render();

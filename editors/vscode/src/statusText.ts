@@ -5,6 +5,7 @@ export interface StatusState {
   running: boolean;
   backend?: string;
   model?: string;
+  server?: string;
   refineModel?: string;
   backendError?: string;
   indexing?: { title: string; percentage?: number; message?: string };
@@ -44,6 +45,9 @@ export function statusTooltip(s: StatusState): string {
   lines.push(`Suggestions: ${s.enabled ? "on" : "off"}`);
   if (s.backend !== undefined) {
     lines.push(`Backend: ${s.backend}`, `Model: ${s.model ?? "?"}`);
+    if (s.server !== undefined) {
+      lines.push(`Server: ${s.server}`);
+    }
     if (s.refineModel !== undefined && s.refineModel !== s.model) {
       lines.push(`Refine model: ${s.refineModel}`);
     }

@@ -14,6 +14,7 @@ import pytest
 from srag_lsp.completion.engine import CompletionEngine
 from srag_lsp.completion.prompting import Generator
 from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.models.base import FimParts
 from srag_lsp.settings import Settings
 from srag_lsp.trace import Tracer
 from tests.support.scripted import FakeChunk, FakeUpdate, ScriptedBackend, ScriptedContext
@@ -270,7 +271,7 @@ class ScoringBackend(ScriptedBackend):
         self.scores = scores
         self.scored: list[list[str]] = []
 
-    async def score(self, prompt: str, continuations: list[str]) -> list[float]:
+    async def score(self, prompt: str, continuations: list[str], *, fim: FimParts | None = None) -> list[float]:
         self.scored.append(continuations)
         return [self.scores.get(c, -5.0) for c in continuations]
 

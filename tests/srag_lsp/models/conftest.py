@@ -33,3 +33,12 @@ def ollama_server() -> Iterator[tuple[str, ServerState]]:
     """An Ollama-compatible server with real tokens from qwen (FIM) and gemma (no FIM)."""
     with serve(["qwen2.5-coder-0.5b", "gemma3-270m"]) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """A real llama-server (built from the llama.cpp llama-cpp-python vendors) serving the 0.5B; its base URL."""
+    from tests.support.llama_server import running_llama_server
+
+    with running_llama_server() as server:
+        yield server.url

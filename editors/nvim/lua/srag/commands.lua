@@ -54,6 +54,9 @@ local function status()
         s.model or '-', s.refine_model or '-'),
       ('index: %s   ghost text: %s'):format(s.index or '-', suggestion.enabled and 'on' or 'off'),
     }
+    if s.server then
+      table.insert(lines, 3, 'model server: ' .. s.server)
+    end
     if s.backend_error then
       table.insert(lines, 'backend error: ' .. s.backend_error)
     end

@@ -2,8 +2,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { serverSettings } from "../../src/config";
-import { statusText } from "../../src/statusText";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SERVER_SETTINGS, serverSettings } from "../../src/config";
+import { statusText, statusTooltip } from "../../src/statusText";
 
 test("unset (null) settings are not sent, set ones are", () => {
   const values: Record<string, unknown> = { backend: "embedded", maxTokens: 32, ollamaHost: null, serverPath: "/x", enabled: true };
@@ -15,4 +17,24 @@ test("the status bar shows backend, model, indexing and the last time to first c
   assert.equal(text, "$(sparkle) srag · embedded: qwen2.5-coder-0.5b · indexing 42% · 313 ms");
   assert.match(statusText({ enabled: false, running: true }), /circle-slash.*loading model/);
   assert.match(statusText({ enabled: true, running: false, error: "srag-lsp not found" }), /error/);
+});
+
+test("a team's model server settings are sent, and the tooltip names the server", () => {
+  const values: Record<string, unknown> = { backend: "openai", openaiBaseUrl: "http://gpu-box:8000/v1", openaiModel: "qwen", openaiApiKeyEnv: "TEAM_KEY", llamaServerUrl: null };
+  assert.deepEqual(serverSettings((k) => values[k]), { backend: "openai", openaiBaseUrl: "http://gpu-box:8000/v1", openaiModel: "qwen", openaiApiKeyEnv: "TEAM_KEY" });
+  const tip = statusTooltip({ enabled: true, running: true, backend: "openai", model: "qwen", server: "http://gpu-box:8000/v1" });
+  assert.match(tip, /Backend: openai\nModel: qwen\nServer: http:\/\/gpu-box:8000\/v1/);
+});
+
+test("every daemon setting the extension sends is declared in package.json, the server addresses for users only", () => {
+  const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "..", "package.json"), "utf8")) as {
+    contributes: { configuration: { properties: Record<string, { scope?: string }> } };
+  };
+  const declared = manifest.contributes.configuration.properties;
+  for (const key of SERVER_SETTINGS) {
+    assert.ok(`srag.${key}` in declared, key);
+  }
+  for (const key of ["ollamaHost", "allowRemoteModelHost", "openaiBaseUrl", "openaiApiKeyEnv", "llamaServerUrl"]) {
+    assert.equal(declared[`srag.${key}`]?.scope, "application", key);
+  }
 });
