@@ -21,6 +21,7 @@ from typing import Any
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
 from srag_lsp.models.server_http import (
     STALL_TIMEOUT_S,
+    ServerGate,
     get_json,
     key_from_environment,
     make_client,
@@ -81,6 +82,7 @@ class LlamaServerBackend:
         self.info = BackendInfo(backend="llama-server", model=model, fim=True, detail=self.url)
         self.warnings: list[str] = []
         self.can_score = True
+        self.gate = ServerGate()
         self._client = make_client("", connect_timeout=probe_timeout, read_timeout=read_timeout)
 
     async def start(self) -> None:
@@ -128,6 +130,19 @@ class LlamaServerBackend:
         body.update(n_predict=request.max_tokens, temperature=request.temperature, stream=True, timings_per_token=True)
         if request.stop:
             body["stop"] = request.stop
+        inner = self._stream(url, body, stats)
+        try:
+            async with self.gate.turn():  # one request at a time; the HTTP stream closes before the gate opens
+                try:
+                    async for piece in inner:
+                        yield piece
+                finally:
+                    await inner.aclose()
+        finally:
+            if not stats.finish_reason:
+                stats.finish_reason = "cancelled"  # superseded while it waited for its turn
+
+    async def _stream(self, url: str, body: dict[str, Any], stats: GenerationStats) -> AsyncIterator[str]:
         events = sse_events(self._client, url, body, self.url, key_env=self.key_env, read_timeout=self.read_timeout)
         try:
             async for event in events:
@@ -153,10 +168,13 @@ class LlamaServerBackend:
 
     async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
         """Evaluate the prompt into the server's cache with ``n_predict: 0``; the prompt tokens it evaluated."""
+        if self.gate.busy():
+            return 0  # a request is on its way: a warm-up never queues behind it
         url, body = self._body(prompt, fim)
         body.update(n_predict=0)
-        answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
-                                 read_timeout=self.read_timeout)
+        async with self.gate.turn():
+            answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
+                                     read_timeout=self.read_timeout)
         timings = answer.get("timings") if isinstance(answer, dict) else None
         return int((timings or {}).get("prompt_n") or 0)
 
@@ -172,8 +190,9 @@ class LlamaServerBackend:
             url, body = self._body(prompt, fim)
             body.update(n_predict=SCORE_MAX_TOKENS, temperature=0.0, n_probs=1, post_sampling_probs=False,
                         grammar=gbnf_literal(text), stream=False)
-            answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
-                                     read_timeout=self.read_timeout)
+            async with self.gate.turn():
+                answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
+                                         read_timeout=self.read_timeout)
             probabilities = answer.get("completion_probabilities") if isinstance(answer, dict) else None
             score = mean_logprob(probabilities, text) if isinstance(probabilities, list) else None
             if score is None:

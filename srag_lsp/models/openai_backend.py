@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
-from srag_lsp.models.server_http import STALL_TIMEOUT_S, get_json, key_from_environment, make_client, sse_events
+from srag_lsp.models.server_http import (
+    STALL_TIMEOUT_S,
+    ServerGate,
+    get_json,
+    key_from_environment,
+    make_client,
+    sse_events,
+)
 from srag_lsp.prompts import template_for_model
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ class OpenAIBackend:
                                 detail=self.base_url)
         self.warnings: list[str] = []
         self.server_models: list[str] = []
+        self.gate = ServerGate()  # one request at a time, as llama.vim sends them
         self._client = make_client("", connect_timeout=probe_timeout, read_timeout=read_timeout)
 
     async def start(self) -> None:
@@ -69,6 +77,19 @@ class OpenAIBackend:
                                 "stream_options": {"include_usage": True}}
         if request.stop:
             body["stop"] = request.stop[:MAX_STOPS]
+        inner = self._stream(body, model, stats)
+        try:
+            async with self.gate.turn():  # one request at a time; the HTTP stream closes before the gate opens
+                try:
+                    async for piece in inner:
+                        yield piece
+                finally:
+                    await inner.aclose()
+        finally:
+            if not stats.finish_reason:
+                stats.finish_reason = "cancelled"  # superseded while it waited for its turn
+
+    async def _stream(self, body: dict[str, Any], model: str, stats: GenerationStats) -> AsyncIterator[str]:
         events = sse_events(self._client, f"{self.base_url}/completions", body, self.base_url,
                             key_env=self.key_env, model=model, read_timeout=self.read_timeout)
         try:

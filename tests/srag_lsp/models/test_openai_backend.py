@@ -152,3 +152,33 @@ async def test_nothing_there_is_said_with_the_address() -> None:
     with pytest.raises(BackendError, match=r"no model server at http://127.0.0.1:9/v1 \(connection refused\)"):
         await b.start()
     await b.close()
+
+
+async def test_one_request_at_a_time_and_a_warm_up_never_queues(server: tuple[str, ServerState]) -> None:
+    """A second generation waits until the first is closed (the engine closes a superseded one first); a llama-server
+    warm-up while a request is in flight evaluates nothing and sends nothing."""
+    from srag_lsp.models.base import FimParts
+    from srag_lsp.models.llama_server_backend import LlamaServerBackend
+
+    url, state = server
+    for b in (backend(url), LlamaServerBackend(url=url, key_env="TEAM_KEY")):
+        await b.start()
+        try:
+            request = GenerationRequest("# A long story about the sea\n", max_tokens=200,
+                                        fim=FimParts("# A long story about the sea\n", ""))
+            first = b.stream(request, GenerationStats())
+            assert await anext(first)
+            sent = len(state.bodies)
+            second_stats = GenerationStats()
+            second = asyncio.ensure_future(collect(b, GenerationRequest(FIM, max_tokens=4, fim=FimParts("a", "")),
+                                                   second_stats))
+            await asyncio.sleep(0.5)
+            assert len(state.bodies) == sent and not second.done()  # it waits its turn
+            if isinstance(b, LlamaServerBackend):
+                assert await b.prefill("", num_ctx=4096, max_tokens=8, fim=FimParts("x = ", "")) == 0
+                assert len(state.bodies) == sent  # the warm-up was skipped, not queued
+            await first.aclose()
+            assert (await asyncio.wait_for(second, 120)).strip() or second_stats.finish_reason == "stop"
+            assert len(state.bodies) == sent + 1
+        finally:
+            await b.close()
