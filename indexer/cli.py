@@ -29,9 +29,11 @@ from typing import Any, TextIO
 
 from indexer.build_options import BuildOptions
 from indexer.builder import BuildReport, IndexBuilder
+from indexer.cli_shared import shared_publish, shared_status
 from indexer.embedding import MODES, Embedder, EmbeddingError, embedder_for_model_id, make_embedder
 from indexer.embedding.background import BackgroundEmbedder
 from indexer.location import ensure_index_dir, is_local, local_path, resolve_index_dir
+from indexer.object_store import is_object_uri
 from indexer.opening import open_index
 from indexer.query import Hit, IndexReader
 from indexer.status import index_status, stale_reason
@@ -110,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("dir")
     build.add_argument("--json", action="store_true", help="print the build report as JSON")
     build.add_argument("--max-file-bytes", type=int, default=None, help="skip larger files")
+    for command in (build, status := sub.add_parser("status", parents=[common], help="show what the index holds")):
+        command.add_argument("--index-uri", default=None, metavar="URI",
+                             help="a shared index on object storage (s3://BUCKET/PREFIX): build publishes the "
+                                  "local build there, writing what changed; status says what it holds")
+        command.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                             help="a LanceDB storage option (over the AWS_* variables), e.g. allow_http=true")
     watch = sub.add_parser("watch", parents=[common], help="index, then keep the index fresh")
     watch.add_argument("dir")
     for command in (build, watch):
@@ -121,8 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--embedding-model", default=None, help="the Ollama embedding model (nomic-embed-text)")
         command.add_argument("--ollama-host", default=None, help="default: $OLLAMA_HOST or http://127.0.0.1:11434")
-    status = sub.add_parser("status", parents=[common], help="show what the index holds")
-    status.add_argument("dir")
+    status.add_argument("dir", nargs="?", help="the workspace (not needed with --index-uri)")
     status.add_argument("--json", action="store_true")
     query = sub.add_parser("query", parents=[common], help="look up symbols or search text")
     query.add_argument("dir")
@@ -144,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose < 2:
         for noisy in ("watchdog", "lancedb"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "status" and getattr(args, "index_uri", None):
+        return shared_status(args.index_uri, args.storage_option, as_json=args.json)
+    if args.dir is None:
+        _say("a folder is needed (or --index-uri URI for a shared index's status)")
+        return EXIT_USAGE
     root = Path(args.dir).expanduser()
     if not root.is_dir():
         _say(f"{args.dir} is not a folder")
@@ -264,10 +276,15 @@ def _cmd_build(root: Path, index_dir: str, args: argparse.Namespace) -> int:
     except EmbeddingError as exc:  # index anyway; say why there are no vectors
         unavailable = str(exc)
         _say(f"embeddings are off: {exc}")
+    if args.index_uri and not is_object_uri(args.index_uri):
+        _say(f"--index-uri takes an object storage URI such as s3://BUCKET/PREFIX, not {args.index_uri!r}")
+        return EXIT_USAGE
     result = _build(root, index_dir, options, embedder=embedder)
     if result is None:
         return EXIT_INDEX
     report, embedded = result
+    if args.index_uri:
+        return shared_publish(root, index_dir, args.index_uri, args.storage_option, report, as_json=args.json)
     if unavailable is not None:
         embedded = {"model": None, "complete": False, "error": unavailable}
     if args.json:

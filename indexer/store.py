@@ -172,6 +172,12 @@ class ChunkStore:
         rows = query.limit(self.count_rows() + 1).to_arrow()
         return dict(zip(rows.column("content_hash").to_pylist(), rows.column("text").to_pylist(), strict=True))
 
+    def rows(self, paths: Collection[str]) -> pa.Table:
+        """Every column of the rows of ``paths`` read from disk (never an unsaved-buffer overlay), in SCHEMA order."""
+        where = f"{sql_in('path', sorted(set(paths)))} AND overlay = false"
+        table = self._table.search().where(where).limit(self.count_rows() + 1).to_arrow()
+        return table.select(SCHEMA.names).cast(SCHEMA)
+
     def overlay_paths(self) -> list[str]:
         """Paths that have overlay rows (unsaved buffers of an earlier session)."""
         rows = self._table.search().where("overlay = true").select(["path"]).limit(1_000_000).to_arrow()
