@@ -6,7 +6,8 @@ Each column is one editor set-up on its defaults, typing the same lines of packa
 - `llama.vim`: the unmodified llama.vim plugin (only its endpoint set) against a real `llama-server` serving the
   same GGUF on the same cores, with the flags of llama.cpp's `--fim-qwen-1.5b-default` preset;
 - `srag-llama-server`: the `srag` column with backend `llama-server`, against its own fresh llama-server started
-  exactly as llama.vim's (our engine and llama.vim on the same server; a setting compared, not the default);
+  as llama.vim's, plus the flag the README asks for (`FOR_SRAG`: idle slots keep their cache); a backend compared,
+  not the default;
 - `srag:LABEL` (`--compare LABEL:draftPrefixLines=6`): the `srag` column with editor settings changed, beside the
   defaults in the same run (the only way a setting differs from its default here).
 
@@ -39,7 +40,7 @@ from typing import Any
 
 from benchmarks.bench_typing import LineCase, pct, pick_lines
 from benchmarks.completion_quality import similarity as edit_similarity
-from benchmarks.llama_server import PRESET_FLAGS, LlamaServer, build, model_file
+from benchmarks.llama_server import FOR_SRAG, PRESET_FLAGS, LlamaServer, build, model_file
 from benchmarks.report import save
 from benchmarks.retrieval_cases import install_packages
 
@@ -145,7 +146,8 @@ def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int
         plan.update(plugin=str(llama_vim), llama_endpoint=f"{server.url}/infill", extra_pids=[server.pid])
     elif column == "srag-llama-server":
         assert server_binary is not None
-        server = LlamaServer(server_binary, model_file(), log_path=run_dir / "llama-server.log").start()
+        server = LlamaServer(server_binary, model_file(), log_path=run_dir / "llama-server.log",
+                             extra_flags=FOR_SRAG).start()
         plan.update(settings={"backend": "llama-server", "llamaServerUrl": server.url}, extra_pids=[server.pid])
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan))
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         "nvim": nvim_version, "packages": args.packages, "lines": len(cases), "columns": columns,
         "rest_ms": args.rest_ms, "cadence_ms": args.cadence_ms, "look_ms": LOOK_MS,
         "model": "qwen2.5-coder-0.5b (the embedded default's GGUF, for llama-server too)",
-        "llama_server": {"flags": [*PRESET_FLAGS, "-t", "<cores>", "-tb", "<cores>"],
+        "llama_server": {"flags": [*PRESET_FLAGS, "-t", "<cores>", "-tb", "<cores>"], "srag_column_adds": FOR_SRAG,
                          "binary": str(server_binary) if server_binary else None},
         "llama_vim": {"path": str(args.llama_vim), "settings": "defaults; endpoint_fim set to the local server"},
         "compared_settings": {**compared, **({"srag-llama-server": {"backend": "llama-server", "llamaServerUrl":

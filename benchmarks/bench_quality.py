@@ -396,9 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         servers: dict[str, dict[str, str]] = {}
         if backends:
-            from benchmarks.llama_server import LlamaServer, build, model_file
+            from benchmarks.llama_server import FOR_SRAG, LlamaServer, build, model_file
 
-            server = LlamaServer(build(), model_file(), log_path=work / "llama-server.log").start()
+            server = LlamaServer(build(), model_file(), log_path=work / "llama-server.log",
+                                 extra_flags=FOR_SRAG).start()
             stack.callback(server.stop)
             for backend in backends:
                 servers[backend] = {"backend": backend, "llama_server_url": server.url,

@@ -312,9 +312,10 @@ async def run_strategy(workspace: Path, index_dir: Path, cases: list[LineCase], 
     with contextlib.ExitStack() as stack:
         server_pid: int | None = None
         if settings.get("SRAG_BACKEND") in SERVER_BACKENDS:  # a fresh llama-server: no cache from another column
-            from benchmarks.llama_server import LlamaServer, build, model_file
+            from benchmarks.llama_server import FOR_SRAG, LlamaServer, build, model_file
 
-            server = LlamaServer(build(), model_file(), log_path=cache / "llama-server.log").start()
+            server = LlamaServer(build(), model_file(), log_path=cache / "llama-server.log",
+                                 extra_flags=FOR_SRAG).start()
             stack.callback(server.stop)
             server_pid = server.pid
             settings = {**settings, "SRAG_LLAMA_SERVER_URL": server.url, "SRAG_OPENAI_BASE_URL": f"{server.url}/v1",

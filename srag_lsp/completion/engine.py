@@ -69,8 +69,9 @@ class CompletionEngine:
         return self.retrieval is not None and self.settings.strategy != "local"
 
     def serial(self) -> bool:
-        """Draft and refinement compete for the same compute (in-process model, or one server sequence)."""
-        return self.draft.backend is self.refine.backend or self.draft.backend.info.backend == "embedded"
+        """Draft and refinement compete for the same compute (in-process model, or one server)."""
+        return (self.draft.backend is self.refine.backend
+                or self.draft.backend.info.backend in ("embedded", "llama-server"))
 
     def forget(self, uri: str) -> None:
         self.pinboard.forget(uri)

@@ -35,9 +35,9 @@ async def make_backends(settings: Settings, report: Report) -> tuple[ModelBacken
         report(warning, types.MessageType.Warning)
     draft = await _sibling(main, settings.draft_model, settings, "draft") if settings.draft_model else main
     refine_model = settings.refine_model or ""
-    if refine_model or main.info.backend == "embedded":
-        # Embedded: the refinement gets its own KV sequence (same weights, memory-mapped once), so draft
-        # and refined prompts do not evict each other's cached prefix.
+    if refine_model or main.info.backend in ("embedded", "llama-server"):
+        # Embedded: the refinement gets its own KV sequence (same weights, memory-mapped once); llama-server: its
+        # own server slot. Either way draft and refined prompts do not evict each other's cached prefix.
         refine = await _sibling(main, refine_model, settings, "refine")
     else:
         refine = main
@@ -60,8 +60,10 @@ async def _sibling(main: ModelBackend, model: str, settings: Settings, slot: str
     elif main.info.backend == "llama-server":
         from srag_lsp.models.llama_server_backend import LlamaServerBackend
 
-        backend = LlamaServerBackend(url=settings.llama_server_url, model=model,  # one model per server
-                                     key_env=settings.openai_api_key_env)
+        assert isinstance(main, LlamaServerBackend)
+        backend = LlamaServerBackend(url=settings.llama_server_url, model=model or main.info.model,
+                                     key_env=settings.openai_api_key_env, gate=main.gate)  # one request at a time
+        backend.sibling, main.sibling = main, backend
     else:
         from srag_lsp.models.embedded import EmbeddedBackend
 

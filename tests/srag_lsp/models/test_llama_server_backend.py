@@ -75,6 +75,37 @@ async def test_a_warm_up_prefills_without_generating_and_scores_rank_the_models_
 
 
 @pytest.mark.model
+async def test_typing_reuses_the_servers_cache_for_the_draft_and_the_refinement_alike(llama_server: str) -> None:
+    """Keystrokes alternate the draft's prompt (no context) and the refinement's (with context), as the engine does.
+    Each backend keeps its own server slot, so each keystroke evaluates only what it added: without that the
+    server chose slots by recency and evaluated every prompt in full."""
+    from srag_lsp.models.server_http import ServerGate
+
+    draft = LlamaServerBackend(url=llama_server)
+    await draft.start()
+    refine = LlamaServerBackend(url=llama_server, gate=draft.gate)
+    await refine.start()
+    refine.sibling, draft.sibling = draft, refine
+    assert isinstance(draft.gate, ServerGate) and draft.total_slots >= 2
+    try:
+        body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40))
+        context = [("ops.py", "".join(f"def g{i}(y):\n    return y * {i}\n\n" for i in range(40)))]
+        evaluated = []
+        for n in range(6):
+            backend, extra = (draft, []) if n % 2 == 0 else (refine, context)
+            stats = GenerationStats()
+            fim = FimParts(body + "value = f" + "1" * n, "\n", extra)
+            await collect(backend, GenerationRequest("", max_tokens=2, fim=fim), stats)
+            evaluated.append(stats.prompt_evaluated)
+        assert draft.slot != refine.slot and min(draft.slot, refine.slot) >= 0
+        assert all(e <= 8 for e in evaluated[2:]), evaluated  # the first of each kind is evaluated in full
+        assert min(evaluated[:2]) > 100
+    finally:
+        await draft.close()
+        await refine.close()
+
+
+@pytest.mark.model
 async def test_the_openai_backend_speaks_to_llama_servers_completions(llama_server: str) -> None:
     probe = LlamaServerBackend(url=llama_server)
     await probe.start()
