@@ -200,7 +200,7 @@ class LlamaServerBackend:
             return 0  # a request is on its way: a warm-up never queues behind it
         url, body = self._body(prompt, fim)
         body.update(n_predict=0)
-        async with self.gate.turn():
+        async with self.gate.turn(warm_up=True):
             answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
                                      read_timeout=self.read_timeout)
         self._served_from(answer)

@@ -33,11 +33,12 @@ class ServerGate:
     close. Without the gate, drafts, refinements, warm-ups and scores of successive keystrokes reach the server
     together: a llama-server on a laptop's cores splits them across its slots and a 2-core server fell to 28 prompt
     tokens a second, stalling a draft for 30 s (bench_typing). A warm-up never waits: it is skipped while a
-    request holds the gate.
+    request holds the gate, and a request that comes while a warm-up holds it stops the warm-up.
     """
 
     def __init__(self) -> None:
         self._lock: asyncio.Lock | None = None
+        self._warming: asyncio.Task[object] | None = None  # the warm-up holding the gate, if one does
 
     def _current(self) -> asyncio.Lock:
         if self._lock is None:
@@ -48,9 +49,20 @@ class ServerGate:
         return self._lock is not None and self._lock.locked()
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self, *, warm_up: bool = False) -> AsyncIterator[None]:
+        """Wait for the gate. A request preempts a warm-up that holds it: the warm-up's task is cancelled, which
+        closes its HTTP request (what the server evaluated stays in its cache)."""
+        warming = self._warming
+        if not warm_up and warming is not None and not warming.done():
+            warming.cancel()
         async with self._current():
-            yield
+            if warm_up:
+                self._warming = asyncio.current_task()
+            try:
+                yield
+            finally:
+                if warm_up:
+                    self._warming = None
 
 
 def key_from_environment(env_name: str) -> str:

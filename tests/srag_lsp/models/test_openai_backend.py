@@ -182,3 +182,29 @@ async def test_one_request_at_a_time_and_a_warm_up_never_queues(server: tuple[st
             assert len(state.bodies) == sent + 1
         finally:
             await b.close()
+
+
+async def test_a_request_stops_a_warm_up_that_holds_the_gate(server: tuple[str, ServerState]) -> None:
+    """A warm-up is the lowest priority: a generation that comes while one is out cancels it and goes first."""
+    from srag_lsp.models.base import FimParts
+    from srag_lsp.models.llama_server_backend import LlamaServerBackend
+
+    url, state = server
+    b = LlamaServerBackend(url=url, key_env="TEAM_KEY")
+    await b.start()
+    try:
+        state.fault = "stall"  # the warm-up's request is held by the server
+        stalled = state.stalled
+        warm = asyncio.ensure_future(b.prefill("", num_ctx=4096, max_tokens=8, fim=FimParts("x = ", "")))
+        for _ in range(500):
+            if state.stalled > stalled:
+                break
+            await asyncio.sleep(0.02)
+        assert state.stalled == stalled + 1 and b.gate.busy()
+        state.fault = ""
+        text = await asyncio.wait_for(collect(b, GenerationRequest("", max_tokens=4, fim=FimParts("a = ", "")),
+                                              GenerationStats()), 60)
+        assert text.strip() and warm.cancelled()
+    finally:
+        state.stall_release.set()
+        await b.close()
