@@ -11,18 +11,21 @@ Three LanceDB tables live at the URI:
   table's fingerprint), ``built_at``, and the ``files`` and ``chunks`` it holds.
 
 A file whose content hash equals the shared one is not written. Each table's change is one commit: a
-``merge_insert`` on the key that also deletes the rows of changed and removed files. Chunk ids are stable (path,
-symbol, content), so a second builder publishing the same commit at the same moment rewrites nothing new; a
-builder that meets a commit conflict re-reads the shared tables and tries again, then fails with a clear message.
+``merge_insert`` on the key that also deletes the rows of changed and removed files. Builders publish one at a time,
+under a lease (a table only one of them can create); a second builder waits for it, then finds little or nothing to
+write. A commit conflict (a writer that does not take the lease) is re-read and retried, then a clear message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import subprocess
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +37,7 @@ import pyarrow as pa
 from indexer.chunk_table import SCHEMA, TABLE_NAME
 from indexer.manifest import Manifest, language_fingerprint
 from indexer.model import SCHEMA_VERSION
-from indexer.object_store import ObjectStoreError, explain
+from indexer.object_store import ObjectStoreError, explain, scrub
 from indexer.store import INDEXES, ChunkStore, sql_in
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ BUILDS_SCHEMA = pa.schema([pa.field("built_at", pa.string()), pa.field("commit",
                            pa.field("files", pa.int64()), pa.field("chunks", pa.int64()),
                            pa.field("chunks_version", pa.int64())])
 ATTEMPTS = 4  # a publish that meets a commit conflict re-reads and tries again this many times in all
+LEASE = "publish_lease"
+LEASE_WAIT_S = 600.0  # how long a builder waits for another's publish
+LEASE_STALE_S = 1800.0  # a lease this old was left by a builder that died
 CLEANUP_AGE = timedelta(hours=6)  # old versions stay this long: running daemons may still read one
 
 
@@ -119,12 +125,59 @@ def shared_files(db: Any) -> dict[str, str]:
     return dict(zip(table.column("path").to_pylist(), table.column("content_hash").to_pylist(), strict=True))
 
 
+@contextlib.contextmanager
+def publishing_lease(db: Any, uri: str, options: Mapping[str, str], wait_s: float = LEASE_WAIT_S) -> Iterator[None]:
+    """Hold the publishing lease: a small table that only one builder can create (Lance writes a table's first
+    version with a conditional PUT), dropped when done. Two merge_inserts of the same new rows at once would both
+    insert them (measured: every chunk twice), so builders publish one at a time. A lease older than
+    ``LEASE_STALE_S`` (a builder that died) is broken."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.create_table(LEASE, data=pa.table({"holder": [holder], "since": [time.time()]}), mode="create")
+            break
+        except Exception as exc:
+            if "exist" not in str(exc).lower():
+                raise explain(uri, options, exc) from None
+        try:
+            since = db.open_table(LEASE).to_arrow().column("since").to_pylist()
+        except Exception:  # dropped meanwhile, or the debris of a create that lost the race: clear it
+            with contextlib.suppress(Exception):
+                db.drop_table(LEASE)
+            since = []
+        if since and time.time() - float(since[0]) > LEASE_STALE_S:
+            log.warning("breaking a publishing lease held since %s s", round(time.time() - float(since[0])))
+            with contextlib.suppress(Exception):
+                db.drop_table(LEASE)
+            continue
+        if time.monotonic() > deadline:
+            raise ObjectStoreError(f"another builder has been publishing to {uri} for over {wait_s:.0f} s: run this "
+                                   "build again when it has finished") from None
+        time.sleep(0.3)
+    try:
+        yield
+    finally:
+        try:
+            db.drop_table(LEASE)
+        except Exception as exc:
+            log.warning("could not give back the publishing lease at %s: %s", uri, scrub(str(exc), options))
+
+
 def publish(root: Path, staging: ChunkStore, manifest: Manifest, uri: str, options: Mapping[str, str],
             *, commit: str | None = None) -> PublishReport:
     """Bring the shared index at ``uri`` in line with the local build (``staging``, ``manifest``)."""
     started = time.perf_counter()
     report = PublishReport(uri, repository_commit(root) if commit is None else commit)
     db = connect(uri, options)
+    with publishing_lease(db, uri, options):
+        _publish_retrying(db, staging, manifest, uri, options, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _publish_retrying(db: Any, staging: ChunkStore, manifest: Manifest, uri: str, options: Mapping[str, str],
+                      report: PublishReport) -> None:
     last_error: Exception | None = None
     for attempt in range(1, ATTEMPTS + 1):
         report.attempts = attempt
@@ -143,8 +196,6 @@ def publish(root: Path, staging: ChunkStore, manifest: Manifest, uri: str, optio
     else:
         raise ObjectStoreError(f"another builder kept committing to {uri} at the same time ({ATTEMPTS} attempts; "
                                f"last: {type(last_error).__name__}): run this build again") from None
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _is_conflict(exc: Exception) -> bool:

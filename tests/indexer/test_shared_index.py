@@ -92,6 +92,10 @@ def test_two_builders_at_once_leave_one_whole_table(tmp_path: Path, seaweed: Sea
     ids = [c["id"] for c in tables["chunks"]]
     assert ids and len(ids) == len(set(ids))  # no chunk twice
     assert sorted(f["path"] for f in tables[FILES]) == ["net/parser.py", "shapes.py", "web/greeting.js"]
+    # The lease was given back: the next build publishes at once.
+    after = srag_index("build", str(root), "--index-uri", uri, *HTTP, "--json", cache=tmp_path / "cache0", env=env)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["shared"]["written_files"] == 0
 
 
 def test_bad_credentials_a_missing_bucket_and_no_server_are_each_said_without_a_secret(
@@ -113,3 +117,22 @@ def test_bad_credentials_a_missing_bucket_and_no_server_are_each_said_without_a_
     secret = seaweed.environment()["AWS_SECRET_ACCESS_KEY"]
     for result in (refused, missing, nothing, unreachable):
         assert secret not in result.stderr + result.stdout
+
+
+def test_an_index_built_by_another_schema_version_is_named_with_the_fix(tmp_path: Path, seaweed: SeaweedServer) -> None:
+    import pyarrow as pa
+
+    from indexer.shared_index import BUILDS_SCHEMA
+
+    root = small_workspace(tmp_path / "ws")
+    uri = f"s3://{seaweed.create_bucket()}/old"
+    env = seaweed.environment()
+    assert srag_index("build", str(root), "--index-uri", uri, *HTTP, cache=tmp_path / "c1", env=env).returncode == 0
+    options = storage_options(["allow_http=true"], env)
+    builds = lancedb.connect(uri, storage_options=options).open_table(BUILDS)
+    builds.add(pa.Table.from_pylist([{"built_at": "2099-01-01T00:00:00+00:00", "commit": "", "schema_version": 99,
+                                      "languages": "", "files": 0, "chunks": 0, "chunks_version": 1 << 40}],
+                                    schema=BUILDS_SCHEMA))
+    again = srag_index("build", str(root), "--index-uri", uri, *HTTP, cache=tmp_path / "c2", env=env)
+    assert again.returncode == 3 and "built by index schema version 99" in again.stderr, again.stderr
+    assert f"srag-index build DIR --index-uri {uri}" in again.stderr
