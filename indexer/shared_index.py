@@ -137,8 +137,8 @@ def publishing_lease(db: Any, uri: str, options: Mapping[str, str], wait_s: floa
         try:
             db.create_table(LEASE, data=pa.table({"holder": [holder], "since": [time.time()]}), mode="create")
             break
-        except Exception as exc:
-            if "exist" not in str(exc).lower():
+        except Exception as exc:  # held: "already exists", or a commit conflict when two create it at once
+            if "exist" not in str(exc).lower() and not _is_conflict(exc):
                 raise explain(uri, options, exc) from None
         try:
             since = db.open_table(LEASE).to_arrow().column("since").to_pylist()
