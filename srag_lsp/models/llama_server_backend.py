@@ -158,16 +158,9 @@ class LlamaServerBackend:
         if request.stop:
             body["stop"] = request.stop
         inner = self._stream(url, body, stats)
-        try:
-            async with self.gate.turn():  # one request at a time; the HTTP stream closes before the gate opens
-                try:
-                    async for piece in inner:
-                        yield piece
-                finally:
-                    await inner.aclose()
-        finally:
-            if not stats.finish_reason:
-                stats.finish_reason = "cancelled"  # superseded while it waited for its turn
+        async with contextlib.aclosing(self.gate.stream(inner, stats)) as pieces:  # one request at a time
+            async for piece in pieces:
+                yield piece
 
     async def _stream(self, url: str, body: dict[str, Any], stats: GenerationStats) -> AsyncIterator[str]:
         events = sse_events(self._client, url, body, self.url, key_env=self.key_env, read_timeout=self.read_timeout)

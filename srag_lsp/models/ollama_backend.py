@@ -18,23 +18,15 @@ import httpx
 import ollama
 
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
+from srag_lsp.models.server_http import causes
 from srag_lsp.prompts import template_for_model
 
 log = logging.getLogger(__name__)
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 def _connection_problem(exc: BaseException) -> str:
     """A few words on why talking to the server failed, for messages such as "no Ollama at HOST (...)"."""
-    chain = _causes(exc)
+    chain = causes(exc)
     if any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain):
         return "connection refused"
     if any(isinstance(e, socket.gaierror) for e in chain):

@@ -78,16 +78,9 @@ class OpenAIBackend:
         if request.stop:
             body["stop"] = request.stop[:MAX_STOPS]
         inner = self._stream(body, model, stats)
-        try:
-            async with self.gate.turn():  # one request at a time; the HTTP stream closes before the gate opens
-                try:
-                    async for piece in inner:
-                        yield piece
-                finally:
-                    await inner.aclose()
-        finally:
-            if not stats.finish_reason:
-                stats.finish_reason = "cancelled"  # superseded while it waited for its turn
+        async with contextlib.aclosing(self.gate.stream(inner, stats)) as pieces:  # one request at a time
+            async for piece in pieces:
+                yield piece
 
     async def _stream(self, body: dict[str, Any], model: str, stats: GenerationStats) -> AsyncIterator[str]:
         events = sse_events(self._client, f"{self.base_url}/completions", body, self.base_url,

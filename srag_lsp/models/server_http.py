@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from srag_lsp.models.base import BackendError
+from srag_lsp.models.base import BackendError, GenerationStats
 
 # A stalled server (no byte for this long, first token included) ends the stream with a BackendError.
 STALL_TIMEOUT_S = 30.0
@@ -65,6 +65,31 @@ class ServerGate:
                     self._warming = None
 
 
+    async def stream(self, pieces: AsyncIterator[str], stats: GenerationStats) -> AsyncIterator[str]:
+        """``pieces`` in this gate's turn: the HTTP stream closes before the gate opens for the next request; a
+        stream superseded while it waited for its turn ends as "cancelled"."""
+        try:
+            async with self.turn():
+                try:
+                    async for piece in pieces:
+                        yield piece
+                finally:
+                    await pieces.aclose()  # type: ignore[attr-defined]
+        finally:
+            if not stats.finish_reason:
+                stats.finish_reason = "cancelled"
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def key_from_environment(env_name: str) -> str:
     """The key in the environment variable ``env_name`` ("" when no name is set); BackendError when it is empty."""
     if not env_name:
@@ -83,11 +108,7 @@ def make_client(key: str, *, connect_timeout: float, read_timeout: float) -> htt
 
 def connection_problem(exc: BaseException) -> str:
     """A few words on why talking to the server failed."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
+    chain = causes(exc)
     if any(isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in chain):
         return "connection refused"
     if any(isinstance(e, socket.gaierror) for e in chain):
