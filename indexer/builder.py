@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, str], None]  # (done, total, phase)
 IndexedFn = Callable[[list[str], int], None]  # (paths written or removed, chunks written)
+SharedHashFn = Callable[[str], "str | None"]  # a path's content hash in the team's shared index (None: it lacks it)
 
 
 @dataclass(slots=True)
@@ -68,6 +69,7 @@ class IndexBuilder:
         options: BuildOptions | None = None,
         *,
         on_indexed: IndexedFn | None = None,
+        shared_hash: SharedHashFn | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.store = opened.store
@@ -75,6 +77,9 @@ class IndexBuilder:
         self.manifest_file = opened.manifest_file
         self.options = options or BuildOptions()
         self.on_indexed = on_indexed
+        # With a shared index (indexer.shared_view), a file whose content equals the shared copy has no local rows:
+        # its manifest record keeps the hash and no chunk ids, and the shared rows serve it.
+        self.shared_hash = shared_hash
         self.stop_event = threading.Event()
         self._fresh = opened.fresh  # no rows to delete before adding (until the first build is done)
         self._manifest_dirty = False
@@ -289,8 +294,11 @@ class IndexBuilder:
                 log.debug("%s: %s", result.path, result.note)
             if result.unchanged:
                 report.unchanged += 1
-                record = self.manifest.files[result.path]
-                record.size, record.mtime_ns = result.size, result.mtime_ns
+                record = self.manifest.files.get(result.path)
+                if record is None:  # equal to the shared index's copy (the only other known hash): served there
+                    self.manifest.files[result.path] = FileRecord(result.size, result.mtime_ns, result.content_hash, [])
+                else:
+                    record.size, record.mtime_ns = result.size, result.mtime_ns
                 self._manifest_dirty = True
             elif (
                 result.chunks is not None
@@ -318,6 +326,10 @@ class IndexBuilder:
         if not results:
             return
         delete = [r.path for r in results if delete_always or not self._fresh or r.path in self.manifest.files]
+        served = {r.path for r in results if r.chunks is not None and self._served_by_shared(r.path, r.content_hash)}
+        for r in results:
+            if r.path in served:
+                r.chunks = []  # the shared rows serve this content; no local copy
         chunks: list[Chunk] = [c for r in results for c in (r.chunks or ())]
         self.store.replace(delete, chunks, redacted=True)  # redacted by _results
         for r in results:
@@ -337,8 +349,52 @@ class IndexBuilder:
         _call_indexed(self.on_indexed, [r.path for r in results], len(chunks))
 
     def _results(self, todo: list[str], *, force: bool) -> Iterator[FileResult]:
-        items = [(rel, None if force else _known_hash(self.manifest, rel)) for rel in todo]
+        items = [(rel, None if force else self._known_hash(rel)) for rel in todo]
         return extract_results(str(self.root), items, self.options, self.stop_event)
+
+    def _known_hash(self, rel: str) -> str | None:
+        """The hash a file is compared with: the manifest's, else the shared index's (equal: nothing to chunk)."""
+        known = _known_hash(self.manifest, rel)
+        if known is None and rel not in self.manifest.files and self.shared_hash is not None:
+            return self.shared_hash(rel)
+        return known
+
+    def _served_by_shared(self, rel: str, content_hash: str) -> bool:
+        return bool(self.shared_hash is not None and content_hash and self.shared_hash(rel) == content_hash)
+
+    # -- the shared index ----------------------------------------------------------------------------------
+    def reconcile_shared(self, *, skip: Collection[str] = ()) -> BuildReport:
+        """Bring the local rows in line with a (newly read) shared version: files now equal to the shared copy
+        lose their local rows; files that the shared rows served and that now differ from them are indexed here."""
+        report = BuildReport()
+        if self.shared_hash is None:
+            return report
+        started = time.perf_counter()
+        now_served: list[str] = []
+        stale: list[str] = []
+        for path, record in self.manifest.files.items():
+            if not record.content_hash or path in skip:
+                continue
+            equal = self.shared_hash(path) == record.content_hash
+            if equal and record.chunk_ids:
+                now_served.append(path)
+            elif not equal and not record.chunk_ids:
+                stale.append(path)
+        if now_served:
+            self.store.delete_paths(now_served)
+            for path in now_served:
+                self.manifest.files[path].chunk_ids = []
+            self._manifest_dirty = True
+            _call_indexed(self.on_indexed, now_served, 0)
+        report.files_total = len(now_served) + len(stale)
+        self._process(stale, report, None, force=True, delete_always=True)
+        self.save_manifest(force=False)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def local_hashes(self) -> dict[str, str]:
+        """path -> content hash of every workspace file the manifest knows ("" for one it could not read)."""
+        return {path: record.content_hash for path, record in self.manifest.files.items()}
 
 
 def make_rules(root: Path, options: BuildOptions) -> Any:

@@ -17,8 +17,13 @@ ENVIRONMENT = {
     "AWS_REGION": "aws_region",
     "AWS_DEFAULT_REGION": "aws_region",
     "AWS_ENDPOINT_URL": "aws_endpoint",
+    "AWS_ALLOW_HTTP": "allow_http",
 }
 SECRET_OPTIONS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+# A daemon reading a shared index must not hang on a storage that went away: object_store's defaults retry a
+# failed request for minutes. These bound one query to a few seconds (a setting of the same name wins).
+READER_DEFAULTS = {"connect_timeout": "2s", "timeout": "10s", "client_max_retries": "1", "client_retry_timeout": "3",
+                   "download_retry_count": "1"}
 
 
 class ObjectStoreError(Exception):
@@ -44,6 +49,22 @@ def storage_options(extra: Iterable[str] = (), environ: Mapping[str, str] | None
     if "aws_region" not in options and options.get("aws_endpoint"):
         options["aws_region"] = "us-east-1"  # an S3-compatible server ignores it, but the client wants one
     return options
+
+
+def reader_options(options: Mapping[str, str]) -> dict[str, str]:
+    """``options`` with :data:`READER_DEFAULTS` under them (for the daemon's reads, never a build's writes)."""
+    return {**READER_DEFAULTS, **options}
+
+
+def settings_options(items: Mapping[str, object], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The storage options of an editor setting (a mapping) over the AWS variables; a credential there is refused:
+    credentials come from the environment only, so that no settings file or log holds one."""
+    refused = sorted(str(k) for k in items if str(k).lower() in SECRET_OPTIONS)
+    if refused:
+        raise ObjectStoreError(f"sharedIndexOptions may not hold credentials ({', '.join(refused)}): set "
+                               "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the daemon's environment instead")
+    text = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in items.items()}
+    return storage_options([f"{k}={v}" for k, v in text.items()], environ)
 
 
 def scrub(text: str, options: Mapping[str, str]) -> str:

@@ -69,9 +69,13 @@ class Hit:
 class IndexReader:
     """Read-only queries over one workspace index; thread-safe; never raises on a bad index."""
 
-    def __init__(self, index_dir: str, table: Any) -> None:
+    def __init__(self, index_dir: str, table: Any, *, storage_options: dict[str, str] | None = None,
+                 consistency_s: float = 0.0) -> None:
         self.index_dir = index_dir
         self._table = table
+        self._storage = dict(storage_options or {})
+        self._consistency_s = consistency_s
+        self.last_failure: str | None = None  # the last query that failed twice, for callers that keep count
         self._opened_at = time.monotonic()
         self._lock = threading.Lock()  # guards re-opening the handle, not the queries themselves
         self._vector_tables: dict[str, Any] = {}  # model id -> open vectors table
@@ -92,6 +96,13 @@ class IndexReader:
             log.warning("cannot open the index at %s: %s", uri, exc)
             return None
         return cls(uri, table)
+
+    @classmethod
+    def open_remote(cls, uri: str, storage_options: dict[str, str], consistency_s: float) -> IndexReader:
+        """A reader of a shared index on object storage (raises what LanceDB raises: the caller explains it);
+        it sees a newer version within ``consistency_s``."""
+        table = _open_table(uri, storage_options, consistency_s)
+        return cls(uri, table, storage_options=storage_options, consistency_s=consistency_s)
 
     def close(self) -> None:
         self._table = None
@@ -122,7 +133,7 @@ class IndexReader:
         rows = self._run("symbols", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(max(k * 4, 50)))
         wanted_set = set(wanted)
         hits = _merge_parts([_hit(row, _symbol_score(row, wanted_set)) for row in rows])
-        return _ranked(hits)[:k]
+        return rank_hits(hits)[:k]
 
     def symbol_prefix(self, prefix: str, k: int = 20) -> list[Hit]:
         """Definitions whose ``symbol`` starts with ``prefix`` (case-sensitive), shortest names first."""
@@ -133,7 +144,7 @@ class IndexReader:
         limit = max(k * 4, 50)
         rows = self._run("symbol_prefix", lambda t: t.search().where(where).select(HIT_COLUMNS).limit(limit))
         hits = _merge_parts([_hit(row, 1.0 / (1 + len(row["symbol"]) - len(prefix))) for row in rows])
-        return _ranked(hits)[:k]
+        return rank_hits(hits)[:k]
 
     def text_search(self, query: str, k: int = 10, *, field: str = "tokens") -> list[Hit]:
         """Full-text search (BM25) over the identifier sub-words of each chunk (``field="text"``: raw text)."""
@@ -281,7 +292,7 @@ class IndexReader:
         if table is None or time.monotonic() - self._opened_at > HANDLE_TTL_S:
             with self._lock:
                 if self._table is None or time.monotonic() - self._opened_at > HANDLE_TTL_S:
-                    self._table = _open_table(self.index_dir)
+                    self._table = _open_table(self.index_dir, self._storage, self._consistency_s)
                     self._opened_at = time.monotonic()
                 table = self._table
         return table
@@ -292,7 +303,8 @@ class IndexReader:
             name = self._vector_models.get(model_id)
             if name is None:
                 raise LookupError(f"no vectors of {model_id} in {self.index_dir}")
-            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(0))
+            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(seconds=self._consistency_s),
+                                 **({"storage_options": self._storage} if self._storage else {}))
             table = db.open_table(name)
             self._vector_tables[model_id] = table
         return table
@@ -330,20 +342,27 @@ class IndexReader:
         for attempt in (1, 2):
             try:
                 table = self._fresh_table()
-                return build(table).to_arrow().to_pylist()
+                rows = build(table).to_arrow().to_pylist()
+                self.last_failure = None
+                return rows
             except Exception as exc:  # a bad index must not take the caller down
-                if attempt == 1:
+                if attempt == 1 and not self._storage:  # (a shared index's fault is storage: not retried at once)
                     log.debug("%s query failed (%s); re-opening %s", what, exc, self.index_dir)
                     with self._lock:
                         self._table = None
                     time.sleep(0.001)
                     continue
-                log.warning("%s query on %s failed: %s", what, self.index_dir, exc)
+                self.last_failure = f"{what}: {exc}"
+                if self._storage:  # a shared index: the caller (indexer.layered_query) says it once
+                    log.debug("%s query on %s failed: %s", what, self.index_dir, exc)
+                else:
+                    log.warning("%s query on %s failed: %s", what, self.index_dir, exc)
         return []
 
 
-def _open_table(uri: str) -> Any:
-    db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+def _open_table(uri: str, storage_options: dict[str, str] | None = None, consistency_s: float = 0.0) -> Any:
+    kwargs: dict[str, Any] = {"storage_options": storage_options} if storage_options else {}
+    db = lancedb.connect(uri, read_consistency_interval=timedelta(seconds=consistency_s), **kwargs)
     return db.open_table(TABLE_NAME)
 
 
@@ -394,7 +413,7 @@ def _is_test_path(path: str) -> bool:
     return any(p in ("test", "tests", "testing") or p.startswith("test_") for p in parts)
 
 
-def _ranked(hits: list[Hit]) -> list[Hit]:
+def rank_hits(hits: list[Hit]) -> list[Hit]:
     hits.sort(key=lambda h: (not h.overlay, -h.score, _is_test_path(h.path), len(h.path), h.path, h.start_line))
     return hits
 

@@ -33,6 +33,7 @@ from indexer.watcher import WorkspaceWatcher
 from indexer.writer_embedding import WriterEmbedding
 from indexer.writer_lock import LockHeld, WriterLock
 from indexer.writer_requests import PendingBuffer, PendingWork, workspace_relative
+from indexer.writer_shared import REFRESH_S, WriterShared
 from indexer.writer_status import index_counts, initial_status
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ServiceTuning:
     # pauses before the rescan that follows a failed write (a full disk, a broken folder), growing with each
     # failure in a row: without them the writer re-reads the whole workspace in a loop while the fault lasts
     failure_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    shared_refresh_s: float = REFRESH_S  # how often a shared index's newest version is asked for
 
 
 class IndexService:
@@ -104,6 +106,8 @@ class IndexService:
             emit=self._emit,
             update_status=self._update_status,
         )
+        self._shared = WriterShared(self.settings, self.index_dir, emit_status=self._emit_status,
+                                    refresh_s=self.tuning.shared_refresh_s)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -179,6 +183,7 @@ class IndexService:
             snapshot = dict(self._status)
             snapshot["pending"] = self._pending.count() + int(self._busy)
         snapshot.update(self._embedding.status())
+        snapshot.update(self._shared.status())
         snapshot["uptime_s"] = round(time.time() - self._started_at, 1)
         return snapshot
 
@@ -222,7 +227,8 @@ class IndexService:
         opened = open_index(self.index_dir, cleanup_age=self.options.cleanup_age)
         if opened.rebuilt:
             self._emit({"type": protocol.ERROR, "message": f"rebuilding the index: {opened.rebuilt}", "fatal": False})
-        builder = IndexBuilder(self.root, opened, self.options, on_indexed=self._on_indexed)
+        builder = IndexBuilder(self.root, opened, self.options, on_indexed=self._on_indexed,
+                               shared_hash=self._shared.hash_fn())
         builder.stop_event.clear()
         self._builder = builder
         self._embedding.opened()
@@ -236,8 +242,13 @@ class IndexService:
     def _initial_build(self) -> None:
         builder = self._builder
         assert builder is not None
+        if self._shared.on:
+            self._update_status(phase="reading the shared index")
+            self._shared.refresh()
         self._update_status(phase="indexing")
         report = self._guarded(lambda: builder.build(self._on_progress, skip=set(self._overlays)))
+        if self._shared.on:
+            self._guarded(lambda: self._shared.reconcile(builder, set(self._overlays)), what="the shared overlay")
         self._refresh_counts()  # before the build is said done: a status that says done has its counts
         if report is not None and not report.interrupted:
             self._update_status(initial_build_done=True, last_build=report.as_dict())
@@ -287,6 +298,9 @@ class IndexService:
                     cleanup_wait = None if self._cleanup_at is None else self._cleanup_at - time.monotonic()
                     if cleanup_wait is not None and cleanup_wait <= 0:
                         break
+                    shared_wait = self._shared.wait(time.monotonic())
+                    if shared_wait is not None and shared_wait <= 0:
+                        break
                     embed_wait = None
                     if wait is None and optimize_wait is None:
                         self._idle.set()
@@ -297,7 +311,8 @@ class IndexService:
                     if not (pending.rescan or pending.paths):
                         retry_wait = None
                     candidates = [
-                        w for w in (wait, optimize_wait, cleanup_wait, embed_wait, retry_wait) if w is not None
+                        w for w in (wait, optimize_wait, cleanup_wait, embed_wait, retry_wait, shared_wait)
+                        if w is not None
                     ]
                     self._cond.wait(min(candidates) if candidates else None)
                 if self._stopping:
@@ -339,6 +354,10 @@ class IndexService:
                 if chunks is not None:
                     self._overlays[rel] = pending.version
         skip = set(self._overlays)
+        shared_changed = False
+        shared_wait = self._shared.wait(time.monotonic())
+        if shared_wait is not None and shared_wait <= 0:
+            shared_changed = self._shared.refresh()
         if rescan:
             report = self._guarded(lambda: builder.build(self._on_progress, skip=skip))
             if report is not None:
@@ -350,6 +369,11 @@ class IndexService:
             if rules_changed and self._watcher is not None:  # newly ignored or unignored folders
                 self._watcher.stop()
                 self._start_watcher()
+        if shared_changed:
+            self._guarded(lambda: self._shared.reconcile(builder, skip), what="the shared overlay")
+        elif did_something and self._shared.on:
+            self._guarded(lambda: self._shared.write_mask(builder, skip), what="the shared mask")
+        did_something = did_something or shared_changed
         optimize_wait = self._optimize_wait()
         if optimize_wait is not None and optimize_wait <= 0:
             self._optimize()

@@ -82,6 +82,10 @@ class Settings:
     # ollama: /api/embed on ollama_host with embedding_model
     embeddings: str = "off"
     embedding_model: str = ""  # the Ollama embedding model ("" = nomic-embed-text)
+    # A team's index on object storage (s3://BUCKET/PREFIX, built by `srag-index build --index-uri`): read there,
+    # with only the files that differ indexed locally. Credentials come from the AWS variables, never a setting.
+    shared_index: str = ""
+    shared_index_options: dict[str, str] = field(default_factory=dict)  # LanceDB storage options (allow_http, ...)
     # --- observability ------------------------------------------------------------------------------
     trace: bool = True
     cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))
@@ -139,6 +143,8 @@ REMOTE_CHECKED = {"ollama_host": "ollamaHost", "openai_base_url": "openaiBaseUrl
 def _coerce(name: str, current: Any, raw: Any) -> Any:
     """Convert ``raw`` to the type of the current value, raising ValueError with a readable reason."""
     kind = type(current)
+    if kind is dict:
+        return _options(raw)
     if kind is bool:
         if isinstance(raw, bool):
             return raw
@@ -173,10 +179,28 @@ def _coerce(name: str, current: Any, raw: Any) -> Any:
         return _normalize_host(raw)
     if name in ("openai_base_url", "llama_server_url"):
         return _normalize_url(raw)
+    if name == "shared_index" and raw.strip():
+        from indexer.object_store import is_object_uri
+
+        if not is_object_uri(raw.strip()):
+            raise ValueError(f"expected an object storage URI such as s3://bucket/prefix, got {raw!r}")
+        return raw.strip().rstrip("/")
     if name == "openai_api_key_env" and raw and not _ENV_NAME.match(raw):
         # never echo the value: it may be the key itself, pasted where its variable's name belongs
         raise ValueError("must be the name of an environment variable (such as OPENAI_API_KEY), not the key")
     return raw
+
+
+def _options(raw: Any) -> dict[str, str]:
+    """KEY=VALUE options: an object, or "k=v,k2=v2" (from the environment). Values are not echoed on error."""
+    if isinstance(raw, str):
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+        if any("=" not in item for item in items):
+            raise ValueError("expected KEY=VALUE items separated by commas")
+        raw = dict(item.split("=", 1) for item in items)
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"expected an object of KEY: VALUE, got {type(raw).__name__}")
+    return {str(k).strip(): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in raw.items()}
 
 
 def apply(settings: Settings, values: Mapping[str, Any], report: Callable[[str], None]) -> Settings:

@@ -93,14 +93,16 @@ async def run_complete(settings: Settings, location: str, workspace: str | None,
     # The index: use it when it is there; say so when it is not and complete from local context.
     from indexer.query import IndexReader
 
+    # With sharedIndex, the team's index is read as it is (plus the local overlay a daemon keeps, when there is one).
     index_dir = index_dir_for(settings, root)
-    reader = IndexReader.open(index_dir) if settings.index_enabled else None
-    if reader is None:
+    shared = settings.index_enabled and bool(settings.shared_index)
+    reader = IndexReader.open(index_dir) if settings.index_enabled and not shared else None
+    if reader is None and not shared:
         report(f"srag-lsp: no index for {root} (looked in {index_dir}); completing from local context only. "
                f"Build one with: srag-index build {root}", types.MessageType.Warning)
 
     started = time.perf_counter()
-    runtime = Runtime(settings, root, report=report, index_worker=False, retrieval=reader is not None)
+    runtime = Runtime(settings, root, report=report, index_worker=False, retrieval=reader is not None or shared)
     if not await runtime.start_models() or runtime.engine is None or runtime.backends is None:
         await runtime.close()
         return 3

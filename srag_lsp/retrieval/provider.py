@@ -8,7 +8,7 @@ index has caught up with it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,35 @@ from srag_lsp.retrieval.types import ContextChunk, CursorQuery, RetrievalUpdate
 from srag_lsp.settings import Settings
 
 MAX_BUFFERS = 32
+SharedChangeFn = Callable[[bool, "str | None"], None]  # the shared index answers (or not, and why); any thread
+
+
+def shared_reader(settings: Settings, index_dir: Path, changed: SharedChangeFn | None) -> Any:
+    """With ``sharedIndex``: a reader of the local overlay at ``index_dir`` over the shared index; else None (the
+    retriever opens the local index itself). Opens nothing yet."""
+    if not settings.shared_index:
+        return None
+    from indexer.layered_query import LayeredReader
+    from indexer.object_store import ObjectStoreError, settings_options
+
+    try:
+        options = settings_options(settings.shared_index_options)
+    except ObjectStoreError as exc:
+        if changed is not None:
+            changed(False, str(exc))
+        options = {}
+    return LayeredReader(str(index_dir), settings.shared_index, options, on_change=changed)
 
 
 class WorkspaceRetrieval:
     """The retriever over the index at ``index_dir`` (when there is one) plus the open buffers."""
 
-    def __init__(self, settings: Settings, root: Path, index_dir: Path | None) -> None:
+    def __init__(self, settings: Settings, root: Path, index_dir: Path | None, *,
+                 shared_changed: SharedChangeFn | None = None) -> None:
         self.settings = settings
         self.buffers: OrderedDict[str, str] = OrderedDict()
-        self.retriever = Retriever(root, index_dir=index_dir, buffers=self.open_buffers,
+        reader = shared_reader(settings, index_dir, shared_changed) if index_dir is not None else None
+        self.retriever = Retriever(root, index_dir=index_dir, reader=reader, buffers=self.open_buffers,
                                    visible_lines=(settings.prefix_lines, settings.suffix_lines))
 
     def open_buffers(self) -> Mapping[str, str]:
@@ -80,11 +100,11 @@ class WorkspaceRetrieval:
         self.retriever.close()
 
 
-def open_workspace_retrieval(settings: Settings, root: Path | None, index_dir: Path | None
-                             ) -> WorkspaceRetrieval | None:
+def open_workspace_retrieval(settings: Settings, root: Path | None, index_dir: Path | None, *,
+                             shared_changed: SharedChangeFn | None = None) -> WorkspaceRetrieval | None:
     """Retrieval for ``root`` (None without a workspace), warming up in the background."""
     if root is None:
         return None
-    retrieval = WorkspaceRetrieval(settings, root, index_dir)
+    retrieval = WorkspaceRetrieval(settings, root, index_dir, shared_changed=shared_changed)
     retrieval.warm()
     return retrieval

@@ -32,9 +32,12 @@ Report = Callable[[str, types.MessageType], None]
 
 
 def index_dir_for(settings: Settings, root: Path) -> Path:
+    """The workspace's index folder; with ``sharedIndex``, the local overlay's folder beside it."""
     from indexer.location import resolve_index_dir
+    from indexer.shared_view import overlay_dir
 
-    return Path(resolve_index_dir(root, settings.index_dir or None))
+    local = resolve_index_dir(root, settings.index_dir or None)
+    return Path(overlay_dir(local, settings.shared_index) if settings.shared_index else local)
 
 
 class Runtime:
@@ -53,12 +56,15 @@ class Runtime:
         self._report = report
         self._log_to_client = log_to_client
         self.tracer = Tracer(settings.cache_path() / "traces" if settings.trace else None)
+        self._loop: asyncio.AbstractEventLoop | None = _running_loop()
+        self._shared_said_down = False
         self.retrieval: WorkspaceRetrieval | None = (
-            open_workspace_retrieval(settings, root, index_dir_for(settings, root))
+            open_workspace_retrieval(settings, root, index_dir_for(settings, root),
+                                     shared_changed=self._shared_changed)
             if retrieval and root is not None else None)
         self.index: IndexLink | None = (
             IndexLink(settings, root, index_dir_for(settings, root), report=report, progress=progress,
-                      indexed=self._files_indexed, built=self._index_built)
+                      indexed=self._files_indexed, built=self._index_built, shared_changed=self._say_shared)
             if index_worker and root is not None else None)
         self.service = CompletionService(self, settings, publish=publish, trouble=self._model_trouble)
         self.backends: tuple[ModelBackend, ModelBackend] | None = None
@@ -200,6 +206,23 @@ class Runtime:
         if self.retrieval is not None:
             self.retrieval.warm()  # the index may not have existed when retrieval first looked
 
+    def _shared_changed(self, reachable: bool, message: str | None) -> None:
+        """From a retrieval thread: the shared index stopped (or started again) answering."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._say_shared, reachable, message)
+
+    def _say_shared(self, reachable: bool, message: str | None) -> None:
+        """Say a shared index's outage once, and its return once (the reader and the worker both notice)."""
+        if reachable == (not self._shared_said_down):
+            return
+        self._shared_said_down = not reachable
+        if reachable:
+            self._report("srag-lsp: the shared index answers again", types.MessageType.Info)
+        else:
+            self._report(f"srag-lsp: the shared index is not available: {message}. Retrieval goes on from your "
+                         "local changes until it answers", types.MessageType.Warning)
+
     def _model_trouble(self, message: str) -> None:
         self._report(message, types.MessageType.Warning)
 
@@ -282,3 +305,10 @@ class Runtime:
         warmer = self.service.warmer
         out["warm_ups"] = {"runs": warmer.runs, "prompt_tokens": warmer.warmed_tokens}
         return out
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

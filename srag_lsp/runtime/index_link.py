@@ -24,7 +24,8 @@ class IndexLink:
     """One index worker for the workspace (``indexer.client.IndexClient``) and what its events mean here."""
 
     def __init__(self, settings: Settings, root: Path, index_dir: Path, *, report: Report, progress: Any = None,
-                 indexed: Callable[[list[str]], None], built: Callable[[], None]) -> None:
+                 indexed: Callable[[list[str]], None], built: Callable[[], None],
+                 shared_changed: Callable[[bool, str | None], None] | None = None) -> None:
         self.settings = settings
         self.root = root
         self.index_dir = index_dir
@@ -32,6 +33,7 @@ class IndexLink:
         self._progress = progress
         self._indexed = indexed  # files the worker re-wrote: retrieval and the pinboard drop what they hold of them
         self._built = built  # the first build is done: retrieval may look again
+        self._shared_changed = shared_changed  # the worker found the shared index (un)reachable
         self.client: Any = None
         self.state: dict[str, Any] = {"state": "off" if not settings.index_enabled else "starting"}
         self._progress_token: str | None = None
@@ -60,6 +62,8 @@ class IndexLink:
             "embedding_model": s.embedding_model,
             "ollama_host": s.ollama_host,
             "model_dir": s.model_dir,
+            "shared_index": s.shared_index,
+            "shared_index_options": dict(s.shared_index_options),
         }
 
     async def stop(self) -> None:
@@ -75,6 +79,9 @@ class IndexLink:
             self._indexed(list(payload.get("paths") or []))
         elif kind == "status":
             self.state = {**self.state, **payload}
+            shared = payload.get("shared_index")
+            if isinstance(shared, dict) and shared.get("reachable") is not None and self._shared_changed is not None:
+                self._shared_changed(bool(shared["reachable"]), shared.get("error"))
         elif kind == "error":
             self.state["last_error"] = payload.get("message")
             log.warning("index: %s", payload.get("message"))

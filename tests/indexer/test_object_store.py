@@ -32,3 +32,16 @@ def test_each_failure_is_one_message_without_a_credential(raw: str, said: str) -
     assert said in message
     assert "AKIDEXAMPLE" not in message and "wJalrXUtnFEMI" not in message
     assert scrub("Credential=AKIDEXAMPLE/2026 and wJalrXUtnFEMI/K7MDENG", options) == "Credential=***/2026 and ***"
+
+
+def test_a_settings_object_holds_options_but_never_a_credential() -> None:
+    from indexer.object_store import reader_options, settings_options
+
+    options = settings_options({"allow_http": True}, {"AWS_ENDPOINT_URL": "http://127.0.0.1:8333"})
+    assert options["allow_http"] == "true" and options["aws_endpoint"] == "http://127.0.0.1:8333"
+    with pytest.raises(ObjectStoreError, match="AWS_SECRET_ACCESS_KEY") as refused:
+        settings_options({"aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG"}, {})
+    assert "wJalrXUtnFEMI" not in str(refused.value)
+    bounded = reader_options({"timeout": "60s"})  # a daemon's reads are bounded; the user's own value wins
+    assert bounded["timeout"] == "60s" and bounded["client_max_retries"] == "1"
+    assert storage_options([], {"AWS_ALLOW_HTTP": "true"})["allow_http"] == "true"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import lancedb
 
+from benchmarks.seaweed import SeaweedServer
 from indexer.object_store import storage_options
 from indexer.shared_index import BUILDS, FILES
 from tests.indexer.test_cli import srag_index
 from tests.support.indexing import small_workspace
-from tests.support.seaweed import SeaweedServer
 
 HTTP = ("--storage-option", "allow_http=true")
 

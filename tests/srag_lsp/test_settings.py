@@ -91,3 +91,17 @@ def test_a_team_servers_address_follows_the_same_rule_and_the_key_setting_holds_
     refused = from_client({"openaiApiKeyEnv": "sk-abc123/secret"}, base, problems.append)
     assert refused.openai_api_key_env == "" and "name of an environment variable" in problems[-1]
     assert "sk-abc123" not in problems[-1]
+
+
+def test_a_shared_index_is_an_object_storage_uri_with_options_and_never_credentials() -> None:
+    problems: list[str] = []
+    base = from_environment(problems.append, {"SRAG_SHARED_INDEX": "s3://team-index/main/",
+                                              "SRAG_SHARED_INDEX_OPTIONS": "allow_http=true, region=eu-west-1"})
+    assert base.shared_index == "s3://team-index/main" and not problems
+    assert base.shared_index_options == {"allow_http": "true", "region": "eu-west-1"}
+    editor = from_client({"sharedIndexOptions": {"allow_http": True}}, base, problems.append)
+    assert editor.shared_index_options == {"allow_http": "true"} and not problems
+    wrong = from_client({"sharedIndex": "/home/me/index"}, base, problems.append)
+    assert wrong.shared_index == base.shared_index and "object storage URI" in problems[-1]
+    from_client({"sharedIndexOptions": ["allow_http"]}, base, problems.append)
+    assert "KEY: VALUE" in problems[-1]

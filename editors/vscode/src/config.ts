@@ -32,10 +32,12 @@ export const SERVER_SETTINGS = [
   "embeddings",
   "embeddingModel",
   "embeddedThreads",
+  "sharedIndex",
+  "sharedIndexOptions",
   "trace",
 ] as const;
 
-export type SettingValue = string | number | boolean;
+export type SettingValue = string | number | boolean | Record<string, string | boolean>;
 
 /** Pick the set server settings out of a getter (VS Code's `WorkspaceConfiguration.get`). */
 export function serverSettings(get: (key: string) => unknown): Record<string, SettingValue> {
@@ -44,6 +46,8 @@ export function serverSettings(get: (key: string) => unknown): Record<string, Se
     const value = get(key);
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
       out[key] = value;
+    } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      out[key] = { ...(value as Record<string, string | boolean>) }; // sharedIndexOptions: KEY -> VALUE
     }
   }
   return out;

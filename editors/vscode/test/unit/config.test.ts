@@ -26,6 +26,11 @@ test("a team's model server settings are sent, and the tooltip names the server"
   assert.match(tip, /Backend: openai\nModel: qwen\nServer: http:\/\/gpu-box:8000\/v1/);
 });
 
+test("a shared index and its storage options are sent as the user set them", () => {
+  const values: Record<string, unknown> = { sharedIndex: "s3://team-index/main", sharedIndexOptions: { allow_http: true }, embeddings: null };
+  assert.deepEqual(serverSettings((k) => values[k]), { sharedIndex: "s3://team-index/main", sharedIndexOptions: { allow_http: true } });
+});
+
 test("every daemon setting the extension sends is declared in package.json, the server addresses for users only", () => {
   const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "..", "package.json"), "utf8")) as {
     contributes: { configuration: { properties: Record<string, { scope?: string }> } };
@@ -34,7 +39,8 @@ test("every daemon setting the extension sends is declared in package.json, the 
   for (const key of SERVER_SETTINGS) {
     assert.ok(`srag.${key}` in declared, key);
   }
-  for (const key of ["ollamaHost", "allowRemoteModelHost", "openaiBaseUrl", "openaiApiKeyEnv", "llamaServerUrl"]) {
+  for (const key of ["ollamaHost", "allowRemoteModelHost", "openaiBaseUrl", "openaiApiKeyEnv", "llamaServerUrl",
+    "sharedIndex", "sharedIndexOptions"]) {
     assert.equal(declared[`srag.${key}`]?.scope, "application", key);
   }
 });

