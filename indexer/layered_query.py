@@ -6,8 +6,10 @@ sources call). Each query asks both; a shared row is dropped when its path is in
 same path, so that for a path both hold, the local rows win. The shared handle sees a newly published version
 within :data:`SHARED_CONSISTENCY_S`.
 
-When the storage fails, queries go on from the local overlay alone: the shared index is left alone for
-:data:`RETRY_S`, then tried again, and the fault and the recovery are each said once (``on_change``).
+The shared rows are read from the worker's local copy of the shared table (:mod:`indexer.shared_mirror`) once it
+is complete, and from object storage directly until then (a daemon's first minutes, or a new machine). While it
+reads object storage and the storage fails, queries go on from the local overlay alone: the shared index is left
+alone for :data:`RETRY_S`, then tried again, and the fault and the recovery are each said once (``on_change``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from indexer.object_store import explain, reader_options, scrub
 from indexer.query import Hit, IndexReader, rank_hits
+from indexer.shared_mirror import mirror_root, mirrored_version
 from indexer.shared_view import MASK_FILE, read_mask
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 SHARED_CONSISTENCY_S = 30.0  # a version CI publishes is read within this (plus the handle's own renewal)
 RETRY_S = 15.0  # after a storage fault, queries leave the shared index alone this long
 MASK_CHECK_S = 0.25  # how often the mask file's modification time is looked at
+MIRROR_CHECK_S = 2.0  # while reading S3 directly, how often to look whether the worker's local copy is complete
 
 ChangeFn = Callable[[bool, str | None], None]  # (reachable, why not)
 
@@ -48,6 +52,8 @@ class LayeredReader:
         self._local: IndexReader | None = None
         self._local_tried_at = -1e9
         self._shared: IndexReader | None = None
+        self._on_copy = False  # self._shared reads the local copy
+        self._copy_checked_at = -1e9
         self._down_until = 0.0
         self.reachable: bool | None = None
         self.error: str | None = None
@@ -105,7 +111,8 @@ class LayeredReader:
         """Which shared version this reader uses (the mask's), and whether the storage answers."""
         self._masked()
         return {"uri": self.uri, "version": self._mask_version, "masked_files": len(self._mask),
-                "reachable": self.reachable, "error": self.error}
+                "reads": "local copy" if self._on_copy else "object storage", "reachable": self.reachable,
+                "error": self.error}
 
     def close(self) -> None:
         for reader in (self._local, self._shared):
@@ -136,6 +143,9 @@ class LayeredReader:
         return self._local
 
     def _shared_call(self, ask: Callable[[IndexReader], list[Hit]]) -> list[Hit]:
+        copy = self._local_copy()
+        if copy is not None:
+            return ask(copy)
         if time.monotonic() < self._down_until:
             return []
         reader = self._shared_reader()
@@ -147,6 +157,26 @@ class LayeredReader:
             return []
         self._up()
         return hits
+
+    def _local_copy(self) -> IndexReader | None:
+        """The reader of the worker's complete local copy of the shared table, once there is one."""
+        if self._on_copy:
+            return self._shared
+        now = time.monotonic()
+        if now - self._copy_checked_at < MIRROR_CHECK_S:
+            return None
+        self._copy_checked_at = now
+        if mirrored_version(self.index_dir) is None:
+            return None
+        copy = IndexReader.open(str(mirror_root(self.index_dir)))
+        if copy is None:
+            return None
+        with self._lock:
+            remote, self._shared, self._on_copy = self._shared, copy, True
+        if remote is not None:
+            remote.close()
+        log.info("shared index: reading the local copy of %s", self.uri)
+        return copy
 
     def _shared_reader(self) -> IndexReader | None:
         if self._shared is not None:

@@ -401,6 +401,7 @@ class IndexService:
         log.debug("compaction took %.0f ms", (time.perf_counter() - started) * 1000)
 
     def _shutdown(self) -> None:
+        self._shared.stop()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None

@@ -86,6 +86,7 @@ class Settings:
     # with only the files that differ indexed locally. Credentials come from the AWS variables, never a setting.
     shared_index: str = ""
     shared_index_options: dict[str, str] = field(default_factory=dict)  # LanceDB storage options (allow_http, ...)
+    shared_index_copy_max_mb: int = 2048  # the shared table is copied here (fast retrieval) up to this size; 0: never
     # --- observability ------------------------------------------------------------------------------
     trace: bool = True
     cache_dir: str = field(default_factory=lambda: str(default_cache_dir()))

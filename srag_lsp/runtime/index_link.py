@@ -64,6 +64,7 @@ class IndexLink:
             "model_dir": s.model_dir,
             "shared_index": s.shared_index,
             "shared_index_options": dict(s.shared_index_options),
+            "shared_index_copy_max_mb": s.shared_index_copy_max_mb,
         }
 
     async def stop(self) -> None:

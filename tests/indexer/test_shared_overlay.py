@@ -43,6 +43,15 @@ def _paths(hits: list) -> set[str]:
     return {h.path for h in hits}
 
 
+def _copied(service: IndexService) -> None:
+    """Wait until the worker's local copy of the shared table holds the version it read."""
+    def done() -> bool:
+        shared = service.status()["shared_index"]
+        return bool(shared["version"]) and shared["local_copy"]["version"] == shared["version"]
+
+    wait_until(done, 60, "the local copy of the shared table")
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, seaweed: SeaweedServer) -> SeaweedServer:
     for key, value in seaweed.environment().items():
@@ -68,6 +77,11 @@ def test_the_overlay_holds_only_what_differs_and_local_rows_win(tmp_path: Path, 
         shared = service.status()["shared_index"]
         assert shared["version"] > 0 and shared["reachable"] is True
         assert (shared["overlay_files"], shared["deleted_files"]) == (2, 1), shared
+        # Before the worker's copy is complete, a reader queries S3 directly (a fresh machine's first minute).
+        direct = LayeredReader(str(tmp_path / "fresh-machine"), uri, HTTP)
+        assert _paths(direct.symbols(["parse_http_response", "greetUser"])) == {"net/parser.py", "web/greeting.js"}
+        assert direct.describe()["reads"] == "object storage" and direct.describe()["reachable"] is True
+        _copied(service)
         reader = LayeredReader(index_dir, uri, HTTP)
         assert set(reader._local_reader().stats()["indexes"])  # the overlay is a real index of its own
         assert _paths(reader._local_reader().by_path("net/parser.py")) == set()  # served from the shared index
@@ -78,7 +92,7 @@ def test_the_overlay_holds_only_what_differs_and_local_rows_win(tmp_path: Path, 
         assert reader.symbols(["greetUser", "Greeter"]) == []  # deleted locally: masked
         assert _paths(reader.symbols(["brand_new_helper"])) == {"extra.py"}
         assert reader.by_path("web/greeting.js") == [] and reader.by_path("net/parser.py")
-        assert reader.describe()["reachable"] is True and reader.describe()["masked_files"] == 2
+        assert reader.describe()["reads"] == "local copy" and reader.describe()["masked_files"] == 2
         # An unsaved buffer wins over the shared rows of its file.
         service.buffer_changed(str(dev / "net" / "parser.py"), "def parse_fast(raw):\n    return raw\n", 1)
         wait_until(lambda: reader.symbols(["parse_fast"]), 30, "the unsaved buffer's rows")
@@ -142,14 +156,21 @@ def test_the_storage_stopped_mid_session_and_started_again(tmp_path: Path, own_s
     (dev / "extra.py").write_text("def brand_new_helper():\n    return 1\n")
     index_dir = overlay_dir(str(tmp_path / "local-index"), uri)
     service = _service(dev, index_dir, uri, shared_refresh_s=0.3)
+    _copied(service)
+    reader = LayeredReader(index_dir, uri, HTTP)  # reads the worker's local copy
     said: list[tuple[bool, str | None]] = []
-    reader = LayeredReader(index_dir, uri, HTTP, on_change=lambda up, why: said.append((up, why)), retry_s=0.5)
+    direct = LayeredReader(str(tmp_path / "fresh-machine"), uri, HTTP,  # no copy yet: reads S3 directly
+                           on_change=lambda up, why: said.append((up, why)), retry_s=0.5)
+    both = ["parse_http_response", "brand_new_helper"]
     try:
-        assert _paths(reader.symbols(["parse_http_response", "brand_new_helper"])) == {"net/parser.py", "extra.py"}
+        assert _paths(reader.symbols(both)) == {"net/parser.py", "extra.py"}
+        assert _paths(direct.symbols(both)) == {"net/parser.py"}
         own_seaweed.stop()
-        # Retrieval goes on from the local overlay; the outage is said once, however many queries meet it.
+        # The local copy is the last version read: retrieval goes on from it and from the overlay.
+        assert _paths(reader.symbols(both)) == {"net/parser.py", "extra.py"}
+        # Reading S3 directly, queries go on without it; the outage is said once, however many queries meet it.
         for _ in range(3):
-            assert _paths(reader.symbols(["parse_http_response", "brand_new_helper"])) == {"extra.py"}
+            assert direct.symbols(both) == []
         assert len(said) == 1 and said[0][0] is False and "unreachable" in str(said[0][1]), said
         wait_until(lambda: service.status()["shared_index"]["reachable"] is False, 60, "the worker notices")
         assert service.status()["shared_index"]["version"] > 0  # the last version read is kept
@@ -159,13 +180,14 @@ def test_the_storage_stopped_mid_session_and_started_again(tmp_path: Path, own_s
         wait_until(lambda: _paths(reader.symbols(["renamed_helper"])) == {"extra.py"}, 60, "a local change offline")
         own_seaweed.start_again()
         # It comes back by itself, and says so once.
-        wait_until(lambda: _paths(reader.symbols(["parse_http_response"])) == {"net/parser.py"}, 60,
+        wait_until(lambda: _paths(direct.symbols(["parse_http_response"])) == {"net/parser.py"}, 60,
                    "the shared rows back")
         wait_until(lambda: service.status()["shared_index"]["reachable"] is True, 60, "the worker reads it again")
         assert [up for up, _ in said] == [False, True], said
     finally:
         service.stop()
         reader.close()
+        direct.close()
 
 
 def test_bad_credentials_are_named_and_never_shown(tmp_path: Path, aws: SeaweedServer,
@@ -193,3 +215,34 @@ def test_bad_credentials_are_named_and_never_shown(tmp_path: Path, aws: SeaweedS
         service.stop()
     text = caplog.text + repr(service.status()) + repr(said)
     assert wrong not in text and SECRET_KEY not in text
+
+
+def test_a_shared_table_over_the_copy_limit_is_read_on_object_storage(tmp_path: Path, aws: SeaweedServer) -> None:
+    from indexer.object_store import settings_options
+    from indexer.shared_mirror import TooLarge, mirrored_version, sync
+
+    ci = small_workspace(tmp_path / "ci")
+    uri = f"s3://{aws.create_bucket()}/team"
+    _publish(ci, uri, aws, tmp_path / "ci-cache")
+    options = settings_options(HTTP)
+    copied = sync(uri, options, tmp_path / "a", 1)
+    assert copied["files"] == copied["fetched_files"] > 0 and mirrored_version(tmp_path / "a") == 1
+    assert sync(uri, options, tmp_path / "a", 2)["fetched_files"] == 0  # nothing new: nothing fetched
+    with pytest.raises(TooLarge, match="sharedIndexCopyMaxMb"):
+        sync(uri, options, tmp_path / "a", 3, max_bytes=1000)
+    assert mirrored_version(tmp_path / "a") is None  # no half copy left behind
+    # A limit of 0: the worker never copies, and retrieval reads object storage.
+    dev = tmp_path / "dev"
+    shutil.copytree(ci, dev)
+    index_dir = overlay_dir(str(tmp_path / "local-index"), uri)
+    service = IndexService(dev, index_dir, {"shared_index": uri, "shared_index_options": HTTP,
+                                            "shared_index_copy_max_mb": 0}, tuning=ServiceTuning(watch=False))
+    service.start()
+    try:
+        assert service.wait_idle(120)
+        reader = LayeredReader(index_dir, uri, HTTP)
+        assert _paths(reader.symbols(["parse_http_response"])) == {"net/parser.py"}
+        assert reader.describe()["reads"] == "object storage"
+        assert service.status()["shared_index"]["local_copy"]["version"] is None
+    finally:
+        service.stop()

@@ -34,6 +34,7 @@ export const SERVER_SETTINGS = [
   "embeddedThreads",
   "sharedIndex",
   "sharedIndexOptions",
+  "sharedIndexCopyMaxMb",
   "trace",
 ] as const;
 
