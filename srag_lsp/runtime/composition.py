@@ -302,6 +302,11 @@ class Runtime:
                 out["server"] = draft.info.detail  # the model server's address (never a key: keys live in headers)
         if self.backend_error:
             out["backend_error"] = self.backend_error
+        shared = self.index_state.get("shared_index")
+        if self.settings.shared_index:
+            known = shared if isinstance(shared, dict) else {}
+            out["shared_index"] = {"uri": self.settings.shared_index, "version": known.get("version"),
+                                   "overlay_files": known.get("overlay_files"), "reachable": known.get("reachable")}
         warmer = self.service.warmer
         out["warm_ups"] = {"runs": warmer.runs, "prompt_tokens": warmer.warmed_tokens}
         return out

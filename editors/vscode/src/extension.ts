@@ -225,6 +225,9 @@ class Extension implements vscode.Disposable {
         this.state.backend = typeof s.backend === "string" ? s.backend : undefined;
         this.state.model = typeof s.model === "string" ? s.model : undefined;
         this.state.server = typeof s.server === "string" ? s.server : undefined;
+        const shared = s.shared_index as { uri?: unknown; version?: unknown } | undefined;
+        this.state.sharedIndex = typeof shared?.uri === "string"
+          ? `${shared.uri}${typeof shared.version === "number" ? ` (version ${shared.version})` : ""}` : undefined;
         this.state.refineModel = typeof s.refine_model === "string" ? s.refine_model : undefined;
         this.state.backendError = typeof s.backend_error === "string" ? s.backend_error : undefined;
         this.render();

@@ -6,6 +6,7 @@ export interface StatusState {
   backend?: string;
   model?: string;
   server?: string;
+  sharedIndex?: string;
   refineModel?: string;
   backendError?: string;
   indexing?: { title: string; percentage?: number; message?: string };
@@ -51,6 +52,9 @@ export function statusTooltip(s: StatusState): string {
     if (s.refineModel !== undefined && s.refineModel !== s.model) {
       lines.push(`Refine model: ${s.refineModel}`);
     }
+  }
+  if (s.sharedIndex !== undefined) {
+    lines.push(`Shared index: ${s.sharedIndex}`);
   }
   if (s.backendError !== undefined) {
     lines.push(`Backend problem: ${s.backendError}`);

@@ -57,6 +57,12 @@ local function status()
     if s.server then
       table.insert(lines, 3, 'model server: ' .. s.server)
     end
+    local shared = s.shared_index
+    if type(shared) == 'table' then
+      table.insert(lines, ('shared index: %s   version: %s   files indexed here: %s%s'):format(shared.uri or '-',
+        tostring(shared.version or '-'), tostring(shared.overlay_files or '-'),
+        shared.reachable == false and '   (not reachable: retrieving from the local copy and your changes)' or ''))
+    end
     if s.backend_error then
       table.insert(lines, 'backend error: ' .. s.backend_error)
     end

@@ -29,6 +29,8 @@ test("a team's model server settings are sent, and the tooltip names the server"
 test("a shared index and its storage options are sent as the user set them", () => {
   const values: Record<string, unknown> = { sharedIndex: "s3://team-index/main", sharedIndexOptions: { allow_http: true }, embeddings: null };
   assert.deepEqual(serverSettings((k) => values[k]), { sharedIndex: "s3://team-index/main", sharedIndexOptions: { allow_http: true } });
+  const tip = statusTooltip({ enabled: true, running: true, backend: "embedded", model: "m", sharedIndex: "s3://team-index/main (version 8)" });
+  assert.match(tip, /Shared index: s3:\/\/team-index\/main \(version 8\)/);
 });
 
 test("every daemon setting the extension sends is declared in package.json, the server addresses for users only", () => {
