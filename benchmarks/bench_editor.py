@@ -120,7 +120,7 @@ def parse_compare(specs: list[str]) -> dict[str, dict[str, Any]]:
 
 def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int, cadence_ms: int, run_dir: Path,
                seed_cache: Path, llama_vim: Path | None, server_binary: Path | None,
-               settings: dict[str, Any] | None = None) -> dict[str, Any]:
+               settings: dict[str, Any] | None = None, server_flags: list[str] | None = None) -> dict[str, Any]:
     """One Neovim session typing every line in one column; returns the driver's record."""
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -144,10 +144,10 @@ def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int
         # a fresh server per session: its prompt cache must not carry over from another column or condition
         server = LlamaServer(server_binary, model_file(), log_path=run_dir / "llama-server.log").start()
         plan.update(plugin=str(llama_vim), llama_endpoint=f"{server.url}/infill", extra_pids=[server.pid])
-    elif column == "srag-llama-server":
+    elif column.split(":", 1)[0] == "srag-llama-server":
         assert server_binary is not None
         server = LlamaServer(server_binary, model_file(), log_path=run_dir / "llama-server.log",
-                             extra_flags=FOR_SRAG).start()
+                             extra_flags=[*FOR_SRAG, *(server_flags or [])]).start()
         plan.update(settings={"backend": "llama-server", "llamaServerUrl": server.url}, extra_pids=[server.pid])
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan))
@@ -262,6 +262,8 @@ def print_table(report: dict[str, Any]) -> None:
           f"{', '.join(report['packages'])}, {report['model']}, default settings of every plugin")
     for column, changed in report.get("compared_settings", {}).items():
         print(f"  {column}: NOT the defaults, the srag column with {json.dumps(changed)}")
+    for column, flags in report.get("llama_server", {}).get("compared_server_flags", {}).items():
+        print(f"  {column}: NOT the defaults, srag-llama-server with the server flags {' '.join(flags)} added")
     for condition, columns in by_condition(report["results"]).items():
         names = list(columns)
         print(f"\n{condition}")
@@ -320,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="editor", help="results file name (benchmarks/results/NAME.json/.png)")
     parser.add_argument("--compare", nargs="*", default=[], metavar="LABEL:key=value",
                         help="an srag column with settings changed (editor setting names), beside the defaults")
+    parser.add_argument("--server-compare", nargs="*", default=[], metavar="LABEL:FLAGS",
+                        help="an srag-llama-server column whose server gets FLAGS too (e.g. 'b64:-b 64 -ub 64')")
     args = parser.parse_args(argv)
     columns = [c for c in args.columns.split(",") if c]
     unknown = [c for c in columns if c not in COLUMNS]
@@ -330,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     columns += list(compared)
+    server_compared: dict[str, list[str]] = {}
+    for spec in args.server_compare:
+        label, sep, flags = spec.partition(":")
+        if not label or not sep or not flags.split():
+            parser.error(f"--server-compare {spec!r}: expected LABEL:FLAGS")
+        server_compared[f"srag-llama-server:{label}"] = flags.split()
+    columns += list(server_compared)
     if "llama.vim" in columns and not (args.llama_vim / "autoload" / "llama.vim").exists():
         print(f"llama.vim not found at {args.llama_vim}: get it from {LLAMA_VIM_SOURCE}. Running srag alone.",
               file=sys.stderr)
@@ -338,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         print("llama.vim sends its requests with curl, which is not installed (Debian: apt-get install curl). "
               "Running srag alone.", file=sys.stderr)
         columns.remove("llama.vim")
-    server_binary = build() if set(columns) & set(SERVED) else None
+    server_binary = build() if {c.split(":", 1)[0] for c in columns} & set(SERVED) else None
     args.work.mkdir(parents=True, exist_ok=True)
     workspace, cases = prepare(args.work, args.packages, args.lines, args.seed)
     seed_cache = args.work / "seed-cache"
@@ -354,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{condition_label(rest, cadence)}: {column}, {len(cases)} lines...", file=sys.stderr)
                 record = run_column(column, workspace, cases, rest, cadence,
                                     args.work / "runs" / f"{column.replace(':', '-')}-{rest}-{cadence}", seed_cache,
-                                    args.llama_vim, server_binary, compared.get(column))
+                                    args.llama_vim, server_binary, compared.get(column),
+                                    server_compared.get(column))
                 records[column].append({"rest_ms": rest, "cadence_ms": cadence, **record})
                 results[column].append({"rest_ms": rest, "cadence_ms": cadence, **summarize(record, cases, cadence)})
     load["end"] = os.getloadavg()
@@ -363,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         "rest_ms": args.rest_ms, "cadence_ms": args.cadence_ms, "look_ms": LOOK_MS,
         "model": "qwen2.5-coder-0.5b (the embedded default's GGUF, for llama-server too)",
         "llama_server": {"flags": [*PRESET_FLAGS, "-t", "<cores>", "-tb", "<cores>"], "srag_column_adds": FOR_SRAG,
+                         "compared_server_flags": server_compared,
                          "binary": str(server_binary) if server_binary else None},
         "llama_vim": {"path": str(args.llama_vim), "settings": "defaults; endpoint_fim set to the local server"},
         "compared_settings": {**compared, **({"srag-llama-server": {"backend": "llama-server", "llamaServerUrl":
