@@ -284,7 +284,12 @@ def _cmd_build(root: Path, index_dir: str, args: argparse.Namespace) -> int:
         return EXIT_INDEX
     report, embedded = result
     if args.index_uri:
-        return shared_publish(root, index_dir, args.index_uri, args.storage_option, report, as_json=args.json)
+        code = shared_publish(root, index_dir, args.index_uri, args.storage_option, report, as_json=args.json)
+        problem = unavailable or (embedded or {}).get("error")
+        if code == EXIT_OK and problem:
+            _say(f"published, but the embeddings are incomplete: {problem}")
+            return EXIT_INDEX
+        return code
     if unavailable is not None:
         embedded = {"model": None, "complete": False, "error": unavailable}
     if args.json:

@@ -45,6 +45,8 @@ def shared_publish(root: Path, index_dir: str, uri: str, option_items: Sequence[
         print(f"published to {uri}: {report.written_files} files written ({report.written_chunks} chunks), "
               f"{report.removed_files} removed; it holds {report.files} files, {report.chunks} chunks at version "
               f"{report.version}, commit {report.commit or '(not a git work tree)'}; {report.seconds:.1f}s")
+        if report.vector_models:
+            print(f"published {report.vectors_written} new vectors of {', '.join(report.vector_models)}")
     return EXIT_OK
 
 
@@ -61,4 +63,6 @@ def shared_status(uri: str, option_items: Sequence[str], *, as_json: bool) -> in
         for key in ("version", "commit", "built_at", "files", "chunks", "schema_version"):
             print(f"  {key:<16} {info[key]}")
         print(f"  {'indexes':<16} {', '.join(info['indexes']) or 'none'}")
+        for model, rows in info.get("vectors", {}).items():
+            print(f"  {'vectors':<16} {model}: {rows}")
     return EXIT_OK

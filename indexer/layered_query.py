@@ -80,22 +80,24 @@ class LayeredReader:
         return self._shared_call(lambda r: r.by_path(path))
 
     def vector_models(self) -> list[str]:
-        local = self._local_reader()
-        return local.vector_models() if local is not None else []
-
-    def has_vectors(self, model_id: str | None = None) -> bool:
-        local = self._local_reader()
-        return bool(local is not None and local.has_vectors(model_id))
-
-    def refresh_vectors(self) -> None:
+        models = set(self._shared_call_models())
         local = self._local_reader()
         if local is not None:
-            local.refresh_vectors()
+            models.update(local.vector_models())
+        return sorted(models)
+
+    def has_vectors(self, model_id: str | None = None) -> bool:
+        models = self.vector_models()
+        return bool(models) if model_id is None else model_id in models
+
+    def refresh_vectors(self) -> None:
+        for reader in (self._local_reader(), self._shared):
+            if reader is not None:
+                reader.refresh_vectors()
 
     def vector_search(self, vector: list[float], k: int = 10, *, model_id: str | None = None) -> list[Hit]:
-        """Vectors are the local overlay's only (a shared index carries no vectors yet)."""
-        local = self._local_reader()
-        return local.vector_search(vector, k, model_id=model_id) if local is not None else []
+        """Nearest chunks in both: the shared index's vectors (published by CI) and the overlay's own."""
+        return self._both(lambda r: r.vector_search(vector, k, model_id=model_id), k, rank=False)
 
     def health(self) -> str | None:
         local = self._local_reader()
@@ -157,6 +159,13 @@ class LayeredReader:
             return []
         self._up()
         return hits
+
+    def _shared_call_models(self) -> list[str]:
+        """The shared index's vector models (from the local copy, or object storage while it answers)."""
+        reader = self._local_copy()
+        if reader is None and time.monotonic() >= self._down_until:
+            reader = self._shared_reader()
+        return reader.vector_models() if reader is not None else []
 
     def _local_copy(self) -> IndexReader | None:
         """The reader of the worker's complete local copy of the shared table, once there is one."""

@@ -168,7 +168,8 @@ class IndexReader:
             return sorted(self._vector_models)
         found: dict[str, str] = {}
         try:
-            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(0))
+            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(seconds=self._consistency_s),
+                                 **({"storage_options": self._storage} if self._storage else {}))
             for name in table_names(db):
                 if not name.startswith(TABLE_PREFIX):
                     continue

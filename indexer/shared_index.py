@@ -26,7 +26,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from indexer.manifest import Manifest, language_fingerprint
 from indexer.model import SCHEMA_VERSION
 from indexer.object_store import ObjectStoreError, explain, scrub
 from indexer.store import INDEXES, ChunkStore, sql_in
+from indexer.vectors import TABLE_PREFIX, VectorStore, model_id_of, table_names
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class PublishReport:
     attempts: int = 1
     seconds: float = 0.0
     version: int = 0  # the shared chunks table's version after the publish
+    vectors_written: int = 0  # vectors of chunk texts the shared index lacked (built with embeddings)
+    vector_models: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,6 +175,10 @@ def publish(root: Path, staging: ChunkStore, manifest: Manifest, uri: str, optio
     db = connect(uri, options)
     with publishing_lease(db, uri, options):
         _publish_retrying(db, staging, manifest, uri, options, report)
+        try:
+            _publish_vectors(db, staging.uri, report)
+        except Exception as exc:
+            raise explain(uri, options, exc) from None
     report.seconds = time.perf_counter() - started
     return report
 
@@ -233,6 +240,42 @@ def _publish_once(db: Any, staging: ChunkStore, manifest: Manifest, report: Publ
     builds.add(pa.Table.from_pylist([build], schema=BUILDS_SCHEMA))
 
 
+def _vector_counts(db: Any) -> dict[str, int]:
+    """model id -> vectors the shared index holds for it."""
+    out: dict[str, int] = {}
+    for name in table_names(db):
+        if name.startswith(TABLE_PREFIX):
+            table = db.open_table(name)
+            out[model_id_of(table) or name] = int(table.count_rows())
+    return out
+
+
+def _publish_vectors(db: Any, staging_uri: str, report: PublishReport) -> None:
+    """The vectors of the local build (one table per embedding model, keyed by content hash) that the shared index
+    lacks. A vector never changes for its hash, so publishing only adds; the IVF index follows the table's size."""
+    import pyarrow.compute as pc
+
+    local = lancedb.connect(staging_uri)
+    for name in table_names(local):
+        if not name.startswith(TABLE_PREFIX):
+            continue
+        source = local.open_table(name)
+        model = model_id_of(source)
+        if not model or source.count_rows() == 0:
+            continue
+        shared = VectorStore(report.uri, model, cleanup_age=CLEANUP_AGE, db=db)
+        rows = source.to_arrow()
+        have = shared.hashes()
+        if have:
+            rows = rows.filter(pc.invert(pc.is_in(rows.column("content_hash"), value_set=pa.array(sorted(have)))))
+        shared.add_rows(rows)
+        if rows.num_rows:
+            shared.ensure_index()
+            shared.optimize()
+        report.vectors_written += rows.num_rows
+        report.vector_models.append(model)
+
+
 def _table(db: Any, names: list[str], name: str, schema: pa.Schema) -> Any:
     """The table ``name``, created when absent (another builder may create it at the same moment: that is fine)."""
     return db.open_table(name) if name in names else db.create_table(name, schema=schema, exist_ok=True)
@@ -261,7 +304,8 @@ def status(uri: str, options: Mapping[str, str]) -> dict[str, Any]:
         chunks = db.open_table(TABLE_NAME)
         return {"uri": uri, "version": int(chunks.version), "commit": build["commit"], "built_at": build["built_at"],
                 "schema_version": build["schema_version"], "files": len(shared_files(db)),
-                "chunks": int(chunks.count_rows()), "indexes": sorted(i.name for i in chunks.list_indices())}
+                "chunks": int(chunks.count_rows()), "indexes": sorted(i.name for i in chunks.list_indices()),
+                "vectors": _vector_counts(db)}
     except ObjectStoreError:
         raise
     except Exception as exc:

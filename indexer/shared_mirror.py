@@ -1,4 +1,5 @@
-"""A local copy of the shared index's ``chunks`` table, kept by the index worker, read by retrieval.
+"""A local copy of the shared index's ``chunks`` table (and its vectors tables), kept by the index worker, read by
+retrieval.
 
 Queried on S3 directly, each retrieval downloads what it reads (LanceDB caches indexes and metadata, not data
 pages): 3 to 4 times slower than local disk even on loopback (benchmarks/bench_shared_index.py), and a real
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from indexer.chunk_table import TABLE_NAME
+from indexer.vectors import TABLE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ def mirrored_version(index_dir: str | Path) -> int | None:
         return int(json.loads((mirror_root(index_dir) / READY_FILE).read_text())["version"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _copied(rel: str) -> bool:
+    """The tables retrieval reads: the chunks and each model's vectors (not ``files``, ``builds`` or the lease)."""
+    top = rel.split("/", 1)[0]
+    return "/" in rel and (top == _TABLE_DIR or (top.startswith(TABLE_PREFIX) and top.endswith(".lance")))
 
 
 def filesystem(options: Mapping[str, str]) -> Any:
@@ -75,12 +83,13 @@ def sync(uri: str, options: Mapping[str, str], index_dir: str | Path, version: i
     started = time.perf_counter()
     fs = filesystem(options)
     parts = urlsplit(uri)
-    base = f"{parts.netloc}/{parts.path.strip('/')}/{_TABLE_DIR}".replace("//", "/")
+    base = f"{parts.netloc}/{parts.path.strip('/')}".rstrip("/")
     remote: dict[str, int] = {}
     for info in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-        if info.type == pafs.FileType.File:
-            remote[info.path[len(base) + 1:]] = int(info.size or 0)
-    local_table = mirror_root(index_dir) / _TABLE_DIR
+        rel = info.path[len(base) + 1:]
+        if info.type == pafs.FileType.File and _copied(rel):
+            remote[rel] = int(info.size or 0)
+    local_table = mirror_root(index_dir)
     total = sum(remote.values())
     if max_bytes is not None and total > max_bytes:
         shutil.rmtree(mirror_root(index_dir), ignore_errors=True)
@@ -88,7 +97,7 @@ def sync(uri: str, options: Mapping[str, str], index_dir: str | Path, version: i
                        f"({max_bytes / 1e6:.0f} MB): reading it on object storage")
     fetched, fetched_bytes = 0, 0
     # data, indexes and deletions first; the manifests (which name them) last
-    for rel in sorted(remote, key=lambda r: (r.startswith("_versions/"), r)):
+    for rel in sorted(remote, key=lambda r: ("/_versions/" in r, r)):
         target = local_table / rel
         if target.exists() and target.stat().st_size == remote[rel]:
             continue
@@ -101,9 +110,9 @@ def sync(uri: str, options: Mapping[str, str], index_dir: str | Path, version: i
         fetched_bytes += remote[rel]
     dropped = 0
     if local_table.exists():
-        for path in sorted(local_table.rglob("*"), key=lambda p: not p.match("_versions/*")):
+        for path in sorted(local_table.rglob("*"), key=lambda p: "/_versions/" not in p.as_posix()):
             rel = path.relative_to(local_table).as_posix()
-            if path.is_file() and rel not in remote:
+            if path.is_file() and _copied(rel) and rel not in remote:
                 path.unlink(missing_ok=True)
                 dropped += 1
     report = {"version": version, "files": len(remote), "bytes": sum(remote.values()), "fetched_files": fetched,

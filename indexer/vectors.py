@@ -92,14 +92,15 @@ def table_names(db: Any) -> list[str]:
 class VectorStore:
     """The writer's handle on one model's vectors table (created at the first write, when the length is known)."""
 
-    def __init__(self, uri: str, model_id: str, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE) -> None:
+    def __init__(self, uri: str, model_id: str, *, cleanup_age: timedelta = DEFAULT_CLEANUP_AGE,
+                 db: Any = None) -> None:
         if cleanup_age <= timedelta(0):
             raise ValueError("cleanup_age must be positive: a zero age breaks concurrent readers")
         self.uri = uri
         self.model_id = model_id
         self.name = table_name(model_id)
         self.cleanup_age = cleanup_age
-        self._db = lancedb.connect(uri)
+        self._db = db if db is not None else lancedb.connect(uri)  # a connection with storage options (shared)
         self._table: Any = self._db.open_table(self.name) if self.name in table_names(self._db) else None
         if self._table is not None:
             found = model_id_of(self._table)
@@ -143,6 +144,18 @@ class VectorStore:
             schema=self._table.schema,
         )
         self._table.add(batch)
+        self.writes_since_optimize += 1
+
+    def add_rows(self, rows: pa.Table) -> None:
+        """Append rows of another vectors table of the same model (a publish to the shared index)."""
+        if rows.num_rows == 0:
+            return
+        dim = int(rows.schema.field("vector").type.list_size)
+        if self._table is None:
+            self._table = self._db.create_table(self.name, schema=vector_schema(self.model_id, dim), exist_ok=True)
+        if dim != self.dim:
+            raise ValueError(f"vectors of length {dim} do not fit {self.name} (length {self.dim})")
+        self._table.add(rows.select(["content_hash", "vector"]).cast(self._table.schema))
         self.writes_since_optimize += 1
 
     def delete_hashes(self, hashes: Iterable[str]) -> int:

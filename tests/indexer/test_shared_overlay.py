@@ -7,6 +7,7 @@ the real index writer (``IndexService``) and real LanceDB tables on disk and on 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -244,5 +245,40 @@ def test_a_shared_table_over_the_copy_limit_is_read_on_object_storage(tmp_path: 
         assert _paths(reader.symbols(["parse_http_response"])) == {"net/parser.py"}
         assert reader.describe()["reads"] == "object storage"
         assert service.status()["shared_index"]["local_copy"]["version"] is None
+    finally:
+        service.stop()
+
+
+def test_vectors_built_by_ci_are_published_and_searched_from_the_copy(tmp_path: Path, aws: SeaweedServer) -> None:
+    from tests.support.embedding import local_embedder, require_local_model
+
+    require_local_model()
+    ci = small_workspace(tmp_path / "ci")
+    uri = f"s3://{aws.create_bucket()}/team"
+    built = srag_index("build", str(ci), "--index-uri", uri, "--storage-option", "allow_http=true", "--embeddings",
+                       "local", "--json", cache=tmp_path / "ci-cache", env=aws.environment())
+    assert built.returncode == 0, built.stderr
+    embedder = local_embedder()
+    shared = json.loads(built.stdout)["shared"]
+    assert shared["vector_models"] == [embedder.model_id] and shared["vectors_written"] == 12, shared
+    again = srag_index("build", str(ci), "--index-uri", uri, "--storage-option", "allow_http=true", "--embeddings",
+                       "local", "--json", cache=tmp_path / "ci-cache", env=aws.environment())
+    assert json.loads(again.stdout)["shared"]["vectors_written"] == 0  # a vector never changes for its text
+    status = srag_index("status", "--index-uri", uri, "--storage-option", "allow_http=true", "--json",
+                        cache=tmp_path / "ci-cache", env=aws.environment())
+    assert json.loads(status.stdout)["vectors"] == {embedder.model_id: 12}
+    dev = tmp_path / "dev"
+    shutil.copytree(ci, dev)
+    index_dir = overlay_dir(str(tmp_path / "local-index"), uri)
+    query = embedder.embed_query("turn the bytes of a web server's reply into a header map")
+    direct = LayeredReader(str(tmp_path / "fresh-machine"), uri, HTTP)  # S3 directly
+    assert direct.has_vectors(embedder.model_id)
+    assert direct.vector_search(query, 2, model_id=embedder.model_id)[0].symbol == "parse_http_response"
+    service = _service(dev, index_dir, uri)
+    try:
+        _copied(service)
+        reader = LayeredReader(index_dir, uri, HTTP)
+        hits = reader.vector_search(query, 2, model_id=embedder.model_id)
+        assert reader.describe()["reads"] == "local copy" and hits[0].symbol == "parse_http_response", hits
     finally:
         service.stop()
