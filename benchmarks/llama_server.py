@@ -22,10 +22,7 @@ PRESET_FLAGS = ["-ub", "1024", "-b", "1024", "-c", "0", "--cache-reuse", "256"] 
 # What srag-lsp's llama-server backend asks of a server (README): keep an idle slot's cache. By default the server
 # saves idle slots to its RAM prompt cache and clears them when another slot starts a task; our draft and refinement
 # keep a slot each, so every keystroke was evaluated in full (554 and 1,099 tokens instead of 5, measured).
-# And on a CPU server, batches of 64 tokens: the server stops a cancelled request only between batches, so with the
-# preset's 1024 each keystroke queued behind a superseded prompt for seconds (bench_editor: at a 1 s rest, the first
-# 16 keys had text on screen at 0.23 of keys with 64, 0.00 with 1024; editor_server_batch.json).
-FOR_SRAG = ["--no-cache-idle-slots", "-b", "64", "-ub", "64"]
+FOR_SRAG = ["--no-cache-idle-slots"]
 
 
 def build() -> Path:

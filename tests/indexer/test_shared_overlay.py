@@ -282,3 +282,38 @@ def test_vectors_built_by_ci_are_published_and_searched_from_the_copy(tmp_path: 
         assert reader.describe()["reads"] == "local copy" and hits[0].symbol == "parse_http_response", hits
     finally:
         service.stop()
+
+
+def test_a_missing_bucket_and_another_schema_version_are_named_and_everything_is_indexed_here(
+        tmp_path: Path, aws: SeaweedServer) -> None:
+    import lancedb
+    import pyarrow as pa
+
+    from indexer.object_store import settings_options
+    from indexer.shared_index import BUILDS, BUILDS_SCHEMA
+
+    ci = small_workspace(tmp_path / "ci")
+    dev = tmp_path / "dev"
+    shutil.copytree(ci, dev)
+    missing = "s3://no-such-bucket-for-srag/team"
+    service = _service(dev, overlay_dir(str(tmp_path / "a"), missing), missing)
+    try:
+        shared = service.status()["shared_index"]
+        assert shared["reachable"] is False and "does not exist" in str(shared["error"]), shared
+        assert service.status()["files"] == 3  # nothing known of it: the whole workspace is indexed here
+    finally:
+        service.stop()
+    uri = f"s3://{aws.create_bucket()}/old"
+    _publish(ci, uri, aws, tmp_path / "ci-cache")
+    builds = lancedb.connect(uri, storage_options=settings_options(HTTP)).open_table(BUILDS)
+    builds.add(pa.Table.from_pylist([{"built_at": "2099-01-01T00:00:00+00:00", "commit": "", "schema_version": 99,
+                                      "languages": "", "files": 0, "chunks": 0, "chunks_version": 1 << 40}],
+                                    schema=BUILDS_SCHEMA))
+    service = _service(dev, overlay_dir(str(tmp_path / "b"), uri), uri)
+    try:
+        shared = service.status()["shared_index"]
+        assert shared["reachable"] is False and "schema version 99" in str(shared["error"]), shared
+        assert f"srag-index build DIR --index-uri {uri}" in str(shared["error"])
+        assert service.status()["files"] == 3 and shared["local_copy"]["version"] is None
+    finally:
+        service.stop()
