@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.object_store import explain, reader_options, scrub
-from indexer.query import Hit, IndexReader, rank_hits
+from indexer.query import Hit, IndexReader, rank_by_score, rank_hits
 from indexer.shared_mirror import mirror_root, mirrored_version
 from indexer.shared_view import MASK_FILE, read_mask
 
@@ -130,10 +130,7 @@ class LayeredReader:
             return local_hits[:k]
         hidden = self._masked() | {h.path for h in local_hits}
         hits = local_hits + [h for h in shared_hits if h.path not in hidden]
-        if rank:
-            return rank_hits(hits)[:k]
-        hits.sort(key=lambda h: (not h.overlay, -h.score, h.path, h.start_line))
-        return hits[:k]
+        return (rank_hits(hits) if rank else rank_by_score(hits))[:k]
 
     def _local_reader(self) -> IndexReader | None:
         if self._local is None and time.monotonic() - self._local_tried_at > 1.0:

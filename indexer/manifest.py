@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgpack
 
+from indexer.atomic_file import write_atomically
 from indexer.model import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ def load_manifest(path: Path) -> Manifest | None:
 
 
 def save_manifest(path: Path, manifest: Manifest) -> None:
-    """Write atomically: a temporary file in the same folder, fsync'd, then renamed over the old one."""
+    """Write atomically (:func:`indexer.atomic_file.write_atomically`)."""
     data = {
         "format": _FORMAT,
         "schema_version": manifest.schema_version,
@@ -103,20 +102,7 @@ def save_manifest(path: Path, manifest: Manifest) -> None:
         "complete": manifest.complete,
         "files": {p: [r.size, r.mtime_ns, r.content_hash, r.chunk_ids] for p, r in manifest.files.items()},
     }
-    payload = msgpack.packb(data, use_bin_type=True)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, msgpack.packb(data, use_bin_type=True))
 
 
 def language_fingerprint() -> str:

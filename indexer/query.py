@@ -156,9 +156,7 @@ class IndexReader:
             "text_search",
             lambda t: t.search(text, query_type="fts", fts_columns=field).select([*HIT_COLUMNS, "_score"]).limit(k),
         )
-        hits = [_hit(row, float(row.get("_score") or 0.0)) for row in rows]
-        hits.sort(key=lambda h: (not h.overlay, -h.score, h.path, h.start_line))
-        return hits[:k]
+        return rank_by_score([_hit(row, float(row.get("_score") or 0.0)) for row in rows])[:k]
 
     # -- vectors ----------------------------------------------------------------------------------------
     def vector_models(self) -> list[str]:
@@ -168,8 +166,7 @@ class IndexReader:
             return sorted(self._vector_models)
         found: dict[str, str] = {}
         try:
-            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(seconds=self._consistency_s),
-                                 **({"storage_options": self._storage} if self._storage else {}))
+            db = _connect(self.index_dir, self._storage, self._consistency_s)
             for name in table_names(db):
                 if not name.startswith(TABLE_PREFIX):
                     continue
@@ -304,9 +301,7 @@ class IndexReader:
             name = self._vector_models.get(model_id)
             if name is None:
                 raise LookupError(f"no vectors of {model_id} in {self.index_dir}")
-            db = lancedb.connect(self.index_dir, read_consistency_interval=timedelta(seconds=self._consistency_s),
-                                 **({"storage_options": self._storage} if self._storage else {}))
-            table = db.open_table(name)
+            table = _connect(self.index_dir, self._storage, self._consistency_s).open_table(name)
             self._vector_tables[model_id] = table
         return table
 
@@ -361,10 +356,14 @@ class IndexReader:
         return []
 
 
-def _open_table(uri: str, storage_options: dict[str, str] | None = None, consistency_s: float = 0.0) -> Any:
+def _connect(uri: str, storage_options: dict[str, str] | None, consistency_s: float) -> Any:
+    """A connection that sees new versions within ``consistency_s`` (object storage: with its options)."""
     kwargs: dict[str, Any] = {"storage_options": storage_options} if storage_options else {}
-    db = lancedb.connect(uri, read_consistency_interval=timedelta(seconds=consistency_s), **kwargs)
-    return db.open_table(TABLE_NAME)
+    return lancedb.connect(uri, read_consistency_interval=timedelta(seconds=consistency_s), **kwargs)
+
+
+def _open_table(uri: str, storage_options: dict[str, str] | None = None, consistency_s: float = 0.0) -> Any:
+    return _connect(uri, storage_options, consistency_s).open_table(TABLE_NAME)
 
 
 def _hit(row: dict[str, Any], score: float) -> Hit:
@@ -412,6 +411,12 @@ def _merge_parts(hits: list[Hit]) -> list[Hit]:
 def _is_test_path(path: str) -> bool:
     parts = path.split("/")
     return any(p in ("test", "tests", "testing") or p.startswith("test_") for p in parts)
+
+
+def rank_by_score(hits: list[Hit]) -> list[Hit]:
+    """Unsaved buffers first, then by score alone (full-text and vector hits)."""
+    hits.sort(key=lambda h: (not h.overlay, -h.score, h.path, h.start_line))
+    return hits
 
 
 def rank_hits(hits: list[Hit]) -> list[Hit]:

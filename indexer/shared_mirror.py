@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from indexer.atomic_file import write_atomically
 from indexer.chunk_table import TABLE_NAME
 from indexer.vectors import TABLE_PREFIX
 
@@ -118,8 +119,5 @@ def sync(uri: str, options: Mapping[str, str], index_dir: str | Path, version: i
     report = {"version": version, "files": len(remote), "bytes": sum(remote.values()), "fetched_files": fetched,
               "fetched_bytes": fetched_bytes, "dropped_files": dropped,
               "seconds": round(time.perf_counter() - started, 2)}
-    ready = mirror_root(index_dir) / READY_FILE
-    temporary = ready.with_name(f".{READY_FILE}.{os.getpid()}.part")
-    temporary.write_text(json.dumps(report))
-    os.replace(temporary, ready)
+    write_atomically(mirror_root(index_dir) / READY_FILE, json.dumps(report).encode())
     return report

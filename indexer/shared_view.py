@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 import msgpack
 
+from indexer.atomic_file import write_atomically
 from indexer.object_store import ObjectStoreError, explain, reader_options, scrub
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class SharedFiles:
         s = self.state
         payload = msgpack.packb({"uri": s.uri, "version": s.version, "commit": s.commit, "built_at": s.built_at,
                                  "hashes": s.hashes})
-        _write_atomically(self.folder / CACHE_FILE, payload)
+        write_atomically(self.folder / CACHE_FILE, payload)
 
 
 def masked_paths(shared: Mapping[str, str], local_hashes: Mapping[str, str], overlays: Collection[str]) -> list[str]:
@@ -139,7 +139,7 @@ def masked_paths(shared: Mapping[str, str], local_hashes: Mapping[str, str], ove
 
 def write_mask(folder: str | Path, version: int, masked: list[str]) -> None:
     payload = json.dumps({"version": version, "masked": masked}).encode()
-    _write_atomically(Path(folder) / MASK_FILE, payload)
+    write_atomically(Path(folder) / MASK_FILE, payload)
 
 
 def read_mask(folder: str | Path) -> tuple[int, frozenset[str]] | None:
@@ -152,10 +152,3 @@ def read_mask(folder: str | Path) -> tuple[int, frozenset[str]] | None:
         log.info("cannot read the shared index mask: %s", exc)
         return None
     return int(data.get("version") or 0), frozenset(data.get("masked") or ())
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)

@@ -341,6 +341,7 @@ class IndexService:
         builder = self._builder
         assert builder is not None
         did_something = bool(rescan or paths or buffers)
+        overlays_before = set(self._overlays)
         for rel, pending in buffers.items():
             if pending.text is None:
                 if self._overlays.pop(rel, None) is not None or rel not in builder.manifest.files:
@@ -371,7 +372,8 @@ class IndexService:
                 self._start_watcher()
         if shared_changed:
             self._guarded(lambda: self._shared.reconcile(builder, skip), what="the shared overlay")
-        elif did_something and self._shared.on:
+        elif self._shared.on and (rescan or paths or set(self._overlays) != overlays_before):
+            # (a buffer typed into again changes no file's standing: the mask, O(files), is left as it is)
             self._guarded(lambda: self._shared.write_mask(builder, skip), what="the shared mask")
         did_something = did_something or shared_changed
         optimize_wait = self._optimize_wait()
