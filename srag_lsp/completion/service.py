@@ -100,6 +100,7 @@ class CompletionService:
         sooner while the user types (``PLAIN_ANSWER_SHARE`` of the typing interval), with the text so far.
         """
         self.warmer.cancel()
+        self.supersede_elsewhere(request.uri)
         key: Key = (request.uri, request.version, request.line, request.col)
         cached = self.cache.get(key)
         if cached is not None and (cached.done or cached.text):
@@ -178,6 +179,7 @@ class CompletionService:
     def cursor_rested(self, request: CompletionRequest) -> None:
         """The editor says the cursor rests at ``request``'s place (``srag/cursor``): a generation for another place
         of the document is stale now; warm the prompts here when the user idles."""
+        self.supersede_elsewhere(request.uri)
         flight = self.inflight.get(request.uri)
         if flight is not None and (flight.view.line, flight.view.col) != (request.line, request.col):
             self.supersede(request.uri)
@@ -190,6 +192,13 @@ class CompletionService:
         if flight is not None and flight.task is not None and not flight.task.done():
             log.debug("superseding %s", flight.request.id)
             flight.task.cancel()
+
+    def supersede_elsewhere(self, uri: str) -> None:
+        """The editor asks about ``uri``: the cursor left every other document, and their generations (a refinement
+        still evaluating its prompt for the line just typed elsewhere) would only hold the model from the new
+        place (``bench_typing``: a cold place waited up to 12 s in the model's queue)."""
+        for other in [u for u in self.inflight if u != uri]:
+            self.supersede(other)
 
     def forget(self, uri: str) -> None:
         self.supersede(uri)

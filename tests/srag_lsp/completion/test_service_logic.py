@@ -241,3 +241,21 @@ async def test_a_cursor_resting_elsewhere_stops_the_old_place_and_warms_the_new_
     assert not service.inflight
     await wait_until_async(lambda: backend.prefilled, 10, "a warm-up where the cursor rests")
     assert backend.cancelled == 1
+
+
+async def test_a_request_in_another_document_stops_the_generation_the_user_left() -> None:
+    """Scripted fake backend: the refinement for the line just typed in one file still runs when the user asks in
+    another; the new place must not wait for it (one cursor: the old suggestion can no longer be seen)."""
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, _ = make(backend)
+    running = asyncio.create_task(service.suggest(req(), 50))
+    backend.step(1)
+    assert await running == "sum"
+    assert list(service.inflight) == ["file:///t.py"]
+    other = CompletionRequest(uri="file:///u.py", path="u.py", text=TEXT, line=1, col=13, version=1,
+                              language="python")
+    elsewhere = asyncio.create_task(service.suggest(other, 50))
+    await wait_until_async(lambda: "file:///t.py" not in service.inflight, 10, "the old document's flight stopped")
+    backend.step(10)
+    assert await asyncio.wait_for(elsewhere, 10) == "sum(prices)"
+    assert backend.cancelled >= 1 and len(backend.prompts) == 2
