@@ -6,10 +6,13 @@ fill-in-the-middle template and re-uses its KV cache (``cache_prompt``, ``--cach
 - **Warm-up**: the same request with ``n_predict: 0`` (llama.vim's prefill): the prompt is evaluated into the
   server's cache and nothing is generated.
 - **Its cache**: llama-server picks a slot for a request by recency, not by what the slot holds, so successive
-  keystrokes and the draft and refined prompts land on different slots and are evaluated in full (measured: 779
-  tokens, 6 s, instead of 4 tokens). Each backend therefore keeps the slot the server last served it from and asks
-  for it (``id_slot``); the draft's and the refinement's backends keep different slots, as the embedded model keeps
-  two KV sequences. A slot id the server does not have is ignored by the server.
+  keystrokes and the draft and refined prompts landed on different slots and were evaluated in full (measured:
+  779 tokens, 6 s, instead of 4 tokens). Each backend therefore asks for a slot of its own (``id_slot``): the
+  draft's and the refinement's backends keep different slots, as the embedded model keeps two KV sequences.
+- **Long prompts in pieces** (``infill_pieces``): what the slot lacks, when it is more than a keystroke's worth, is
+  sent first as pieces of about 100 tokens with ``n_predict: 0``, each in its own turn of the gate, so a draft
+  waits for one piece rather than a whole refinement; and a request closed while the server still evaluates it
+  keeps the gate shut until the server is done (``server_gate``).
 - **Scoring**: each continuation is forced with a grammar that admits only its text, and the server's token
   probabilities (``n_probs``, before sampling) give its mean log-probability. A server that returns none makes
   ``score`` answer None, and the refine policy decides on its evidence rules.
@@ -17,6 +20,7 @@ fill-in-the-middle template and re-uses its KV cache (``cache_prompt``, ``--cach
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -24,9 +28,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
+from srag_lsp.models.infill_pieces import pieces
+from srag_lsp.models.server_gate import ServerGate, settled, settled_events
 from srag_lsp.models.server_http import (
     STALL_TIMEOUT_S,
-    ServerGate,
     get_json,
     key_from_environment,
     make_client,
@@ -135,18 +140,34 @@ class LlamaServerBackend:
             url, body = f"{self.url}/infill", self._infill_body(fim)
         else:
             url, body = f"{self.url}/completion", {"prompt": prompt, "cache_prompt": True}
-        if self.slot >= 0:
-            body["id_slot"] = self.slot
+        body["id_slot"] = self._wanted_slot()
         return url, body
 
-    def _served_from(self, answer: Any) -> None:
-        """Keep the slot the server used (the sibling's is left to it: the next request asks for another)."""
-        slot = answer.get("id_slot") if isinstance(answer, dict) else None
-        if not isinstance(slot, int) or slot < 0:
-            return
-        if self.sibling is not None and self.sibling.slot == slot and self.total_slots > 1:
-            slot = (slot + 1) % self.total_slots
-        self.slot = slot
+    def _wanted_slot(self) -> int:
+        """This backend's slot: the first one its sibling (the other stage) does not use; one server slot is shared."""
+        other = self.sibling.slot if self.sibling is not None else -1
+        if self.slot < 0 or (self.slot == other and self.total_slots > 1):
+            self.slot = next(s for s in range(self.total_slots) if s != other) if self.total_slots > 1 else 0
+        return self.slot
+
+    async def _send_pieces(self, fim: FimParts, *, warm_up: bool) -> int:
+        """What the slot lacks of ``fim``'s prompt, in pieces, each in a turn of the gate (a warm-up stops when a
+        request wants the gate); the prompt tokens they evaluated."""
+        if not self.info.fim:
+            return 0
+        slot = self._wanted_slot()
+        evaluated = 0
+        for piece in pieces(fim, self.gate.held.get(slot)):
+            if warm_up and self.gate.busy():
+                break
+            body = self._infill_body(piece) | {"n_predict": 0, "id_slot": slot}
+            async with self.gate.turn(warm_up=warm_up):
+                answer = await settled(self.gate, post_json(self._client, f"{self.url}/infill", body, self.url,
+                                                            key_env=self.key_env, read_timeout=self.read_timeout))
+            self.gate.held[slot] = piece
+            timings = answer.get("timings") if isinstance(answer, dict) else None
+            evaluated += int((timings or {}).get("prompt_n") or 0)
+        return evaluated
 
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
         """Text pieces from a streamed ``/infill``; closing or cancelling the iterator closes the HTTP stream."""
@@ -157,48 +178,67 @@ class LlamaServerBackend:
         body.update(n_predict=request.max_tokens, temperature=request.temperature, stream=True, timings_per_token=True)
         if request.stop:
             body["stop"] = request.stop
-        inner = self._stream(url, body, stats)
-        async with contextlib.aclosing(self.gate.stream(inner, stats)) as pieces:  # one request at a time
-            async for piece in pieces:
+        try:
+            staged = await self._send_pieces(request.fim, warm_up=False) if request.fim is not None else 0
+        except asyncio.CancelledError:
+            stats.finish_reason = "cancelled"
+            raise
+        except BackendError:
+            stats.finish_reason = "error"
+            self.gate.held.pop(self.slot, None)
+            raise
+        inner = self._stream(url, body, stats, request.fim, staged)
+        async with contextlib.aclosing(self.gate.stream(inner, stats)) as pieces_:  # one request at a time
+            async for piece in pieces_:
                 yield piece
 
-    async def _stream(self, url: str, body: dict[str, Any], stats: GenerationStats) -> AsyncIterator[str]:
-        events = sse_events(self._client, url, body, self.url, key_env=self.key_env, read_timeout=self.read_timeout)
+    async def _stream(self, url: str, body: dict[str, Any], stats: GenerationStats, fim: FimParts | None,
+                      staged: int) -> AsyncIterator[str]:
+        slot = int(body.get("id_slot", -1))
+        events = settled_events(self.gate, sse_events(self._client, url, body, self.url, key_env=self.key_env,
+                                                      read_timeout=self.read_timeout))
         try:
             async for event in events:
+                if fim is not None:
+                    self.gate.held[slot] = fim  # an event: the server has evaluated the prompt
                 if not stats.prompt_tokens and isinstance(event.get("timings"), dict):
-                    _prompt_stats(stats, event)
+                    _prompt_stats(stats, event, staged)
                 piece = str(event.get("content") or "")
                 if piece:
                     stats.generated_tokens += 1
                     yield piece
                 if event.get("stop"):
-                    _fill_stats(stats, event)
-                    self._served_from(event)
+                    _fill_stats(stats, event, staged)
                     return
             stats.finish_reason = "error"
             raise BackendError(f"llama-server at {self.url} ended the stream without finishing")
         except BackendError:
             stats.finish_reason = "error"
+            self.gate.held.pop(slot, None)
             raise
         finally:
             if not stats.finish_reason:
                 stats.finish_reason = "cancelled"
             with contextlib.suppress(Exception):
-                await events.aclose()  # closes the HTTP response: the server stops generating
+                await events.aclose()  # closes the HTTP response (or lets it settle): the server stops generating
 
     async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
-        """Evaluate the prompt into the server's cache with ``n_predict: 0``; the prompt tokens it evaluated."""
+        """Evaluate the prompt into the server's cache with ``n_predict: 0`` (in pieces when long); the prompt tokens
+        it evaluated. A warm-up never waits for the gate and stops when a request wants it."""
         if self.gate.busy():
             return 0  # a request is on its way: a warm-up never queues behind it
         url, body = self._body(prompt, fim)
         body.update(n_predict=0)
+        evaluated = await self._send_pieces(fim, warm_up=True) if fim is not None else 0
+        if self.gate.busy():
+            return evaluated
         async with self.gate.turn(warm_up=True):
-            answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
-                                     read_timeout=self.read_timeout)
-        self._served_from(answer)
+            answer = await settled(self.gate, post_json(self._client, url, body, self.url, key_env=self.key_env,
+                                                        read_timeout=self.read_timeout))
+        if fim is not None:
+            self.gate.held[int(body["id_slot"])] = fim
         timings = answer.get("timings") if isinstance(answer, dict) else None
-        return int((timings or {}).get("prompt_n") or 0)
+        return evaluated + int((timings or {}).get("prompt_n") or 0)
 
     async def score(self, prompt: str, continuations: list[str], *, fim: FimParts | None = None) -> list[float] | None:
         """Each continuation forced by a grammar; its mean log-probability from the server's ``n_probs``."""
@@ -213,8 +253,8 @@ class LlamaServerBackend:
             body.update(n_predict=SCORE_MAX_TOKENS, temperature=0.0, n_probs=1, post_sampling_probs=False,
                         grammar=gbnf_literal(text), stream=False)
             async with self.gate.turn():
-                answer = await post_json(self._client, url, body, self.url, key_env=self.key_env,
-                                         read_timeout=self.read_timeout)
+                answer = await settled(self.gate, post_json(self._client, url, body, self.url, key_env=self.key_env,
+                                                            read_timeout=self.read_timeout))
             probabilities = answer.get("completion_probabilities") if isinstance(answer, dict) else None
             score = mean_logprob(probabilities, text) if isinstance(probabilities, list) else None
             if score is None:
@@ -234,20 +274,21 @@ class LlamaServerBackend:
             await self._client.aclose()
 
 
-def _prompt_stats(stats: GenerationStats, event: dict[str, Any]) -> None:
-    """The prompt's figures from an event's ``timings``: prompt_n evaluated, cache_n re-used from the cache."""
+def _prompt_stats(stats: GenerationStats, event: dict[str, Any], staged: int = 0) -> None:
+    """The prompt's figures from an event's ``timings``: prompt_n evaluated, cache_n re-used from the cache (and
+    ``staged``: what the pieces sent before it evaluated)."""
     timings = event.get("timings") or {}
     evaluated = int(timings.get("prompt_n") or 0)
     cached = int(timings.get("cache_n") or 0)
-    stats.prompt_evaluated = evaluated
+    stats.prompt_evaluated = evaluated + staged
     stats.prompt_tokens = int(event.get("tokens_evaluated") or evaluated + cached)
     stats.prompt_eval_ms = float(timings.get("prompt_ms") or 0.0)
 
 
-def _fill_stats(stats: GenerationStats, last: dict[str, Any]) -> None:
+def _fill_stats(stats: GenerationStats, last: dict[str, Any], staged: int = 0) -> None:
     """Figures from the stream's last event."""
     timings = last.get("timings") or {}
-    _prompt_stats(stats, last)
+    _prompt_stats(stats, last, staged)
     stats.generated_tokens = int(timings.get("predicted_n") or last.get("tokens_predicted") or stats.generated_tokens)
     stats.generation_ms = float(timings.get("predicted_ms") or 0.0)
     stop_type = str(last.get("stop_type") or "")

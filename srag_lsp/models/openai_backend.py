@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
+from srag_lsp.models.server_gate import ServerGate, settled_events
 from srag_lsp.models.server_http import (
     STALL_TIMEOUT_S,
-    ServerGate,
     get_json,
     key_from_environment,
     make_client,
@@ -83,8 +83,9 @@ class OpenAIBackend:
                 yield piece
 
     async def _stream(self, body: dict[str, Any], model: str, stats: GenerationStats) -> AsyncIterator[str]:
-        events = sse_events(self._client, f"{self.base_url}/completions", body, self.base_url,
-                            key_env=self.key_env, model=model, read_timeout=self.read_timeout)
+        events = settled_events(self.gate, sse_events(self._client, f"{self.base_url}/completions", body,
+                                                      self.base_url, key_env=self.key_env, model=model,
+                                                      read_timeout=self.read_timeout))
         try:
             async for event in events:
                 usage = event.get("usage")
@@ -108,7 +109,7 @@ class OpenAIBackend:
             if not stats.finish_reason:
                 stats.finish_reason = "cancelled"
             with contextlib.suppress(Exception):
-                await events.aclose()  # closes the HTTP response: the server stops generating
+                await events.aclose()  # closes the HTTP response (or lets it settle): the server stops generating
 
     async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
         """The completions API cannot evaluate a prompt without generating: nothing is prefilled (0)."""

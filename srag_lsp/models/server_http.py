@@ -7,8 +7,6 @@ The key is read from the environment variable the settings name, at each start, 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import re
@@ -19,65 +17,11 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from srag_lsp.models.base import BackendError, GenerationStats
+from srag_lsp.models.base import BackendError
 
 # A stalled server (no byte for this long, first token included) ends the stream with a BackendError.
 STALL_TIMEOUT_S = 30.0
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ServerGate:
-    """One request at a time from this backend to its server, as llama.vim sends them.
-
-    The engine closes a superseded generation before it starts the next, so a new keystroke waits only for that
-    close. Without the gate, drafts, refinements, warm-ups and scores of successive keystrokes reach the server
-    together: a llama-server on a laptop's cores splits them across its slots and a 2-core server fell to 28 prompt
-    tokens a second, stalling a draft for 30 s (bench_typing). A warm-up never waits: it is skipped while a
-    request holds the gate, and a request that comes while a warm-up holds it stops the warm-up.
-    """
-
-    def __init__(self) -> None:
-        self._lock: asyncio.Lock | None = None
-        self._warming: asyncio.Task[object] | None = None  # the warm-up holding the gate, if one does
-
-    def _current(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
-
-    def busy(self) -> bool:
-        return self._lock is not None and self._lock.locked()
-
-    @contextlib.asynccontextmanager
-    async def turn(self, *, warm_up: bool = False) -> AsyncIterator[None]:
-        """Wait for the gate. A request preempts a warm-up that holds it: the warm-up's task is cancelled, which
-        closes its HTTP request (what the server evaluated stays in its cache)."""
-        warming = self._warming
-        if not warm_up and warming is not None and not warming.done():
-            warming.cancel()
-        async with self._current():
-            if warm_up:
-                self._warming = asyncio.current_task()
-            try:
-                yield
-            finally:
-                if warm_up:
-                    self._warming = None
-
-
-    async def stream(self, pieces: AsyncIterator[str], stats: GenerationStats) -> AsyncIterator[str]:
-        """``pieces`` in this gate's turn: the HTTP stream closes before the gate opens for the next request; a
-        stream superseded while it waited for its turn ends as "cancelled"."""
-        try:
-            async with self.turn():
-                try:
-                    async for piece in pieces:
-                        yield piece
-                finally:
-                    await pieces.aclose()  # type: ignore[attr-defined]
-        finally:
-            if not stats.finish_reason:
-                stats.finish_reason = "cancelled"
 
 
 def causes(exc: BaseException) -> list[BaseException]:

@@ -7,6 +7,8 @@ that scores rank the model's own greedy text above text it would not write, and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 
 import pytest
@@ -79,7 +81,7 @@ async def test_typing_reuses_the_servers_cache_for_the_draft_and_the_refinement_
     """Keystrokes alternate the draft's prompt (no context) and the refinement's (with context), as the engine does.
     Each backend keeps its own server slot, so each keystroke evaluates only what it added: without that the
     server chose slots by recency and evaluated every prompt in full."""
-    from srag_lsp.models.server_http import ServerGate
+    from srag_lsp.models.server_gate import ServerGate
 
     draft = LlamaServerBackend(url=llama_server)
     await draft.start()
@@ -142,6 +144,66 @@ async def test_faults_are_said_and_the_next_request_works(fault: str, said: str)
             assert path == "/infill" and body["input_extra"] == [{"filename": "calc/ops.py", "text": PARTS.extra[0][1]}]
             assert body["cache_prompt"] is True and body["stream"] is True
         finally:
+            await backend.close()
+
+
+@pytest.mark.model
+async def test_a_long_prompt_the_slot_lacks_goes_in_pieces_and_a_keystroke_goes_whole() -> None:
+    """A refinement's prompt is sent as pieces (``n_predict: 0``), each the start of the next, so a draft can go
+    between two of them; once the slot holds it, a keystroke's request goes alone."""
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(20))
+    context = [("ops.py", "".join(f"def g{i}(y):\n    return y * {i}\n\n" for i in range(20)))]
+    long = FimParts(body + "value = f1", "\n", context)
+    with serve_openai(["qwen2.5-coder-0.5b"]) as (url, state):
+        backend = LlamaServerBackend(url=url)
+        await backend.start()
+        try:
+            before = len(state.bodies)
+            await collect(backend, GenerationRequest("", max_tokens=2, fim=long), GenerationStats())
+            staged, last = [b for _, b in state.bodies[before:-1]], state.bodies[-1][1]
+            assert len(staged) >= 3 and all(b["n_predict"] == 0 and not b.get("stream") for b in staged)
+            assert all(b["id_slot"] == last["id_slot"] for b in staged) and last["stream"] is True
+            assert staged[0]["input_prefix"] == "" and staged[-1]["input_prefix"]  # context files first
+            assert body.startswith(staged[-1]["input_prefix"])
+            assert last["input_extra"] == [{"filename": "ops.py", "text": context[0][1]}]
+            before = len(state.bodies)
+            keystroke = FimParts(long.prefix + "0", "\n", context)
+            await collect(backend, GenerationRequest("", max_tokens=2, fim=keystroke), GenerationStats())
+            assert len(state.bodies) == before + 1
+        finally:
+            await backend.close()
+
+
+@pytest.mark.model
+async def test_a_request_closed_before_its_first_token_keeps_the_gate_until_the_server_is_done() -> None:
+    """The engine gives up on a request while the server still evaluates its prompt: the next request is not sent
+    until the server is done with it (it would only queue there, and the server would start them together)."""
+    with serve_openai(["qwen2.5-coder-0.5b"]) as (url, state):
+        backend = LlamaServerBackend(url=url)
+        await backend.start()
+        try:
+            state.fault = "stall"
+            first = asyncio.ensure_future(collect(backend, GenerationRequest("", max_tokens=8, fim=PARTS),
+                                                  GenerationStats()))
+            for _ in range(500):
+                if state.stalled:
+                    break
+                await asyncio.sleep(0.02)
+            first.cancel()  # superseded before its first token
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
+            assert backend.gate.settling()
+            state.fault = ""
+            sent = len(state.bodies)
+            second = asyncio.ensure_future(collect(backend, GenerationRequest("", max_tokens=4, fim=PARTS),
+                                                   GenerationStats()))
+            await asyncio.sleep(0.3)
+            assert len(state.bodies) == sent and not second.done()  # it waits for the server, not only for us
+            state.stall_release.set()
+            assert (await asyncio.wait_for(second, 60)).strip() and len(state.bodies) == sent + 1
+            assert not backend.gate.settling()
+        finally:
+            state.stall_release.set()
             await backend.close()
 
 
