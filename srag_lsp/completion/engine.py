@@ -243,11 +243,11 @@ class CompletionEngine:
 
         A context-aware first generation that must evaluate its whole prompt shows its first character much
         later than a small local draft, so the draft is skipped only when that prefill is mostly cached (typing
-        on in the same place). Backends that cannot tell (a remote server) are assumed to re-use it.
+        on in the same place). Backends that cannot tell (the OpenAI API, Ollama) are assumed to re-use it.
         """
         prompt = run.prompt(self.refine, run.window, list(run.context.values()))
         try:
-            share = self.refine.backend.cached_share(prompt.text)
+            share = self.refine.backend.cached_share(prompt.text, fim=fim_parts(prompt))
         except Exception:
             return True
         if share is None:

@@ -87,8 +87,10 @@ class ModelBackend(Protocol):
         """
         ...
 
-    def cached_share(self, prompt: str) -> float | None:
-        """The share of ``prompt`` (0.0 to 1.0) that the backend's KV cache already holds; None when it cannot tell."""
+    def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
+        """The share of ``prompt`` (0.0 to 1.0) that the backend's KV cache already holds; None when it cannot tell.
+
+        ``fim`` is the same prompt's parts (what a server that applies the template itself is sent)."""
         ...
 
     async def close(self) -> None: ...

@@ -95,7 +95,7 @@ class EmbeddedBackend:
         tokens = list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         return common_token_prefix(llama_kv.held_tokens(llm), tokens), len(tokens)
 
-    def cached_share(self, prompt: str) -> float | None:
+    def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
         """Share of ``prompt`` (by characters) that this slot's KV cache already holds; microseconds, no tokenizing.
 
         Never None here: 0.0 before the model is loaded and for an empty prompt.

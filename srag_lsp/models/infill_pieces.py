@@ -65,6 +65,12 @@ def pieces(parts: FimParts, held: FimParts | None, size: int = PIECE_CHARS) -> l
     return out
 
 
+def held_share(parts: FimParts, held: FimParts) -> float:
+    """The share of ``parts``' layout that a slot holding ``held`` has evaluated already."""
+    whole = layout(parts)
+    return _common_length(whole, layout(held)) / len(whole)
+
+
 def _common_length(a: str, b: str) -> int:
     n = min(len(a), len(b))
     for i in range(n):

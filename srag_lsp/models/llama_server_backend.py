@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
-from srag_lsp.models.infill_pieces import pieces
+from srag_lsp.models.infill_pieces import held_share, pieces
 from srag_lsp.models.server_gate import ServerGate, settled, settled_events
 from srag_lsp.models.server_http import (
     STALL_TIMEOUT_S,
@@ -265,9 +265,13 @@ class LlamaServerBackend:
             scores.append(score)
         return scores
 
-    def cached_share(self, prompt: str) -> float | None:
-        """The server does not say what its cache holds before a request: None."""
-        return None
+    def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
+        """The share of the prompt's parts that this backend's slot holds, as far as this client knows (what it
+        last had the server evaluate there); None without parts."""
+        if fim is None or not self.info.fim:
+            return None
+        held = self.gate.held.get(self._wanted_slot())
+        return held_share(fim, held) if held is not None else 0.0
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -195,7 +195,7 @@ class OllamaBackend:
         """Ollama's generate API gives no log-probabilities of given text: it cannot score (None)."""
         return None
 
-    def cached_share(self, prompt: str) -> float | None:
+    def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
         """The server does not say what its KV cache holds: None (it re-uses a common prefix on its own)."""
         return None
 

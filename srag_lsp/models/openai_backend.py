@@ -119,7 +119,7 @@ class OpenAIBackend:
         """The completions API gives no log-probabilities of given text everywhere: it cannot score (None)."""
         return None
 
-    def cached_share(self, prompt: str) -> float | None:
+    def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
         """The server does not say what its KV cache holds: None."""
         return None
 

@@ -56,7 +56,7 @@ class ScriptedBackend:
     async def close(self) -> None:
         return None
 
-    def cached_share(self, prompt: str) -> float | None:
+    def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
         return self.share
 
     async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:

@@ -49,3 +49,12 @@ def test_the_parts_at_a_cut_spell_the_layout_up_to_it() -> None:
     for cut in (0, 5, 300, whole.index("\x1d"), whole.index("\x1d") + 1, len(whole) - 3):
         piece = parts_at(LONG, cut)
         assert whole.startswith(spelled(piece)) and abs(len(spelled(piece)) - cut) <= len("ops.py") + 2
+
+
+def test_the_share_a_slot_holds_is_what_its_last_prompt_has_in_common() -> None:
+    from srag_lsp.models.infill_pieces import held_share
+
+    cut = pieces(LONG, None)
+    assert held_share(LONG, LONG) == 1.0
+    assert 0.3 < held_share(LONG, cut[len(cut) // 2]) < 0.7
+    assert held_share(FimParts("x = 1\n", "", [("other.py", "y = 2\n")]), LONG) < 0.1

@@ -166,6 +166,8 @@ async def test_a_long_prompt_the_slot_lacks_goes_in_pieces_and_a_keystroke_goes_
             assert staged[0]["input_prefix"] == "" and staged[-1]["input_prefix"]  # context files first
             assert body.startswith(staged[-1]["input_prefix"])
             assert last["input_extra"] == [{"filename": "ops.py", "text": context[0][1]}]
+            assert backend.cached_share("", fim=long) == 1.0 and backend.cached_share("") is None
+            assert backend.cached_share("", fim=PARTS) < 0.2  # another place: the engine drafts there first
             before = len(state.bodies)
             keystroke = FimParts(long.prefix + "0", "\n", context)
             await collect(backend, GenerationRequest("", max_tokens=2, fim=keystroke), GenerationStats())
