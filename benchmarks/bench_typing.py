@@ -62,6 +62,7 @@ from benchmarks.retrieval_cases import install_packages
 SERVER_BACKENDS = ("llama-server", "openai")  # --backends: the default strategy on a llama-server
 
 TUNED = {"requests": "2.32.3", "flask": "3.1.0", "jinja2": "3.1.4", "werkzeug": "3.1.3"}
+REALISTIC_REST_MS = 2000  # a user rests at a new place about this long at most before typing
 LAST_KEY_WAIT_S = 3.0  # after the last key of a line, how long the user looks before moving on
 FIRST_KEYS = 16  # the keys at a new place, reported apart from the whole line
 PLAIN = "plain"  # a client without streaming: only inlineCompletion answers are drawn
@@ -400,10 +401,16 @@ def print_table(report: dict[str, Any]) -> None:
           "settings except as listed:")
     for label, changed in report["settings"]["defaults, except"].items():
         note = ", ".join(f"{k}={v}" for k, v in changed.items() if k != "SRAG_STRATEGY")
+        if changed.get("SRAG_BACKEND") in SERVER_BACKENDS:
+            note += (" (its own fresh llama-server: SRAG_LLAMA_SERVER_URL, SRAG_OPENAI_BASE_URL and SRAG_OPENAI_MODEL "
+                     "point at it)")
         print(f"  {label}: strategy {changed.get('SRAG_STRATEGY', 'streaming (default)')}"
               + (f"; NOT the default: {note}" if note else "")
               + ("; a plain client (no streaming, only inlineCompletion answers drawn)" if label.startswith(PLAIN)
                  else ""))
+    if report["rest_ms"] > REALISTIC_REST_MS:
+        print(f"  NOT a realistic user: a rest of {report['rest_ms']} ms lets most places finish their final text "
+              "before the first key; use it only to compare with figures of the old user, who waited for it")
     print()
     header = f"{'':38}" + "".join(f"{s:>14}" for s in strategies)
     print(header)

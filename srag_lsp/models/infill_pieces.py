@@ -13,6 +13,7 @@ the whole prompt starts with, up to the last one or two.
 
 from __future__ import annotations
 
+from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.models.base import FimParts
 
 PIECE_CHARS = 320  # about 100 tokens: what a 2-core server evaluates in about 0.6 s
@@ -47,7 +48,7 @@ def pieces(parts: FimParts, held: FimParts | None, size: int = PIECE_CHARS) -> l
     two pieces' worth (a draft's prompt at a new place, a keystroke); else one per ``size`` characters, the last
     leaving at most ``size`` for the request itself."""
     whole = layout(parts)
-    done = _common_length(whole, layout(held)) if held is not None else 0
+    done = common_prefix_length(whole, layout(held)) if held is not None else 0
     if len(whole) - done <= 2 * size:
         return []
     out: list[FimParts] = []
@@ -68,12 +69,5 @@ def pieces(parts: FimParts, held: FimParts | None, size: int = PIECE_CHARS) -> l
 def held_share(parts: FimParts, held: FimParts) -> float:
     """The share of ``parts``' layout that a slot holding ``held`` has evaluated already."""
     whole = layout(parts)
-    return _common_length(whole, layout(held)) / len(whole)
+    return common_prefix_length(whole, layout(held)) / len(whole)
 
-
-def _common_length(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n

@@ -177,6 +177,29 @@ async def test_a_long_prompt_the_slot_lacks_goes_in_pieces_and_a_keystroke_goes_
 
 
 @pytest.mark.model
+async def test_a_failure_while_sending_pieces_is_said_once_and_the_next_request_works() -> None:
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(20))
+    long = FimParts(body + "value = f1", "\n", [("ops.py", body.replace("def f", "def g"))])
+    with serve_openai(["qwen2.5-coder-0.5b"]) as (url, state):
+        backend = LlamaServerBackend(url=url)
+        await backend.start()
+        try:
+            state.fault = "server_error"
+            stats = GenerationStats()
+            with pytest.raises(BackendError, match="failed \\(HTTP 500\\)"):
+                await collect(backend, GenerationRequest("", max_tokens=2, fim=long), stats)
+            assert stats.finish_reason == "error" and state.bodies[-1][1]["n_predict"] == 0  # a piece failed
+            assert backend.cached_share("", fim=long) == 0.0  # nothing is believed held
+            state.fault = ""
+            again = GenerationStats()
+            await collect(backend, GenerationRequest("", max_tokens=2, fim=long), again)
+            assert again.finish_reason in ("stop", "length") and again.generated_tokens >= 1
+            assert backend.cached_share("", fim=long) == 1.0 and not backend.gate.busy()
+        finally:
+            await backend.close()
+
+
+@pytest.mark.model
 async def test_a_request_closed_before_its_first_token_keeps_the_gate_until_the_server_is_done() -> None:
     """The engine gives up on a request while the server still evaluates its prompt: the next request is not sent
     until the server is done with it (it would only queue there, and the server would start them together)."""
