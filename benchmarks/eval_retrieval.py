@@ -16,6 +16,9 @@
    imported names, the most recently used first: what Continue does), and none (no retrieval).
    ``srag-1-char`` is srag one keystroke later, with the name's first character typed (not a baseline: what
    the partial identifier allows, as in a typing session).
+   ``place context`` (``place_context``): the engine itself, typing each case's line from its indentation up to
+   two characters into the name: is the defining chunk among the chunks its context-aware prompt holds, when
+   the place opened and two characters into the name (``--place-cases`` per package; a silent fake model).
    Metrics: recall@1, recall@5, MRR of the defining chunk; retrieval latency p50/p95; per package and the
    mean per language.
    With ``--vectors PACKAGE``, that package's index also gets vectors (the local ONNX model) and two more
@@ -51,6 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import place_context  # noqa: E402
 from benchmarks.bm25_windows import WindowIndex, query_for  # noqa: E402
 from benchmarks.retrieval_cases import (  # noqa: E402
     NPM_PACKAGES,
@@ -390,6 +394,13 @@ def print_table(report: dict[str, Any]) -> None:
                 f"{figures['mrr']:6.3f} {figures['p50_ms']:8.2f} {figures['p95_ms']:8.2f}"
             )
             first = False
+    places = {n: p["place_context"] for n, p in report["packages"].items() if p.get("place_context")}
+    if places:
+        print("\nthe engine's context-aware prompt holds the defining chunk (a line typed from its indentation):")
+        print(f"{'package':<16} {'cases':>5}  {'place opened':>12} {'2 chars into the name':>22} {'chunks':>7}")
+        for name, f in places.items():
+            print(f"{name:<16} {f['cases']:>5}  {f['at_line_start']:12.3f} {f['at_two_chars']:22.3f} "
+                  f"{f['pinned_mean']:7.1f}")
     quality = {n: p["completion_quality"] for n, p in report["packages"].items() if "completion_quality" in p}
     if quality:
         print(f"\n{'package':<16} {'cases':>5}  {'retrieval':<10} {'exact':>6} {'edit sim':>9} {'name 1st':>9}")
@@ -431,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vectors", metavar="PACKAGE", choices=sorted(PACKAGES),
                         help="also score this package with the vector source on (local embeddings)")
     parser.add_argument("--packages", help="only these packages (comma-separated)")
+    parser.add_argument("--place-cases", type=int, default=120,
+                        help="cases per package typed through the engine for the place-context figure (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     work = Path(args.work_dir).expanduser()
@@ -480,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         typed_ranks, typed_latencies, _, _ = asyncio.run(
             run_srag(root, work / "indexes" / name, typed, args.budget_tokens)
         )
+        place = place_context.run(root, work / "indexes" / name, cases[: args.place_cases]) \
+            if args.place_cases else None
         bm25_ranks, bm25_latencies, bm25_build_s = run_bm25(root, cases, (".js", ".mjs") if javascript else (".py",))
         recent_ranks, recent_latencies = run_recent_imports(root, work / "indexes" / name, cases)
         by_form: dict[str, list[int | None]] = {}
@@ -509,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                 "none": metrics([None] * len(cases), [0.0] * len(cases)),
             },
             "srag_by_form": {form: metrics(r, [])["recall_at_5"] for form, r in by_form.items()},
+            "place_context": place,
             "srag_per_source_p95_ms": {s: percentile(v, 95) for s, v in sorted(per_source.items())},
             "bm25_index_build_s": round(bm25_build_s, 3),
         }

@@ -219,8 +219,11 @@ class CompletionEngine:
             run.start_refinement()
         else:
             run.start_draft()
-        if retrieve and frozen and run.draft_task is not None:
-            run.retrieve_after_draft()  # only a chunk for the name being typed can join: the draft goes first
+        if retrieve and frozen and run.draft_task is not None and self._draft_prompt_is_cached(run):
+            # Only a chunk for the name being typed can join, and the draft is about to show text: it goes first.
+            # Where its prompt is not cached (a new place typed at once) it shows nothing before the next key, so
+            # waiting for it would keep the name's chunk out of the context for several keys.
+            run.retrieve_after_draft()
             trace.flags["retrieval_after_draft"] = True
         elif retrieve:
             run.start_retrieval()
@@ -254,6 +257,16 @@ class CompletionEngine:
             return True
         run.trace.numbers["cached_prompt_share"] = round(share, 3)
         return share >= SKIP_DRAFT_SHARE
+
+    def _draft_prompt_is_cached(self, run: Run) -> bool:
+        """Whether the draft model's KV cache holds most of the draft's prompt (it shows text within the key).
+        Backends that cannot tell are assumed to."""
+        prompt = run.prompt(self.draft, run.draft_window, [])
+        try:
+            share = self.draft.backend.cached_share(prompt.text, fim=fim_parts(prompt))
+        except Exception:
+            return True
+        return share is None or share >= SKIP_DRAFT_SHARE
 
     def _finish(self, run: Run, text: str, stage: Stage) -> None:
         run.show(text, stage, True, final=True)

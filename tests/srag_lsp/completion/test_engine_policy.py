@@ -338,7 +338,9 @@ async def test_typing_into_a_name_at_a_pinned_place_retrieves_once_the_draft_sho
     await run(eng)
     stepped = scripted(["ply", "_discount(", "subtotal)\n"], ["apply_discount(subtotal, coupon_percent)\n"],
                        stepping=True)
-    eng.draft = eng.refine = Generator(stepped, "qwen")
+    stepped.share = 0.9  # the draft's slot holds its prompt (typing on here); the refinement's does not
+    eng.draft = Generator(stepped, "qwen")
+    eng.refine = Generator(scripted([], ["apply_discount(subtotal, coupon_percent)\n"]), "qwen")
     context = ScriptedContext([FakeUpdate("symbol", 3.0, [UNRELATED, APPLY])])
     eng.retrieval = context
     task = asyncio.create_task(run(eng, _typed("ap", 2)))
@@ -350,3 +352,23 @@ async def test_typing_into_a_name_at_a_pinned_place_retrieves_once_the_draft_sho
     _, outcome = await asyncio.wait_for(task, 10)
     assert outcome.trace.flags["retrieval_after_draft"] is True  # type: ignore[attr-defined]
     assert "pricing:apply_discount" in [c.id for c in eng.pinboard.pinned("file:///shop/checkout.py")]
+
+
+async def test_typing_into_a_name_at_a_new_place_retrieves_at_once() -> None:
+    """Scripted backend, stepped by the test: where the draft's prompt is not cached (a new place, typed at once),
+    the draft shows nothing before the next key, so a key typed into a name retrieves without waiting for it."""
+    backend = scripted(["subtotal", "\n"], ["apply_discount(subtotal, coupon_percent)\n"])
+    eng = engine(backend, ScriptedContext([FakeUpdate("fts", 3.0, [UNRELATED])]))
+    await run(eng)
+    stepped = scripted(["ply", "_discount(", "subtotal)\n"], ["apply_discount(subtotal, coupon_percent)\n"],
+                       stepping=True)  # share 0.0: nothing of the draft's prompt is cached
+    eng.draft = eng.refine = Generator(stepped, "qwen")
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [UNRELATED, APPLY])])
+    eng.retrieval = context
+    task = asyncio.create_task(run(eng, _typed("ap", 2)))
+    await wait_until_async(lambda: "pricing:apply_discount" in [c.id for c in eng.pinboard.pinned(
+        "file:///shop/checkout.py")], 10, "the name's chunk pinned before the draft shows anything")
+    assert len(stepped.prompts) == 1  # the draft was asked; not stepped yet, it has written nothing
+    stepped.step(10)
+    _, outcome = await asyncio.wait_for(task, 10)
+    assert "retrieval_after_draft" not in outcome.trace.flags  # type: ignore[attr-defined]
