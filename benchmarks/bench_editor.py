@@ -130,6 +130,9 @@ def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int
     cache = run_dir / "cache"
     shutil.copytree(seed_cache, cache)
     env["SRAG_CACHE_DIR"] = str(cache)
+    # The daemon the plugin starts (.venv/bin/srag-lsp) runs this checkout's code, not wherever the virtual
+    # environment's editable install points (a benchmark run from a copy of the tree beside ongoing work).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     plan: dict[str, Any] = {
         "column": column, "rest_ms": rest_ms, "cadence_ms": cadence_ms, "look_ms": LOOK_MS,
         "ready_timeout_ms": 300_000, "result": str(run_dir / "result.json"),
