@@ -70,8 +70,8 @@ class PlaceResult:
 
 def keys_for(case: Case) -> tuple[str, str, list[str]]:
     """(the buffer before the case's line, its indentation, the texts typed after it: "" first, the arrival)."""
-    before, _, line = case.text.rpartition("\n")
-    before = before + "\n" if case.text.count("\n") else ""
+    head, newline, line = case.text.rpartition("\n")
+    before = head + newline
     indent = line[: len(line) - len(line.lstrip())]
     target = line[len(indent):] + case.name[:TYPED_INTO_NAME]
     return before, indent, [target[:k] for k in range(len(target) + 1)]

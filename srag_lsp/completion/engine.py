@@ -248,11 +248,7 @@ class CompletionEngine:
         later than a small local draft, so the draft is skipped only when that prefill is mostly cached (typing
         on in the same place). Backends that cannot tell (the OpenAI API, Ollama) are assumed to re-use it.
         """
-        prompt = run.prompt(self.refine, run.window, list(run.context.values()))
-        try:
-            share = self.refine.backend.cached_share(prompt.text, fim=fim_parts(prompt))
-        except Exception:
-            return True
+        share = self._cached_share(self.refine, run, run.window, list(run.context.values()))
         if share is None:
             return True
         run.trace.numbers["cached_prompt_share"] = round(share, 3)
@@ -261,12 +257,18 @@ class CompletionEngine:
     def _draft_prompt_is_cached(self, run: Run) -> bool:
         """Whether the draft model's KV cache holds most of the draft's prompt (it shows text within the key).
         Backends that cannot tell are assumed to."""
-        prompt = run.prompt(self.draft, run.draft_window, [])
-        try:
-            share = self.draft.backend.cached_share(prompt.text, fim=fim_parts(prompt))
-        except Exception:
-            return True
+        share = self._cached_share(self.draft, run, run.draft_window, [])
         return share is None or share >= SKIP_DRAFT_SHARE
+
+    @staticmethod
+    def _cached_share(generator: Generator, run: Run, window: LocalWindow, chunks: list[ContextChunk]) -> float | None:
+        """The share of this run's prompt for ``generator`` that its KV cache holds; None where the backend cannot
+        tell, or fails to."""
+        prompt = run.prompt(generator, window, chunks)
+        try:
+            return generator.backend.cached_share(prompt.text, fim=fim_parts(prompt))
+        except Exception:
+            return None
 
     def _finish(self, run: Run, text: str, stage: Stage) -> None:
         run.show(text, stage, True, final=True)
