@@ -55,6 +55,10 @@ ATTEMPTS = 4  # a publish that meets a commit conflict re-reads and tries again 
 LEASE = "publish_lease"
 LEASE_WAIT_S = 600.0  # how long a builder waits for another's publish
 LEASE_STALE_S = 1800.0  # a lease this old was left by a builder that died
+# A lease that exists but cannot be read this long is the debris of a create that died half-way. For a moment it is
+# also what another builder's lease looks like while it is being created: clearing it at once let two builders hold
+# the lease together, and both inserted every chunk.
+LEASE_DEBRIS_S = 5.0
 CLEANUP_AGE = timedelta(hours=6)  # old versions stay this long: running daemons may still read one
 
 
@@ -136,6 +140,7 @@ def publishing_lease(db: Any, uri: str, options: Mapping[str, str], wait_s: floa
     ``LEASE_STALE_S`` (a builder that died) is broken."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
     deadline = time.monotonic() + wait_s
+    unreadable_since: float | None = None
     while True:
         try:
             db.create_table(LEASE, data=pa.table({"holder": [holder], "since": [time.time()]}), mode="create")
@@ -145,10 +150,16 @@ def publishing_lease(db: Any, uri: str, options: Mapping[str, str], wait_s: floa
                 raise explain(uri, options, exc) from None
         try:
             since = db.open_table(LEASE).to_arrow().column("since").to_pylist()
-        except Exception:  # dropped meanwhile, or the debris of a create that lost the race: clear it
-            with contextlib.suppress(Exception):
-                db.drop_table(LEASE)
+            unreadable_since = None
+        except Exception:  # dropped meanwhile (try again), being created, or debris: cleared once it stays so
             since = []
+            unreadable_since = unreadable_since if unreadable_since is not None else time.monotonic()
+            if time.monotonic() - unreadable_since > LEASE_DEBRIS_S:
+                log.warning("clearing a publishing lease that could not be read for %.0f s", LEASE_DEBRIS_S)
+                with contextlib.suppress(Exception):
+                    db.drop_table(LEASE)
+                unreadable_since = None
+                continue
         if since and time.time() - float(since[0]) > LEASE_STALE_S:
             log.warning("breaking a publishing lease held since %s s", round(time.time() - float(since[0])))
             with contextlib.suppress(Exception):
