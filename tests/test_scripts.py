@@ -1,10 +1,18 @@
-"""The set-up scripts' own promises: a machine without a compiler gets one message naming what to install, and the
-CPU flags never include a native (AMX) build."""
+"""The set-up scripts' own promises: a machine without a compiler gets one message naming what to install, the CPU
+flags never include a native (AMX) build, llama.cpp's source (built or prebuilt) is chosen by the CPU or SRAG_LLAMA,
+and the prebuilt library's edits to the bindings apply to the pinned version, or stop the assembly."""
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
+import os
+import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LIB = REPO / "scripts" / "lib" / "llama_build.sh"
@@ -27,3 +35,68 @@ def test_cpu_flags_are_explicit_never_native() -> None:
     assert key.startswith(("avx2", "avx512"))
     has_avx512 = "avx512f" in Path("/proc/cpuinfo").read_text()
     assert ("-DGGML_AVX512=ON" in flags) == has_avx512
+
+
+def _choose(env: dict[str, str], path: str | None = None) -> subprocess.CompletedProcess[str]:
+    script = f". {LIB}; " + (f"PATH={path}; " if path is not None else "") + "llama_choose_source && echo $llama_source"
+    return subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env})
+
+
+def test_the_llama_source_is_chosen_by_the_cpu_or_by_srag_llama(tmp_path: Path) -> None:
+    assert _choose({"SRAG_LLAMA": "prebuilt"}).stdout.strip() == "prebuilt"
+    assert _choose({"SRAG_LLAMA": "source"}).stdout.strip() == "source"
+    wrong = _choose({"SRAG_LLAMA": "fast"})
+    assert wrong.returncode == 1 and "'source' or 'prebuilt'" in wrong.stderr
+    has_avx512 = "avx512f" in Path("/proc/cpuinfo").read_text()
+    assert _choose({}).stdout.strip() == ("source" if has_avx512 else "prebuilt")
+    # No compiler (a PATH with grep alone): the prebuilt library, with a note where AVX-512 is left unused.
+    (tmp_path / "grep").symlink_to(shutil.which("grep") or "/bin/grep")
+    bare = _choose({}, path=str(tmp_path))
+    assert bare.stdout.strip() == "prebuilt"
+    assert ("SRAG_LLAMA=source" in bare.stderr) == has_avx512
+
+
+def _prebuilt_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("llama_prebuilt", REPO / "scripts" / "lib" / "llama_prebuilt.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sdist() -> Path:
+    done = subprocess.run(["/bin/bash", "-c", f". {LIB}; llama_sdist_file"], capture_output=True, text=True,
+                          check=True)
+    return Path(done.stdout.strip())
+
+
+def test_the_prebuilt_edits_apply_to_the_pinned_bindings(tmp_path: Path) -> None:
+    sdist = _sdist()
+    if not sdist.is_file():
+        pytest.skip(f"set-up downloads {sdist.name}; it is not in this cache")
+    prebuilt = _prebuilt_module()
+    package, _ = prebuilt._extract_package(sdist, tmp_path)
+    prebuilt.apply_edits(package)
+    bindings = (package / "llama_cpp.py").read_text()
+    layout = bindings[bindings.index("class llama_context_params"):]
+    assert layout.index('("type_v", ctypes.c_int)') < layout.index('("moe_cache_size", ctypes.c_size_t)') \
+        < layout.index('("abort_callback"')
+    # A function the library does not export raises a clear error when called, and the import still works.
+    spec = importlib.util.spec_from_file_location("patched_ext", package / "_ctypes_extensions.py")
+    assert spec and spec.loader
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    decorate = ext.ctypes_function_for_shared_library(ctypes.CDLL(None))
+    missing = decorate("srag_no_such_function", [], ctypes.c_int)(lambda: None)
+    with pytest.raises(NotImplementedError, match=r"srag_no_such_function.*SRAG_LLAMA=source"):
+        missing()
+    assert decorate("abs", [ctypes.c_int], ctypes.c_int)(lambda x: None)(-3) == 3  # exported: the C function
+
+
+def test_an_edit_that_does_not_apply_stops_the_assembly(tmp_path: Path) -> None:
+    prebuilt = _prebuilt_module()
+    for name in ("llama_cpp.py", "_ctypes_extensions.py"):
+        (tmp_path / name).write_text("# another version of the bindings\n")
+    with pytest.raises(prebuilt.AssemblyError, match=r"llama_cpp\.py: expected this text once, found it 0 times"):
+        prebuilt.apply_edits(tmp_path)
