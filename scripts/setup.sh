@@ -112,11 +112,14 @@ fi
 if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; then
   step "installed llama-cpp-python $LLAMA_VERSION ($key)" \
     "${PIP[@]}" install --no-deps --force-reinstall "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
-  step "checked that llama-cpp-python reads the library right" .venv/bin/python -m srag_lsp.models.llama_abi
-  echo "$key" > "$marker"
+  llama_fresh=1
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   step "installed srag-lsp" "${PIP[@]}" install -e ".[embedded,embeddings,dev,bench]"
   echo "$want" > "$stamp"
+fi
+if [ -n "${llama_fresh:-}" ]; then  # after srag-lsp's install, which brings the bindings' own dependencies
+  step "checked that llama-cpp-python reads the library right" .venv/bin/python -m srag_lsp.models.llama_abi
+  echo "$key" > "$marker"
 fi
 say "ready (.venv) in $(( $(date +%s) - t_start )) s"
