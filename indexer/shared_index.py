@@ -59,6 +59,10 @@ LEASE_STALE_S = 1800.0  # a lease this old was left by a builder that died
 # also what another builder's lease looks like while it is being created: clearing it at once let two builders hold
 # the lease together, and both inserted every chunk.
 LEASE_DEBRIS_S = 5.0
+# A create that succeeded is read back after this long: on storage without conditional writes two creates at once can
+# both succeed, the later one overwriting the first (seen on SeaweedFS: both builders published, every chunk twice).
+# The lease belongs to the holder the table shows, the earliest if it shows more than one.
+LEASE_SETTLE_S = 1.0
 CLEANUP_AGE = timedelta(hours=6)  # old versions stay this long: running daemons may still read one
 
 
@@ -144,7 +148,10 @@ def publishing_lease(db: Any, uri: str, options: Mapping[str, str], wait_s: floa
     while True:
         try:
             db.create_table(LEASE, data=pa.table({"holder": [holder], "since": [time.time()]}), mode="create")
-            break
+            time.sleep(LEASE_SETTLE_S)
+            if _lease_holder(db) == holder:
+                break
+            log.info("another builder created the publishing lease at the same time; waiting for it")
         except Exception as exc:  # held: "already exists", or a commit conflict when two create it at once
             if "exist" not in str(exc).lower() and not _is_conflict(exc):
                 raise explain(uri, options, exc) from None
@@ -176,6 +183,15 @@ def publishing_lease(db: Any, uri: str, options: Mapping[str, str], wait_s: floa
             db.drop_table(LEASE)
         except Exception as exc:
             log.warning("could not give back the publishing lease at %s: %s", uri, scrub(str(exc), options))
+
+
+def _lease_holder(db: Any) -> str | None:
+    """Who holds the publishing lease as the table shows it: its earliest row's holder (None when unreadable)."""
+    try:
+        rows = db.open_table(LEASE).to_arrow().to_pylist()
+    except Exception:
+        return None
+    return min(rows, key=lambda r: (r["since"], r["holder"]))["holder"] if rows else None
 
 
 def publish(root: Path, staging: ChunkStore, manifest: Manifest, uri: str, options: Mapping[str, str],
