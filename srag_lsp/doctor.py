@@ -71,7 +71,7 @@ def check_llama() -> Finding:
         import llama_cpp
     except Exception as exc:  # ImportError, or a library that does not load on this CPU
         return Finding("llama.cpp", "fail", f"llama-cpp-python does not import: {exc}",
-                       f"run {SETUP_HINT} (it builds llama.cpp for this CPU)")
+                       f"run {SETUP_HINT} (it installs llama.cpp for this CPU)")
     from srag_lsp.models.llama_abi import layout_problem, prebuilt_library
 
     info = llama_cpp.llama_print_system_info()
