@@ -1,13 +1,17 @@
 /**
  * Tells the daemon where the cursor rests (`srag/cursor`) after a jump, a click or a new editor, so that it warms
  * the prompts there (the draft's and the context-aware one) before the first key. Moves that come with an edit
- * (typing) are not sent: the inline requests cover them. The sender is injected.
+ * (typing) are not sent: the inline requests cover them; an edit that moved no cursor (Revert File) does not make the
+ * next jump look like typing. The sender is injected.
  */
 
 import * as vscode from "vscode";
 
 export const CURSOR_NOTIFICATION = "srag/cursor";
 const REST_MS = 120; // the cursor must stay put this long
+// An edit's own cursor move comes in the same tick as the edit. An edit with none (Revert File, an edit elsewhere)
+// is adopted after this long, so that the next move is not taken for typing's.
+const EDIT_MOVE_MS = 50;
 
 export type Send = (method: string, params: Record<string, unknown>) => void;
 
@@ -26,8 +30,19 @@ export class CursorRest implements vscode.Disposable {
           this.moved(editor);
         }
       }),
+      vscode.workspace.onDidChangeTextDocument((e) => this.edited(e.document)),
       vscode.workspace.onDidCloseTextDocument((d) => this.versions.delete(d.uri.toString())),
     );
+  }
+
+  private edited(document: vscode.TextDocument): void {
+    const uri = document.uri.toString();
+    const version = document.version;
+    setTimeout(() => {
+      if (this.versions.has(uri) && this.versions.get(uri) !== version && document.version === version) {
+        this.versions.set(uri, version); // no cursor move came with this edit
+      }
+    }, EDIT_MOVE_MS);
   }
 
   private moved(editor: vscode.TextEditor): void {

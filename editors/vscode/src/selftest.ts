@@ -207,7 +207,7 @@ async function restingCursor(api: SragApi, editor: vscode.TextEditor, check: Che
     await new Promise((resolve) => setTimeout(resolve, 250));
     runs = await warmUps();
   }
-  result.warmUps = { before, after: runs };
+  result.warmUps = { before, after: runs, sent: told === true };
   check("a resting cursor is sent as srag/cursor and the daemon warms there", told === true && runs > before,
     JSON.stringify(result.warmUps));
 }
