@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build llama-cpp-python from source for this CPU into the wheel cache: scripts/setup.sh runs it in the background,
+# while the rest installs (SRAG_LLAMA=source), or detached after a first set-up on the prebuilt library (a CPU with
+# AVX-512), so that the next set-up installs the faster build.
+#  - CPU flags that work here (never GGML_NATIVE: it enables AMX on these Xeons and crashes on the first evaluation);
+#  - lean: no multimodal library (LLAVA_BUILD=OFF) and no `common` library (llama_lean.cmake); llama.cpp's tools,
+#    examples and tests are off already when it is built as a subproject;
+#  - ccache when installed; built into a temporary folder and moved into WHEEL_DIR only when whole.
+# Usage: scripts/lib/llama_source_wheel.sh PYTHON WHEEL_DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/llama_build.sh
+. scripts/lib/llama_build.sh
+python=$1
+wheel_dir=$2
+PYTHON_FOR_PIP=$python
+llama_require_toolchain
+llama_cpu_flags
+llama_fetch_sdist
+lean="-DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$PWD/scripts/lib/llama_lean.cmake"
+launcher=""
+command -v ccache >/dev/null 2>&1 && launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+mkdir -p "$(dirname "$wheel_dir")"
+tmp=$(mktemp -d "$wheel_dir.partial.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+CMAKE_ARGS="$flags $lean $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+  "$python" -m pip -q --disable-pip-version-check wheel --no-cache-dir --no-deps -w "$tmp" "$(llama_sdist_file)"
+mkdir -p "$wheel_dir"
+mv "$tmp"/llama_cpp_python-*.whl "$wheel_dir"/
+echo "built $(ls "$wheel_dir")"
