@@ -133,7 +133,8 @@ if [ -n "$build_later" ]; then
     say "building llama.cpp for this CPU failed in the background (log: $later_log); the prebuilt library serves." \
       "To try again: rm $source_dir.failed; SRAG_LLAMA=source scripts/setup.sh"
   else
-    setsid nohup bash -c 'scripts/lib/llama_source_wheel.sh "$1" "$2" || touch "$2.failed"' _ \
+    # At the lowest priority: the editor's suggestions, and the demo's, take the cores first.
+    setsid nohup nice -n 19 bash -c 'scripts/lib/llama_source_wheel.sh "$1" "$2" || touch "$2.failed"' _ \
       "$PWD/.venv/bin/python" "$source_dir" >"$later_log" 2>&1 </dev/null &
     echo $! > "$pidfile"
     say "building llama.cpp for this CPU's AVX-512 in the background, once (2 to 3 minutes; log: $later_log);" \
