@@ -52,15 +52,6 @@ PYTHON_FOR_PIP=.venv/bin/python
 llama_cpu_flags
 llama_choose_source
 wheels="${SRAG_WHEEL_CACHE:-$SRAG_BUILD_CACHE/wheels}"
-source_dir="$wheels/llama-$LLAMA_VERSION-$key-pyonly"
-build_later=
-if [ "$llama_source" = source ] && [ -z "${SRAG_LLAMA:-}" ] \
-    && ! ls "$source_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-  # The first set-up on a CPU with AVX-512: ready now on the prebuilt library, built for this CPU afterwards in the
-  # background (2 to 3 minutes of compiling would hold the first suggestion past three minutes).
-  llama_source=prebuilt
-  build_later=1
-fi
 if [ "$llama_source" = prebuilt ]; then key="prebuilt-xllamacpp$XLLAMACPP_VERSION"; else key="$key-pyonly"; fi
 wheel_dir="$wheels/llama-$LLAMA_VERSION-$key"
 installed=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)
@@ -124,20 +115,3 @@ if [ -n "${llama_fresh:-}" ]; then  # after srag-lsp's install, which brings the
   echo "$key" > "$marker"
 fi
 say "ready (.venv) in $(( $(date +%s) - t_start )) s"
-if [ -n "$build_later" ]; then
-  pidfile="$SRAG_BUILD_CACHE/llama-source-build.pid"
-  later_log="$SRAG_BUILD_CACHE/llama-source-build.log"
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    say "llama.cpp for this CPU is still building in the background (log: $later_log)"
-  elif [ -f "$source_dir.failed" ]; then
-    say "building llama.cpp for this CPU failed in the background (log: $later_log); the prebuilt library serves." \
-      "To try again: rm $source_dir.failed; SRAG_LLAMA=source scripts/setup.sh"
-  else
-    # At the lowest priority: the editor's suggestions, and the demo's, take the cores first.
-    setsid nohup nice -n 19 bash -c 'scripts/lib/llama_source_wheel.sh "$1" "$2" || touch "$2.failed"' _ \
-      "$PWD/.venv/bin/python" "$source_dir" >"$later_log" 2>&1 </dev/null &
-    echo $! > "$pidfile"
-    say "building llama.cpp for this CPU's AVX-512 in the background, once (2 to 3 minutes; log: $later_log);" \
-      "run scripts/setup.sh again when it is done: prompts evaluate about 1.4x faster with it"
-  fi
-fi

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Build llama-cpp-python from source for this CPU into the wheel cache: scripts/setup.sh runs it in the background,
-# while the rest installs (SRAG_LLAMA=source), or detached after a first set-up on the prebuilt library (a CPU with
-# AVX-512), so that the next set-up installs the faster build.
+# Build llama-cpp-python from source for this CPU into the wheel cache (scripts/setup.sh runs it in the background
+# while the rest installs, where llama_choose_source says "source"):
 #  - CPU flags that work here (never GGML_NATIVE: it enables AMX on these Xeons and crashes on the first evaluation);
 #  - lean: no multimodal library (LLAVA_BUILD=OFF) and no `common` library (llama_lean.cmake); llama.cpp's tools,
 #    examples and tests are off already when it is built as a subproject;
