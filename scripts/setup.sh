@@ -58,9 +58,10 @@ installed=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version
 marker=.venv/.llama-build-key
 build_pid=
 build_log="$SRAG_BUILD_CACHE/llama-build.log"
-if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; then
-  if [ "$llama_source" = prebuilt ] && ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-    mkdir -p "$wheel_dir"
+if { [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "$key" ]; } \
+    && ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  mkdir -p "$wheel_dir"
+  if [ "$llama_source" = prebuilt ]; then
     say "assembling llama-cpp-python $LLAMA_VERSION over llama.cpp prebuilt for AVX2 (xllamacpp $XLLAMACPP_VERSION)" \
       "in the background, no compiler needed; log: $build_log"
     ( t0=$(date +%s)
@@ -68,15 +69,14 @@ if [ "$installed" != "$LLAMA_VERSION" ] || [ "$(cat "$marker" 2>/dev/null)" != "
         .venv/bin/python scripts/lib/llama_prebuilt.py "$(llama_sdist_file)" "$(llama_prebuilt_file)" "$wheel_dir"
       } >"$build_log" 2>&1 || exit 1
       say "assembled llama-cpp-python ($(( $(date +%s) - t0 )) s)" ) &
-    build_pid=$!
-  elif ! ls "$wheel_dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  else
     llama_require_toolchain
     say "building llama.cpp ($key) in the background, once per machine; log: $build_log"
     ( t0=$(date +%s)
       scripts/lib/llama_source_wheel.sh .venv/bin/python "$wheel_dir" >"$build_log" 2>&1 || exit 1
       say "built llama.cpp ($(( $(date +%s) - t0 )) s)" ) &
-    build_pid=$!
   fi
+  build_pid=$!
 fi
 
 # --- the package and its extras, while llama.cpp compiles ------------------------------------------------

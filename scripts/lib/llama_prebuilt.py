@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 
 LIBRARY_IN_WHEEL = "xllamacpp/xllamacpp.abi3.so"
+# Read by srag_lsp.models.llama_abi (PREBUILT_MARKER); not imported from there: this runs before srag-lsp installs.
 MARKER = "_srag_prebuilt.json"
 
 # (file in llama_cpp/, text that must occur exactly once, its replacement)
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         print(assemble(Path(argv[0]), Path(argv[1]), Path(argv[2])))
-    except AssemblyError as exc:
+    except (AssemblyError, OSError, tarfile.TarError, zipfile.BadZipFile) as exc:  # a damaged or missing input
         print(f"setup: assembling the prebuilt llama-cpp-python failed: {exc}", file=sys.stderr)
         return 1
     return 0

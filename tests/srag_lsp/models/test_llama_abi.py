@@ -3,8 +3,6 @@ from source, or prebuilt), and a shifted layout is named field by field."""
 
 from __future__ import annotations
 
-import ctypes
-
 import llama_cpp
 import pytest
 
@@ -37,4 +35,3 @@ def test_the_check_says_which_library_it_is() -> None:
     finding = doctor.check_llama()
     origin = "prebuilt library from xllamacpp" if llama_abi.prebuilt_library() else "built from source"
     assert origin in finding.detail
-    assert isinstance(ctypes.sizeof(llama_cpp.llama_context_params), int)
