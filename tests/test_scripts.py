@@ -1,6 +1,7 @@
 """The set-up scripts' own promises: a machine without a compiler gets one message naming what to install, the CPU
 flags never include a native (AMX) build, llama.cpp's source (built or prebuilt) is chosen by the CPU or SRAG_LLAMA,
-and the prebuilt library's edits to the bindings apply to the pinned version, or stop the assembly."""
+the prebuilt library's edits to the bindings apply to the pinned version, or stop the assembly, and the lean build
+compiles llama.cpp's bookkeeping library at -O1 and its arithmetic (ggml) at -O3."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 from types import ModuleType
 
@@ -101,3 +103,32 @@ def test_an_edit_that_does_not_apply_stops_the_assembly(tmp_path: Path) -> None:
         (tmp_path / name).write_text("# another version of the bindings\n")
     with pytest.raises(prebuilt.AssemblyError, match=r"llama_cpp\.py: expected this text once, found it 0 times"):
         prebuilt.apply_edits(tmp_path)
+
+
+def test_the_lean_build_compiles_the_llama_library_at_o1_and_ggml_at_o3(tmp_path: Path) -> None:
+    """A real CMake configure of the pinned sdist with the set-up's include file (no compiling): the flags CMake
+    writes for each library say which optimisation level its objects get (the last -O wins)."""
+    sdist = _sdist()
+    if not sdist.is_file():
+        pytest.skip(f"set-up downloads {sdist.name}; it is not in this cache")
+    if shutil.which("cmake") is None or shutil.which("c++") is None:
+        pytest.skip("no CMake or C++ compiler here (the prebuilt path needs neither)")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    source = next(tmp_path.glob("llama_cpp_python-*"))
+    build = tmp_path / "build"
+    done = subprocess.run(
+        ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLLAVA_BUILD=OFF",
+         "-DGGML_NATIVE=OFF", f"-DCMAKE_PROJECT_llama.cpp_INCLUDE={REPO / 'scripts' / 'lib' / 'llama_lean.cmake'}"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    def last_level(target: str) -> str:
+        flags = next(build.glob(f"vendor/llama.cpp/**/CMakeFiles/{target}.dir/flags.make")).read_text()
+        line = next(line for line in flags.splitlines() if line.startswith("CXX_FLAGS"))
+        return [word for word in line.split() if word.startswith("-O")][-1]
+
+    assert last_level("llama") == "-O1"
+    assert last_level("ggml-cpu") == "-O3"
+    assert last_level("ggml-base") == "-O3"
+    assert not list(build.glob("vendor/llama.cpp/**/CMakeFiles/common.dir"))  # no `common` library

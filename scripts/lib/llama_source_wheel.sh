@@ -2,7 +2,8 @@
 # Build llama-cpp-python from source for this CPU into the wheel cache (scripts/setup.sh runs it in the background
 # while the rest installs, where llama_choose_source says "source"):
 #  - CPU flags that work here (never GGML_NATIVE: it enables AMX on these Xeons and crashes on the first evaluation);
-#  - lean: no multimodal library (LLAVA_BUILD=OFF) and no `common` library (llama_lean.cmake); llama.cpp's tools,
+#  - lean: no multimodal library (LLAVA_BUILD=OFF), no `common` library and the `llama` library at -O1
+#    (llama_lean.cmake: a third less compiling, the same speed and tokens); llama.cpp's tools,
 #    examples and tests are off already when it is built as a subproject;
 #  - ccache when installed; built into a temporary folder and moved into WHEEL_DIR only when whole.
 # Usage: scripts/lib/llama_source_wheel.sh PYTHON WHEEL_DIR
