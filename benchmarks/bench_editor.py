@@ -21,7 +21,8 @@ it right (the rest of the real line starts with its first line), and how long af
         [--rest-ms 0 1000] [--cadence-ms 120 200] [--columns srag,srag-plain,llama.vim] [--llama-vim PATH]
         [--compare LABEL:key=value[,key=value] ...]
 
-Prints a table; writes benchmarks/results/editor.json and editor.png (per key index 1..16, the share on screen
+Each column's daemon traces stay in WORK/runs/NAME/COLUMN-REST-CADENCE/cache/traces/. Prints a table; writes
+benchmarks/results/editor.json and editor.png (per key index 1..16, the share on screen
 and the share right, per column).
 """
 
@@ -116,6 +117,12 @@ def parse_compare(specs: list[str]) -> dict[str, dict[str, Any]]:
                 settings[key] = raw
         out[f"srag:{label}"] = settings
     return out
+
+
+def run_dir(work: Path, name: str, column: str, rest_ms: int, cadence_ms: int) -> Path:
+    """Where one column's session keeps its editor state and the daemon's cache and traces: per results name, so
+    a later run (a probe beside the defaults) does not replace the traces of the run it is compared with."""
+    return work / "runs" / name / f"{column.replace(':', '-')}-{rest_ms}-{cadence_ms}"
 
 
 def run_column(column: str, workspace: Path, cases: list[LineCase], rest_ms: int, cadence_ms: int, run_dir: Path,
@@ -367,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             for column in columns:
                 print(f"{condition_label(rest, cadence)}: {column}, {len(cases)} lines...", file=sys.stderr)
                 record = run_column(column, workspace, cases, rest, cadence,
-                                    args.work / "runs" / f"{column.replace(':', '-')}-{rest}-{cadence}", seed_cache,
+                                    run_dir(args.work, args.name, column, rest, cadence), seed_cache,
                                     args.llama_vim, server_binary, compared.get(column),
                                     server_compared.get(column))
                 records[column].append({"rest_ms": rest, "cadence_ms": cadence, **record})

@@ -60,3 +60,6 @@ def test_short_form_runs_both_sides_and_writes_complete_json(tmp_path: Path, mon
         assert all(len(c["keys"]) == bench_editor.typed_chars(report["cases"][c["case"]]["body"])
                    for c in record["cases"])
         assert record["cpu_end"] > record["cpu_start"]  # the editor and its server did work while keys were typed
+    # The daemon's traces stay under the results name, so a later run beside it does not replace them.
+    traces = bench_editor.run_dir(tmp_path / "work", "short", "srag", 0, 200) / "cache" / "traces" / "trace.jsonl"
+    assert traces.read_text().strip()
