@@ -117,9 +117,10 @@ def test_the_lean_build_compiles_the_llama_library_at_o1_and_ggml_at_o3(tmp_path
         archive.extractall(tmp_path, filter="data")
     source = next(tmp_path.glob("llama_cpp_python-*"))
     build = tmp_path / "build"
+    lean = subprocess.run(["/bin/bash", "-c", f". {LIB}; llama_lean_args"], capture_output=True, text=True,
+                          check=True).stdout.split()
     done = subprocess.run(
-        ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLLAVA_BUILD=OFF",
-         "-DGGML_NATIVE=OFF", f"-DCMAKE_PROJECT_llama.cpp_INCLUDE={REPO / 'scripts' / 'lib' / 'llama_lean.cmake'}"],
+        ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", *lean],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 

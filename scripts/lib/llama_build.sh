@@ -38,6 +38,12 @@ llama_require_toolchain() {
   fi
 }
 
+# The CMake arguments of the lean build: no multimodal library, and llama_lean.cmake (no `common` library, the
+# `llama` library at -O1). llama_source_wheel.sh builds with them; tests/test_scripts.py configures with them.
+llama_lean_args() {
+  echo "-DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/llama_lean.cmake"
+}
+
 llama_sdist_file() {
   echo "$SRAG_BUILD_CACHE/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz"
 }

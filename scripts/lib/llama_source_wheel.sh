@@ -17,13 +17,12 @@ PYTHON_FOR_PIP=$python
 llama_require_toolchain
 llama_cpu_flags
 llama_fetch_sdist
-lean="-DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$PWD/scripts/lib/llama_lean.cmake"
 launcher=""
 command -v ccache >/dev/null 2>&1 && launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
 mkdir -p "$(dirname "$wheel_dir")"
 tmp=$(mktemp -d "$wheel_dir.partial.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-CMAKE_ARGS="$flags $lean $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+CMAKE_ARGS="$flags $(llama_lean_args) $launcher" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
   "$python" -m pip -q --disable-pip-version-check wheel --no-cache-dir --no-deps -w "$tmp" "$(llama_sdist_file)"
 mkdir -p "$wheel_dir"
 mv "$tmp"/llama_cpp_python-*.whl "$wheel_dir"/

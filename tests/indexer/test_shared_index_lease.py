@@ -33,6 +33,7 @@ class LeaseStore:
         self.unreadable = unreadable  # opens that fail before one succeeds (None: every one fails)
         self.opens = 0
         self.events: list[str] = []
+        self.ours: Any = None  # our lease's rows, once we created it
 
     def create_table(self, name: str, *, data: Any, mode: str) -> None:
         assert name == LEASE and mode == "create"
@@ -42,7 +43,7 @@ class LeaseStore:
         self.ours = data
 
     def open_table(self, name: str) -> Any:
-        if not self.held_by_other and getattr(self, "ours", None) is not None:
+        if not self.held_by_other and self.ours is not None:
             return Table(self.ours)
         self.opens += 1
         if self.unreadable is None or self.opens <= self.unreadable:
