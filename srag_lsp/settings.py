@@ -62,6 +62,13 @@ class Settings:
     prefix_lines: int = 60  # lines of the file before the cursor in the prompt (an anchored window: 31 to 60)
     suffix_lines: int = 0  # lines after the cursor's line in the prompt (each costs every keystroke)
     draft_prefix_lines: int = 12  # the draft's smaller window, so a cold place shows text quickly (0 = as above)
+    # Opt-in: at a place the draft's KV cache does not hold, the draft starts from this many lines (text within a
+    # key or two); each later key's request, once its first text is out, inserts up to draft_grow_tokens of the
+    # missing lines in front of the cached ones (and idle warm-ups the rest), until the window is
+    # draft_prefix_lines (embedded model; 0 = the whole window at once). Off by default: the first keys at a new
+    # place show text twice as often, but the text is right less often (README, "Beside llama.vim").
+    draft_cold_lines: int = 0
+    draft_grow_tokens: int = 16
     context_budget_tokens: int = 600  # retrieved context budget in the prompt
     # --- streaming engine -------------------------------------------------------------------------
     strategy: str = "streaming"  # streaming | sequential (retrieve, then generate) | local (no retrieval)

@@ -91,7 +91,9 @@ class CompletionEngine:
         full, small = windows(request, self.settings)
         prompt = build_model_prompt(self.draft, request, small, [], self.repo_name)
         total = await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
-                                                 max_tokens=self.settings.max_tokens, fim=fim_parts(prompt))
+                                                 max_tokens=self.settings.max_tokens, fim=fim_parts(prompt),
+                                                 grow_tokens=self.settings.draft_grow_tokens
+                                                 if self.settings.draft_cold_lines > 0 else 0)
         if not self.retrieves():
             return total
         if not self.pinboard.at_place(request.uri, request.line):

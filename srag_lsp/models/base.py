@@ -30,6 +30,11 @@ class GenerationRequest:
     num_ctx: int = 4096
     model: str | None = None  # None: the backend's default model
     fim: FimParts | None = None  # the same prompt's parts, for backends that template it themselves
+    # A backend that can insert in front of cached tokens (the embedded one) keeps the cached part of a prompt found
+    # further on in this one, leaves what is missing in front of it out, and once the first text is out inserts at
+    # most this many tokens of it (whole lines, nearest first; 0: none) before generating on; None: the prompt is
+    # evaluated as it is.
+    grow_tokens: int | None = None
 
 
 @dataclass(slots=True)
@@ -72,11 +77,13 @@ class ModelBackend(Protocol):
 
     def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]: ...
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
         """Evaluate ``prompt`` into the KV cache without generating (a warm-up); the prompt tokens evaluated.
 
         ``num_ctx`` and ``max_tokens`` cut the prompt as a generation with those settings would; ``fim`` is the
-        same prompt's parts. 0 when the backend cannot prefill.
+        same prompt's parts; ``grow_tokens`` as in ``GenerationRequest`` (a backend that can grow a prompt in front
+        of its cache goes on growing it, that many tokens a step). 0 when the backend cannot prefill.
         """
         ...
 

@@ -19,10 +19,12 @@ otherwise, with no Python involved. Where libc or the callback cannot be found, 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class DecodeAborter:
         self._lock = threading.Lock()
         self._owner: threading.Event | None = None
         self._armed = False
+        self._steady = False  # a decode that must not be stopped is running (``steady``)
         self._callback: Any = None  # keeps the function pointer object alive
         self.enabled = self._install(ctx)
 
@@ -78,7 +81,7 @@ class DecodeAborter:
         with self._lock:
             if self._owner is cancel:
                 self._armed = True
-                self._flag[0] = 1 if cancel.is_set() else 0
+                self._flag[0] = 1 if cancel.is_set() and not self._steady else 0
 
     def end(self, cancel: threading.Event) -> None:
         with self._lock:
@@ -89,12 +92,28 @@ class DecodeAborter:
     def abort_if_cancelled(self) -> None:
         """Stop the running decode now if its job was cancelled, armed or not (its prompt batch is not needed)."""
         with self._lock:
-            if self._owner is not None and self._owner.is_set():
+            if self._owner is not None and self._owner.is_set() and not self._steady:
                 self._flag[0] = 1
 
     def abort(self, cancel: threading.Event) -> None:
         """Cancel the job; stop its running decode if it is armed (never another job's)."""
         cancel.set()
         with self._lock:
-            if self._owner is cancel and self._armed:
+            if self._owner is cancel and self._armed and not self._steady:
                 self._flag[0] = 1
+
+    @contextlib.contextmanager
+    def steady(self) -> Iterator[None]:
+        """No decode in the block is stopped: one that applies a KV shift (llama.cpp re-rotates the shifted keys
+        at the start of the next decode, layer by layer; stopped half way, the retry rotates some layers twice).
+        A cancel that came meanwhile stops the next armed decode."""
+        with self._lock:
+            self._steady = True
+            self._flag[0] = 0
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._steady = False
+                if self._owner is not None and self._owner.is_set() and self._armed:
+                    self._flag[0] = 1

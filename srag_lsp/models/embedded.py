@@ -6,7 +6,8 @@ runs in the slot's worker thread, which hands text to the event loop (``call_soo
 ``asyncio.Queue``); a cancel flag is checked between prompt-evaluation batches and between generated tokens, a
 running token decode is aborted at once (``decode_abort``), and the slot's lock lets one job at a time use its
 single sequence. Besides generating, the backend prefills (warm-ups), scores continuations and tells how much of a
-prompt its cache holds. What it needs of llama-cpp-python's internals is in ``llama_kv``.
+prompt its cache holds; with ``GenerationRequest.grow_tokens`` it keeps a cached run that a prompt has further on and
+grows the prompt in front of it (``prompt_growth``). What it needs of llama-cpp-python's internals is in ``llama_kv``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from srag_lsp.common_prefix import common_prefix_length
-from srag_lsp.models import llama_kv
+from srag_lsp.models import llama_kv, prompt_growth
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
 from srag_lsp.models.decode_abort import is_abort
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 EVAL_BATCH = 32  # prompt tokens evaluated between two looks at the cancel flag (~280 ms of qwen here)
 WARM_BATCH = 16  # a warm-up yields sooner: any request preempts it at its next batch
+SHIFT_PROBE_CHARS = 32  # held text that must reappear further on in a prompt to count as shifted
 
 
 class EmbeddedBackend:
@@ -107,13 +109,27 @@ class EmbeddedBackend:
             return 0.0
         return common_prefix_length(self._slot.held_prompt, prompt) / len(prompt)
 
+    def shifted_chars(self, prompt: str) -> int:
+        """Characters of ``prompt`` that this slot's cache holds further on than where ``prompt`` has them (a short
+        window at the same place, to grow in front of with ``GenerationRequest.grow_tokens``); 0 when none."""
+        if self._slot is None or not prompt:
+            return 0
+        held = self._slot.held_prompt
+        at = common_prefix_length(held, prompt)
+        probe = held[at : at + SHIFT_PROBE_CHARS]
+        if len(probe) < SHIFT_PROBE_CHARS:
+            return 0
+        found = prompt.find(probe, at + 1)
+        return common_prefix_length(held[at:], prompt[found:]) if found >= 0 else 0
+
     def tokenize(self, text: str) -> list[int]:
         """The model's tokens for ``text`` as a prompt (special tokens parsed); for budgeting prompts."""
         if self._slot is None:
             raise BackendError("the embedded model is not loaded")
         return list(self._slot.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
         """Evaluate ``prompt`` into this slot's KV cache without generating: a warm-up off the keystroke path.
 
         The lowest priority: any generation (on any slot) stops it at its next small batch, and a newer warm-up
@@ -131,12 +147,13 @@ class EmbeddedBackend:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(slot.executor, self._prefill_job, slot, prompt, num_ctx, max_tokens,
-                                              cancel)
+                                              grow_tokens, cancel)
         except asyncio.CancelledError:
             slot.aborter.abort(cancel)
             raise
 
-    def _prefill_job(self, slot: Slot, prompt: str, num_ctx: int, max_tokens: int, cancel: threading.Event) -> int:
+    def _prefill_job(self, slot: Slot, prompt: str, num_ctx: int, max_tokens: int, grow_tokens: int,
+                     cancel: threading.Event) -> int:
         try:
             with slot.lock:
                 if cancel.is_set():
@@ -146,10 +163,13 @@ class EmbeddedBackend:
                     return 0
                 slot.aborter.begin(cancel)
                 try:
+                    inserted = self._grow_all(slot, tokens, prompt, grow_tokens, cancel) if grow_tokens > 0 else 0
+                    if cancel.is_set():
+                        return inserted
                     reused = prefill_locked(slot, tokens, prompt, cancel, WARM_BATCH)
                 finally:
                     slot.aborter.end(cancel)
-                return max(0, llama_kv.cached_count(slot.llm) - reused)
+                return inserted + max(0, llama_kv.cached_count(slot.llm) - reused)
         except Exception as exc:  # a warm-up never takes the daemon down
             if not (cancel.is_set() and is_abort(exc)):
                 log.warning("embedded warm-up failed: %s", exc)
@@ -291,8 +311,12 @@ class EmbeddedBackend:
             return
         max_tokens = request.max_tokens if request.max_tokens > 0 else self.n_ctx
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        whole, prompt, inserted = tokens, request.prompt, 0
+        if request.grow_tokens is not None:  # keep a held run found further on; nothing is inserted before text
+            tokens, prompt, inserted = self._grow(slot, tokens, prompt, 0, cancel)
         stats.prompt_tokens = len(tokens)
-        prefill_locked(slot, tokens, request.prompt, cancel, EVAL_BATCH, stats, through_last=True)
+        prefill_locked(slot, tokens, prompt, cancel, EVAL_BATCH, stats, through_last=True)
+        stats.prompt_evaluated += inserted
         stats.prompt_eval_ms = (time.perf_counter() - t0) * 1000
         if cancel.is_set():
             stats.finish_reason = "cancelled"
@@ -302,29 +326,86 @@ class EmbeddedBackend:
         t1 = time.perf_counter()
         stats.finish_reason = "length"
         is_eog = llama_kv.end_of_generation(llm)
-        # The whole prompt is evaluated and its last logits are fresh: sampling starts at once.
-        with contextlib.closing(llama_kv.sample_after(llm, tokens, temperature=request.temperature)) as sampled:
-            for token in sampled:
-                if cancel.is_set():
-                    stats.finish_reason = "cancelled"
-                    break
-                if is_eog(token):
-                    stats.finish_reason = "stop"
-                    break
-                stats.generated_tokens += 1
-                piece = text.feed(llm.detokenize([token], special=True))
-                if piece:
-                    put("text", piece)
-                if text.stopped:
-                    stats.finish_reason = "stop"
-                    break
-                if stats.generated_tokens >= max_tokens:
-                    break
+        generated: list[int] = []
+        grow = request.grow_tokens is not None and request.grow_tokens > 0 and len(tokens) < len(whole)
+        while True:
+            step = False
+            # The prompt (and what was generated after it, but its last token) is evaluated and the last logits
+            # are fresh, or only the last token is left: sampling starts at once.
+            with contextlib.closing(llama_kv.sample_after(llm, [*tokens, *generated],
+                                                          temperature=request.temperature)) as sampled:
+                for token in sampled:
+                    if cancel.is_set():
+                        stats.finish_reason = "cancelled"
+                        break
+                    if is_eog(token):
+                        stats.finish_reason = "stop"
+                        break
+                    stats.generated_tokens += 1
+                    generated.append(token)
+                    piece = text.feed(llm.detokenize([token], special=True))
+                    if piece:
+                        put("text", piece)
+                    if text.stopped:
+                        stats.finish_reason = "stop"
+                        break
+                    if stats.generated_tokens >= max_tokens:
+                        break
+                    if grow and text.text.strip():
+                        step = True  # the user sees text now: a step of the window's growth goes first
+                        break
+            if not step or cancel.is_set():
+                break
+            grow = False
+            # One step, abortable (the decode is armed): the next key does not wait for it.
+            now, _, n = self._grow(slot, [*whole, *generated], "", request.grow_tokens or 0, cancel)
+            stats.prompt_evaluated += n
+            tokens = now[: len(now) - len(generated)]
         if stats.finish_reason != "cancelled" and not text.stopped:
             rest = text.flush()
             if rest:
                 put("text", rest)
         stats.generation_ms = (time.perf_counter() - t1) * 1000
+
+    @classmethod
+    def _grow_all(cls, slot: Slot, tokens: list[int], prompt: str, budget: int, cancel: threading.Event) -> int:
+        """A warm-up goes on growing a prompt in front of the cache (``budget`` tokens a step, a look at ``cancel``
+        between steps) rather than evaluating it from the common prefix, which would drop the lines already held.
+        Returns the tokens inserted."""
+        inserted = 0
+        while not cancel.is_set():
+            now, _text, n = cls._grow(slot, tokens, prompt, budget, cancel)
+            inserted += n
+            if n == 0 or len(now) == len(tokens):
+                break
+        return inserted
+
+    @staticmethod
+    def _grow(slot: Slot, tokens: list[int], prompt: str, budget: int,
+              cancel: threading.Event) -> tuple[list[int], str, int]:
+        """Keep the cached part of ``tokens`` found further on and insert up to ``budget`` tokens in front of it
+        (``prompt_growth``); the prompt to evaluate now, its text, and the tokens inserted."""
+        llm = slot.llm
+        held = [int(t) for t in llama_kv.held_tokens(llm)]
+        growth = prompt_growth.plan(held, tokens, budget, lambda t: llama_kv.token_bytes(llm, t))
+        if growth is None or cancel.is_set() or not (growth.insert or growth.drop or growth.left_out):
+            return tokens, prompt, 0
+        now = growth.prompt(tokens)
+        text = prompt if not growth.left_out else llama_kv.text_of(llm, now)
+        # What the cache holds while the insertion runs (and if it is aborted): the kept run right after the common
+        # prefix. The engine reads this on its own thread to decide a draft's window (``cold_place``).
+        end = growth.at + growth.drop + growth.kept
+        slot.held_prompt = llama_kv.text_of(llm, [*held[: growth.at], *held[growth.at + growth.drop : end]])
+        try:
+            applied = prompt_growth.apply(llm, growth, EVAL_BATCH, slot.aborter.steady)
+        except BaseException:
+            slot.held_prompt = ""
+            raise
+        if not applied:
+            slot.held_prompt = ""
+            return tokens, prompt, 0
+        slot.held_prompt = llama_kv.text_of(llm, now[: end - growth.drop + len(growth.insert)])
+        return now, text, len(growth.insert)
 
     async def close(self) -> None:
         """The model stays loaded for the process (other backends may share it); nothing to release here."""

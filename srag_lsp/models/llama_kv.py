@@ -14,7 +14,10 @@ that API lacks, so it reaches into llama-cpp-python 0.3.x here, and nowhere else
 - ``llm.generate(..., reset=True)`` samples at once, without evaluating anything, when ``n_tokens`` equals the
   prompt's length and the ids match (its own prefix check), which is how a prompt we evaluated ourselves is used;
 - ``llm.verbose`` is turned off after loading (it is only a constructor argument);
-- ``llm._sampler`` (the sampler chain ``generate`` leaves behind) is closed and dropped after each generation.
+- ``llm._sampler`` (the sampler chain ``generate`` leaves behind) is closed and dropped after each generation;
+- ``llm.context_params`` and ``llm._model``: the context is made again after loading with room for a second, scratch
+  KV sequence in the same buffer (``allow_scratch_sequence``), and ``llama_memory_seq_cp``/``_add``/``_rm`` with a
+  hand-filled ``llm._batch`` insert tokens in front of cached ones (``insert_tokens``).
 
 A llama-cpp-python upgrade must re-check these names (the embedded model tests exercise each of them).
 """
@@ -79,6 +82,107 @@ def rewind(llm: Any, n: int) -> None:
     """Forget every KV position from ``n`` on, so that the cache holds the first ``n`` ids again, as they say."""
     llm._ctx.kv_cache_seq_rm(-1, n, -1)
     llm.n_tokens = n
+
+
+SCRATCH_SEQ = 1  # the sequence that evaluates inserted tokens; sequence 0 is the slot's prompt
+
+
+def allow_scratch_sequence(llm: Any) -> None:
+    """Make ``llm``'s context again with room for a second KV sequence in the same cache (``insert_tokens``).
+
+    ``Llama`` makes a one-sequence context. llama.cpp requires each sequence's new positions to follow its last one,
+    so tokens that go in front of cached ones are evaluated in a scratch sequence holding the shared start, then
+    joined to sequence 0. One unified KV buffer (``kv_unified``) keeps ``n_ctx`` cells for the prompt.
+    """
+    from llama_cpp import _internals
+
+    params = llm.context_params
+    params.n_seq_max = 2
+    params.kv_unified = True
+    old = llm._ctx
+    llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=llm.verbose)
+    old.close()
+
+
+def _decode_in(llm: Any, tokens: Sequence[int], pos0: int, seq: int) -> None:
+    """Evaluate ``tokens`` at positions ``pos0``... of sequence ``seq``, no logits (RuntimeError as ``eval``)."""
+    import llama_cpp
+
+    batch = llm._batch.batch
+    batch.n_tokens = len(tokens)
+    for i, token in enumerate(tokens):
+        batch.token[i] = token
+        batch.pos[i] = pos0 + i
+        batch.seq_id[i][0] = seq
+        batch.n_seq_id[i] = 1
+        batch.logits[i] = False
+    code = llama_cpp.llama_decode(llm._ctx.ctx, batch)
+    if code != 0:
+        raise RuntimeError(f"llama_decode returned {code}")
+
+
+def insert_tokens(llm: Any, at: int, tokens: Sequence[int], batch: int,
+                  steady: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext) -> None:
+    """Make the KV cache hold ``held[:at] + tokens + held[at:]``, evaluating only ``tokens``.
+
+    The held tokens after ``at`` move ``len(tokens)`` positions on (llama.cpp re-rotates their keys, RoPE); they
+    keep what they were computed from, so they do not attend to the inserted tokens: the prompt is approximated
+    there, as llama-server's ``--cache-reuse`` approximates a shifted chunk. New tokens after them see everything.
+    The decodes run inside ``steady()``: the first one applies the shift, which must not be stopped half way
+    (``DecodeAborter.steady``). After an error (nothing stops them, so a failure of llama.cpp) the cache is empty.
+    """
+    import llama_cpp
+
+    mem = llm._ctx.memory
+    n = int(llm.n_tokens)
+    held = [int(t) for t in llm.input_ids[:n]]
+    m = len(tokens)
+    llama_cpp.llama_memory_seq_rm(mem, SCRATCH_SEQ, -1, -1)
+    llama_cpp.llama_memory_seq_cp(mem, 0, SCRATCH_SEQ, 0, at)
+    llama_cpp.llama_memory_seq_add(mem, 0, at, -1, m)  # applied by the next decode, the scratch one below
+    try:
+        with steady():
+            for i in range(0, m, batch):
+                _decode_in(llm, tokens[i : i + batch], at + i, SCRATCH_SEQ)
+        llama_cpp.llama_memory_seq_cp(mem, SCRATCH_SEQ, 0, at, at + m)
+    except BaseException:
+        # The shift may be half applied: nothing held can be trusted, so the cache is emptied.
+        llama_cpp.llama_memory_seq_rm(mem, -1, -1, -1)
+        llm.n_tokens = 0
+        raise
+    finally:
+        llama_cpp.llama_memory_seq_rm(mem, SCRATCH_SEQ, -1, -1)
+    llm.input_ids[: n + m] = [*held[:at], *tokens, *held[at:]]
+    llm.n_tokens = n + m
+
+
+def remove_tokens(llm: Any, start: int, end: int) -> None:
+    """Drop the held tokens ``start:end``; those after them move back (the inverse shift of ``insert_tokens``).
+
+    The shift is applied by the next decode, which must not be stopped (``insert_tokens`` right after, in
+    ``prompt_growth.apply``)."""
+    import llama_cpp
+
+    if end <= start:
+        return
+    mem = llm._ctx.memory
+    n = int(llm.n_tokens)
+    held = [int(t) for t in llm.input_ids[:n]]
+    llama_cpp.llama_memory_seq_rm(mem, 0, start, end)
+    llama_cpp.llama_memory_seq_add(mem, 0, end, -1, start - end)
+    rest = [*held[:start], *held[end:]]
+    llm.input_ids[: len(rest)] = rest
+    llm.n_tokens = len(rest)
+
+
+def token_bytes(llm: Any, token: int) -> bytes:
+    """The text of one token (special tokens as their names)."""
+    return bytes(llm.detokenize([int(token)], special=True))
+
+
+def text_of(llm: Any, tokens: Sequence[int]) -> str:
+    """The text of ``tokens`` (special tokens as their names): what a prompt of them said."""
+    return bytes(llm.detokenize([int(t) for t in tokens], special=True)).decode("utf-8", "replace")
 
 
 def end_of_generation(llm: Any) -> Callable[[int], bool]:

@@ -222,7 +222,8 @@ class LlamaServerBackend:
             with contextlib.suppress(Exception):
                 await events.aclose()  # closes the HTTP response (or lets it settle): the server stops generating
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
         """Evaluate the prompt into the server's cache with ``n_predict: 0`` (in pieces when long); the prompt tokens
         it evaluated. A warm-up never waits for the gate and stops when a request wants it."""
         if self.gate.busy():

@@ -192,6 +192,7 @@ def load(path: Path, slot: str, n_ctx: int, n_threads: int) -> Slot:
                 verbose=True,
             )
         llama_kv.quiet(llm)
+        llama_kv.allow_scratch_sequence(llm)  # for prompts that grow in front of what is cached (prompt_growth)
         log.debug("llama-cpp-python while loading %s:\n%s", path.name, chatter.getvalue()[:4000])
         load_ms = (time.perf_counter() - started) * 1000
         log.info("loaded %s (slot %s, n_ctx %d, %d threads) in %.0f ms", path.name, slot, n_ctx, n_threads, load_ms)

@@ -187,7 +187,8 @@ class OllamaBackend:
                 with contextlib.suppress(Exception):
                     await parts.aclose()
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
         """Ollama has no way to evaluate a prompt without generating: nothing is prefilled (0)."""
         return 0
 

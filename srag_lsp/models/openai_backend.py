@@ -111,7 +111,8 @@ class OpenAIBackend:
             with contextlib.suppress(Exception):
                 await events.aclose()  # closes the HTTP response (or lets it settle): the server stops generating
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
         """The completions API cannot evaluate a prompt without generating: nothing is prefilled (0)."""
         return 0
 

@@ -59,7 +59,8 @@ class ScriptedBackend:
     def cached_share(self, prompt: str, *, fim: FimParts | None = None) -> float | None:
         return self.share
 
-    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None) -> int:
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
         self.prefilled.append(prompt)
         return len(prompt) // 4
 

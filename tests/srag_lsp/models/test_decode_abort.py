@@ -36,9 +36,11 @@ def _in_first_decode(thread: threading.Thread, llm: Any) -> bool:
 
 
 def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool,
-                    stop: Callable[[threading.Event], None] | None = None) -> tuple[dict[str, object], threading.Event]:
+                    stop: Callable[[threading.Event], None] | None = None,
+                    steady: bool = False) -> tuple[dict[str, object], threading.Event]:
     """Evaluate one big batch on the slot (as a generation would, under its lock); once it runs, ``stop`` it
-    (default: the job's own abort)."""
+    (default: the job's own abort). ``steady``: the batch runs inside ``aborter.steady()``, then one more token is
+    evaluated after the block (``outcome["after"]``: the error it raised, or None)."""
     slot = qwen._slot
     assert slot is not None
     outcome: dict[str, object] = {}
@@ -54,6 +56,16 @@ def _eval_in_thread(qwen: EmbeddedBackend, tokens: list[int], armed: bool,
                 slot.aborter.arm(cancel)
             started.set()
             try:
+                if steady:
+                    with slot.aborter.steady():
+                        slot.llm.eval(tokens)
+                    outcome["n_tokens"] = llama_kv.cached_count(slot.llm)
+                    try:
+                        slot.llm.eval(tokens[:1])
+                        outcome["after"] = None
+                    except RuntimeError as exc:
+                        outcome["after"] = exc
+                    return
                 slot.llm.eval(tokens)
                 outcome["n_tokens"] = llama_kv.cached_count(slot.llm)
             except RuntimeError as exc:
@@ -85,6 +97,16 @@ async def test_an_armed_decode_stops_when_its_job_is_cancelled(qwen: EmbeddedBac
     stats = GenerationStats()
     assert (await collect(qwen, GenerationRequest(FIM, max_tokens=3), stats)).strip()
     assert stats.finish_reason == "length"
+
+
+@pytest.mark.model
+async def test_a_steady_decode_is_never_stopped_and_the_cancel_stops_the_next_one(qwen: EmbeddedBackend) -> None:
+    """A decode that applies a KV shift must run whole (``DecodeAborter.steady``); the cancel that came meanwhile
+    stops the next armed decode."""
+    tokens = _long_batch(qwen)
+    outcome, cancel = _eval_in_thread(qwen, tokens, armed=True, steady=True)
+    assert cancel.is_set() and outcome["n_tokens"] == len(tokens)
+    assert is_abort(outcome["after"])  # type: ignore[arg-type]
 
 
 @pytest.mark.model

@@ -1,0 +1,40 @@
+"""The draft's window at a place its KV cache does not hold: the last few lines, so text shows within a key or two.
+
+Evaluating the draft's whole window (7 to 12 lines, 60 to 110 tokens) at a new place took 0.7 to 1.3 s in the editor
+here, so a user who types at once saw nothing for four or five keys. The short window costs about a third of that.
+The keys after it send the whole window with ``GenerationRequest.grow_tokens``: a backend that can insert in front of
+cached tokens (the embedded one, ``models.prompt_growth``) keeps what it holds, and once each key's first text is out
+inserts a line or so of the missing ones before generating on (warm-ups at idle insert the rest), so the short window
+grows to the whole one within a few keys, without evaluating its lines again.
+"""
+
+from __future__ import annotations
+
+from srag_lsp.completion.request import CompletionRequest
+from srag_lsp.completion.window import LocalWindow, local_window
+from srag_lsp.models.base import ModelBackend
+from srag_lsp.settings import Settings
+
+MIN_SHIFTED = 32  # held characters found further on in the whole window's prompt: the window is growing already
+COLD_FACTOR = 2  # the whole window is cold when what it misses is this many times the short window's text
+
+
+def cold_window(request: CompletionRequest, settings: Settings, window: LocalWindow, backend: ModelBackend,
+                prompt: str) -> LocalWindow | None:
+    """The short window for this draft, or None to use ``window`` (whose prompt text is ``prompt``).
+
+    None when the backend cannot grow a prompt in place (no ``shifted_chars``), when the cache holds the window
+    already or is growing it (a short window was evaluated here), or when the short window is not shorter.
+    """
+    lines = settings.draft_cold_lines
+    shifted = getattr(backend, "shifted_chars", None)
+    if lines <= 0 or settings.draft_grow_tokens <= 0 or shifted is None:
+        return None
+    short = local_window(request.text, request.line, request.col, lines, settings.suffix_lines)
+    if len(short.prefix) >= len(window.prefix) or not window.prefix.endswith(short.prefix):
+        return None
+    if shifted(prompt) >= MIN_SHIFTED:
+        return None
+    share = backend.cached_share(prompt) or 0.0
+    missing = (1.0 - share) * len(prompt)
+    return short if missing > COLD_FACTOR * len(short.prefix) else None
