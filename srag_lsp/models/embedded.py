@@ -163,7 +163,9 @@ class EmbeddedBackend:
                     return 0
                 slot.aborter.begin(cancel)
                 try:
-                    inserted = self._grow_all(slot, tokens, prompt, grow_tokens, cancel) if grow_tokens > 0 else 0
+                    inserted = 0
+                    if grow_tokens > 0:
+                        inserted = prompt_growth.grow_all(slot, tokens, prompt, grow_tokens, cancel, WARM_BATCH)
                     if cancel.is_set():
                         return inserted
                     reused = prefill_locked(slot, tokens, prompt, cancel, WARM_BATCH)
@@ -313,7 +315,7 @@ class EmbeddedBackend:
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         whole, prompt, inserted = tokens, request.prompt, 0
         if request.grow_tokens is not None:  # keep a held run found further on; nothing is inserted before text
-            tokens, prompt, inserted = self._grow(slot, tokens, prompt, 0, cancel)
+            tokens, prompt, inserted = prompt_growth.grow(slot, tokens, prompt, 0, cancel, EVAL_BATCH)
         stats.prompt_tokens = len(tokens)
         prefill_locked(slot, tokens, prompt, cancel, EVAL_BATCH, stats, through_last=True)
         stats.prompt_evaluated += inserted
@@ -358,7 +360,7 @@ class EmbeddedBackend:
                 break
             grow = False
             # One step, abortable (the decode is armed): the next key does not wait for it.
-            now, _, n = self._grow(slot, [*whole, *generated], "", request.grow_tokens or 0, cancel)
+            now, _, n = prompt_growth.grow(slot, [*whole, *generated], "", request.grow_tokens or 0, cancel, EVAL_BATCH)
             stats.prompt_evaluated += n
             tokens = now[: len(now) - len(generated)]
         if stats.finish_reason != "cancelled" and not text.stopped:
@@ -366,46 +368,6 @@ class EmbeddedBackend:
             if rest:
                 put("text", rest)
         stats.generation_ms = (time.perf_counter() - t1) * 1000
-
-    @classmethod
-    def _grow_all(cls, slot: Slot, tokens: list[int], prompt: str, budget: int, cancel: threading.Event) -> int:
-        """A warm-up goes on growing a prompt in front of the cache (``budget`` tokens a step, a look at ``cancel``
-        between steps) rather than evaluating it from the common prefix, which would drop the lines already held.
-        Returns the tokens inserted."""
-        inserted = 0
-        while not cancel.is_set():
-            now, _text, n = cls._grow(slot, tokens, prompt, budget, cancel)
-            inserted += n
-            if n == 0 or len(now) == len(tokens):
-                break
-        return inserted
-
-    @staticmethod
-    def _grow(slot: Slot, tokens: list[int], prompt: str, budget: int,
-              cancel: threading.Event) -> tuple[list[int], str, int]:
-        """Keep the cached part of ``tokens`` found further on and insert up to ``budget`` tokens in front of it
-        (``prompt_growth``); the prompt to evaluate now, its text, and the tokens inserted."""
-        llm = slot.llm
-        held = [int(t) for t in llama_kv.held_tokens(llm)]
-        growth = prompt_growth.plan(held, tokens, budget, lambda t: llama_kv.token_bytes(llm, t))
-        if growth is None or cancel.is_set() or not (growth.insert or growth.drop or growth.left_out):
-            return tokens, prompt, 0
-        now = growth.prompt(tokens)
-        text = prompt if not growth.left_out else llama_kv.text_of(llm, now)
-        # What the cache holds while the insertion runs (and if it is aborted): the kept run right after the common
-        # prefix. The engine reads this on its own thread to decide a draft's window (``cold_place``).
-        end = growth.at + growth.drop + growth.kept
-        slot.held_prompt = llama_kv.text_of(llm, [*held[: growth.at], *held[growth.at + growth.drop : end]])
-        try:
-            applied = prompt_growth.apply(llm, growth, EVAL_BATCH, slot.aborter.steady)
-        except BaseException:
-            slot.held_prompt = ""
-            raise
-        if not applied:
-            slot.held_prompt = ""
-            return tokens, prompt, 0
-        slot.held_prompt = llama_kv.text_of(llm, now[: end - growth.drop + len(growth.insert)])
-        return now, text, len(growth.insert)
 
     async def close(self) -> None:
         """The model stays loaded for the process (other backends may share it); nothing to release here."""

@@ -9,18 +9,20 @@ further on in the new prompt, and ``apply`` inserts up to ``budget`` tokens of w
 first text must not wait) and inserts a step once that text is out, so the window reaches its full size within a
 few keys. What is not inserted yet is left out of the prompt (``Growth.prompt``).
 
-Pure planning (token lists in, a plan out) apart from ``apply``, which changes the cache (``llama_kv``).
+``plan`` is pure (token lists in, a plan out); ``apply`` changes the cache (``llama_kv``); ``grow`` and ``grow_all``
+do a step, or every step, on a slot and keep its ``held_prompt`` true.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from srag_lsp.models import llama_kv
-from srag_lsp.models.llama_slots import common_token_prefix
+from srag_lsp.models.llama_slots import Slot, common_token_prefix
 
 MIN_CHUNK = 12  # held tokens that must reappear further on in the new prompt for the cache to be kept
 MAX_DROP = 2  # held tokens after the common prefix that may be dropped (a newline the tokenizer merged differently)
@@ -108,3 +110,44 @@ def apply(llm: Any, growth: Growth, batch: int,
     if growth.insert:
         llama_kv.insert_tokens(llm, growth.at, growth.insert, batch, steady)
     return True
+
+
+def grow(slot: Slot, tokens: list[int], prompt: str, budget: int, cancel: threading.Event,
+         batch: int) -> tuple[list[int], str, int]:
+    """On ``slot`` (its lock held): keep the cached part of ``tokens`` found further on and insert up to ``budget``
+    tokens in front of it; the prompt to evaluate now, its text (``prompt`` when nothing is left out), and the
+    tokens inserted. ``slot.held_prompt`` says what the cache holds at every step: the engine reads it from the
+    event loop to decide a draft's window (``cold_place``)."""
+    llm = slot.llm
+    held = [int(t) for t in llama_kv.held_tokens(llm)]
+    growth = plan(held, tokens, budget, lambda t: llama_kv.token_bytes(llm, t))
+    if growth is None or cancel.is_set() or not (growth.insert or growth.drop or growth.left_out):
+        return tokens, prompt, 0
+    now = growth.prompt(tokens)
+    text = prompt if not growth.left_out else llama_kv.text_of(llm, now)
+    end = growth.at + growth.drop + growth.kept
+    # While the insertion runs: the kept run right after the common prefix.
+    slot.held_prompt = llama_kv.text_of(llm, [*held[: growth.at], *held[growth.at + growth.drop : end]])
+    try:
+        applied = apply(llm, growth, batch, slot.aborter.steady)
+    except BaseException:
+        slot.held_prompt = ""
+        raise
+    if not applied:
+        slot.held_prompt = ""
+        return tokens, prompt, 0
+    slot.held_prompt = llama_kv.text_of(llm, now[: end - growth.drop + len(growth.insert)])
+    return now, text, len(growth.insert)
+
+
+def grow_all(slot: Slot, tokens: list[int], prompt: str, budget: int, cancel: threading.Event, batch: int) -> int:
+    """A warm-up goes on growing a prompt in front of the cache (``budget`` tokens a step, a look at ``cancel``
+    between steps) rather than evaluating it from the common prefix, which would drop the lines already held.
+    Returns the tokens inserted."""
+    inserted = 0
+    while not cancel.is_set():
+        now, _text, n = grow(slot, tokens, prompt, budget, cancel, batch)
+        inserted += n
+        if n == 0 or len(now) == len(tokens):
+            break
+    return inserted
