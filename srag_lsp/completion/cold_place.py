@@ -10,6 +10,8 @@ grows to the whole one within a few keys, without evaluating its lines again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.completion.window import LocalWindow, local_window
 from srag_lsp.models.base import ModelBackend
@@ -19,20 +21,29 @@ MIN_SHIFTED = 32  # held characters found further on in the whole window's promp
 COLD_FACTOR = 2  # the whole window is cold when what it misses is this many times the short window's text
 
 
+def grow_tokens(settings: Settings) -> int | None:
+    """The tokens a draft's window may grow by a step (``GenerationRequest.grow_tokens``); None when the cold start
+    is off (``draftColdLines`` 0, the default) or ``draftGrowTokens`` is 0."""
+    if settings.draft_cold_lines > 0 and settings.draft_grow_tokens > 0:
+        return settings.draft_grow_tokens
+    return None
+
+
 def cold_window(request: CompletionRequest, settings: Settings, window: LocalWindow, backend: ModelBackend,
-                prompt: str) -> LocalWindow | None:
-    """The short window for this draft, or None to use ``window`` (whose prompt text is ``prompt``).
+                prompt_of: Callable[[LocalWindow], str]) -> LocalWindow | None:
+    """The short window for this draft, or None to use ``window`` (``prompt_of`` makes a window's prompt text, only
+    when the cold start is on).
 
     None when the backend cannot grow a prompt in place (no ``shifted_chars``), when the cache holds the window
     already or is growing it (a short window was evaluated here), or when the short window is not shorter.
     """
-    lines = settings.draft_cold_lines
     shifted = getattr(backend, "shifted_chars", None)
-    if lines <= 0 or settings.draft_grow_tokens <= 0 or shifted is None:
+    if grow_tokens(settings) is None or shifted is None:
         return None
-    short = local_window(request.text, request.line, request.col, lines, settings.suffix_lines)
+    short = local_window(request.text, request.line, request.col, settings.draft_cold_lines, settings.suffix_lines)
     if len(short.prefix) >= len(window.prefix) or not window.prefix.endswith(short.prefix):
         return None
+    prompt = prompt_of(window)
     if shifted(prompt) >= MIN_SHIFTED:
         return None
     share = backend.cached_share(prompt) or 0.0

@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from srag_lsp.completion.cold_place import grow_tokens
 from srag_lsp.completion.edit_distance import edit_distance
 from srag_lsp.completion.pinboard import Pinboard
 from srag_lsp.completion.policy import typing_a_name
@@ -92,8 +93,7 @@ class CompletionEngine:
         prompt = build_model_prompt(self.draft, request, small, [], self.repo_name)
         total = await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
                                                  max_tokens=self.settings.max_tokens, fim=fim_parts(prompt),
-                                                 grow_tokens=self.settings.draft_grow_tokens
-                                                 if self.settings.draft_cold_lines > 0 else 0)
+                                                 grow_tokens=grow_tokens(self.settings) or 0)
         if not self.retrieves():
             return total
         if not self.pinboard.at_place(request.uri, request.line):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from srag_lsp.completion.cold_place import cold_window
+from srag_lsp.completion.cold_place import cold_window, grow_tokens
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
 from srag_lsp.completion.policy import (
     Verdict,
@@ -164,7 +164,7 @@ class Run:
             GenerationRequest(prompt=prompt.text, max_tokens=max_tokens, stop=prompt.stop,
                               temperature=self.settings.temperature, num_ctx=self.settings.num_ctx,
                               fim=fim_parts(prompt),
-                              grow_tokens=self.grow_tokens(stage)),
+                              grow_tokens=grow_tokens(self.settings) if stage == "draft" else None),
             stats,
         )
         try:
@@ -197,11 +197,6 @@ class Run:
         if error is not None:
             await self.events.put(GenerationFailed(stage, n, error))
         await self.events.put(Generated(stage, n, finish(raw, self.shape, prompt.stop), True))
-
-    def grow_tokens(self, stage: Stage) -> int | None:
-        """A draft's window may grow in front of what the model's cache holds (``cold_place``); None: no growth."""
-        s = self.settings
-        return s.draft_grow_tokens if stage == "draft" and s.draft_cold_lines > 0 and s.draft_grow_tokens > 0 else None
 
     def _complete(self, raw: str, text: str, prompt: Prompt) -> bool:
         """True once more output cannot change the suggestion (the line or the block has ended)."""
@@ -307,7 +302,7 @@ class Run:
         self.trace.backend = draft.backend.info.backend
         self.trace.model = draft.backend.info.model
         cold = cold_window(self.request, self.settings, self.draft_window, draft.backend,
-                           self.prompt(draft, self.draft_window, []).text)
+                           lambda window: self.prompt(draft, window, []).text)
         if cold is not None:
             self.draft_window = cold
             self.trace.flags["cold_window"] = True

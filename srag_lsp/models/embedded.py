@@ -313,12 +313,11 @@ class EmbeddedBackend:
             return
         max_tokens = request.max_tokens if request.max_tokens > 0 else self.n_ctx
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
-        whole, prompt, inserted = tokens, request.prompt, 0
+        whole, prompt = tokens, request.prompt
         if request.grow_tokens is not None:  # keep a held run found further on; nothing is inserted before text
-            tokens, prompt, inserted = prompt_growth.grow(slot, tokens, prompt, 0, cancel, EVAL_BATCH)
+            tokens, prompt, _ = prompt_growth.grow(slot, tokens, prompt, 0, cancel, EVAL_BATCH)
         stats.prompt_tokens = len(tokens)
         prefill_locked(slot, tokens, prompt, cancel, EVAL_BATCH, stats, through_last=True)
-        stats.prompt_evaluated += inserted
         stats.prompt_eval_ms = (time.perf_counter() - t0) * 1000
         if cancel.is_set():
             stats.finish_reason = "cancelled"

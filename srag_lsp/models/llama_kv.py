@@ -135,7 +135,7 @@ def insert_tokens(llm: Any, at: int, tokens: Sequence[int], batch: int,
 
     mem = llm._ctx.memory
     n = int(llm.n_tokens)
-    held = [int(t) for t in llm.input_ids[:n]]
+    held = [int(t) for t in held_tokens(llm)]
     m = len(tokens)
     llama_cpp.llama_memory_seq_rm(mem, SCRATCH_SEQ, -1, -1)
     llama_cpp.llama_memory_seq_cp(mem, 0, SCRATCH_SEQ, 0, at)
@@ -166,8 +166,7 @@ def remove_tokens(llm: Any, start: int, end: int) -> None:
     if end <= start:
         return
     mem = llm._ctx.memory
-    n = int(llm.n_tokens)
-    held = [int(t) for t in llm.input_ids[:n]]
+    held = [int(t) for t in held_tokens(llm)]
     llama_cpp.llama_memory_seq_rm(mem, 0, start, end)
     llama_cpp.llama_memory_seq_add(mem, 0, end, -1, start - end)
     rest = [*held[:start], *held[end:]]
