@@ -69,6 +69,10 @@ class Settings:
     # place show text twice as often, but the text is right less often (README, "Beside llama.vim").
     draft_cold_lines: int = 0
     draft_grow_tokens: int = 16
+    # The draft's prompt carries the place's pinned context too, inserted in front of its cached window a
+    # draft_grow_tokens step at a time (after each key's first text, and at idle), never evaluated before the first
+    # text at a new place (embedded model).
+    draft_context: bool = False
     context_budget_tokens: int = 600  # retrieved context budget in the prompt
     # --- streaming engine -------------------------------------------------------------------------
     strategy: str = "streaming"  # streaming | sequential (retrieve, then generate) | local (no retrieval)

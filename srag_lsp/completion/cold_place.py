@@ -22,9 +22,10 @@ COLD_FACTOR = 2  # the whole window is cold when what it misses is this many tim
 
 
 def grow_tokens(settings: Settings) -> int | None:
-    """The tokens a draft's window may grow by a step (``GenerationRequest.grow_tokens``); None when the cold start
-    is off (``draftColdLines`` 0, the default) or ``draftGrowTokens`` is 0."""
-    if settings.draft_cold_lines > 0 and settings.draft_grow_tokens > 0:
+    """The tokens a draft's prompt may grow by a step (``GenerationRequest.grow_tokens``); None when nothing grows
+    it (neither the cold start, ``draftColdLines``, nor the draft's context, ``draftContext``) or
+    ``draftGrowTokens`` is 0."""
+    if (settings.draft_cold_lines > 0 or settings.draft_context) and settings.draft_grow_tokens > 0:
         return settings.draft_grow_tokens
     return None
 
@@ -38,7 +39,7 @@ def cold_window(request: CompletionRequest, settings: Settings, window: LocalWin
     already or is growing it (a short window was evaluated here), or when the short window is not shorter.
     """
     shifted = getattr(backend, "shifted_chars", None)
-    if grow_tokens(settings) is None or shifted is None:
+    if settings.draft_cold_lines <= 0 or grow_tokens(settings) is None or shifted is None:
         return None
     short = local_window(request.text, request.line, request.col, settings.draft_cold_lines, settings.suffix_lines)
     if len(short.prefix) >= len(window.prefix) or not window.prefix.endswith(short.prefix):

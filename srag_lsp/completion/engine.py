@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from srag_lsp.completion.cold_place import grow_tokens
+from srag_lsp.completion.draft_context import draft_chunks
 from srag_lsp.completion.edit_distance import edit_distance
 from srag_lsp.completion.pinboard import Pinboard
 from srag_lsp.completion.policy import typing_a_name
@@ -90,20 +91,28 @@ class CompletionEngine:
         evaluated.
         """
         full, small = windows(request, self.settings)
-        prompt = build_model_prompt(self.draft, request, small, [], self.repo_name)
-        total = await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
-                                                 max_tokens=self.settings.max_tokens, fim=fim_parts(prompt),
-                                                 grow_tokens=grow_tokens(self.settings) or 0)
+        total = await self._prefill_draft(request, small, [])
         if not self.retrieves():
             return total
         if not self.pinboard.at_place(request.uri, request.line):
             await self._pin_for(request)
         pinned = self.pinboard.pinned(request.uri)
+        chunks = draft_chunks(self.settings, pinned, self.draft.backend,
+                              lambda cs: build_model_prompt(self.draft, request, small, cs, self.repo_name).text)
+        if chunks:  # the draft's context grows in front of its window, before the refinement's prompt
+            total += await self._prefill_draft(request, small, chunks)
         if pinned:
             prompt = build_model_prompt(self.refine, request, full, pinned, self.repo_name)
             total += await self.refine.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
                                                        max_tokens=self.settings.max_tokens, fim=fim_parts(prompt))
         return total
+
+    async def _prefill_draft(self, request: CompletionRequest, window: LocalWindow,
+                             chunks: list[ContextChunk]) -> int:
+        prompt = build_model_prompt(self.draft, request, window, chunks, self.repo_name)
+        return await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
+                                                max_tokens=self.settings.max_tokens, fim=fim_parts(prompt),
+                                                grow_tokens=grow_tokens(self.settings) or 0)
 
     async def _pin_for(self, request: CompletionRequest) -> None:
         """Retrieve for ``request``'s place and pin what a request there would pin (no generation)."""
@@ -259,7 +268,7 @@ class CompletionEngine:
     def _draft_prompt_is_cached(self, run: Run) -> bool:
         """Whether the draft model's KV cache holds most of the draft's prompt (it shows text within the key).
         Backends that cannot tell are assumed to."""
-        share = self._cached_share(self.draft, run, run.draft_window, [])
+        share = self._cached_share(self.draft, run, run.draft_window, run.draft_chunks)
         return share is None or share >= SKIP_DRAFT_SHARE
 
     @staticmethod

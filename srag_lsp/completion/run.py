@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srag_lsp.completion.cold_place import cold_window, grow_tokens
+from srag_lsp.completion.draft_context import draft_chunks
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
 from srag_lsp.completion.policy import (
     Verdict,
@@ -84,6 +85,7 @@ class Run:
         self.trace = trace
         self.emit_cb = emit
         self.window, self.draft_window = windows(request, parts.settings)
+        self.draft_chunks: list[ContextChunk] = []  # the context in the draft's prompt (``draft_context``)
         self.shape: Shape = decide_shape(self.window.line_prefix, self.window.tail)
         self.events: asyncio.Queue[RunEvent] = asyncio.Queue()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -306,7 +308,12 @@ class Run:
         if cold is not None:
             self.draft_window = cold
             self.trace.flags["cold_window"] = True
-        self.draft_task = self.spawn(self.generate("draft", 0, draft, self.draft_window, [], limit))
+        else:
+            self.draft_chunks = draft_chunks(self.settings, list(self.context.values()), draft.backend,
+                                             lambda chunks: self.prompt(draft, self.draft_window, chunks).text)
+            if self.draft_chunks:
+                self.trace.numbers["draft_context_chunks"] = len(self.draft_chunks)
+        self.draft_task = self.spawn(self.generate("draft", 0, draft, self.draft_window, self.draft_chunks, limit))
 
     def handle(self, event: RunEvent) -> None:
         """Apply one event of the streaming strategy."""

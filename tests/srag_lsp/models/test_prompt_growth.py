@@ -3,12 +3,14 @@ the cache it leaves (held tokens, positions that later decodes accept, the work 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from srag_lsp.models import llama_kv
+from srag_lsp.models import llama_kv, prompt_growth
 from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.models.embedded import EmbeddedBackend
-from srag_lsp.models.prompt_growth import MIN_CHUNK, plan
+from srag_lsp.models.prompt_growth import MIN_CHUNK, REFRESH_TOKENS, plan
 from tests.support.streams import collect
 
 NL = 0  # in the planning tests token 0 is a newline and token 5 an indentation; the others are words
@@ -90,12 +92,20 @@ def windows(path: str, head: str, early: str, late: str) -> tuple[str, str]:
     return f"{start}{late}    <|fim_suffix|><|fim_middle|>", f"{start}{early}{late}    <|fim_suffix|><|fim_middle|>"
 
 
+async def short_window_held(qwen: EmbeddedBackend, path: str, head: str, early: str, late: str,
+                            max_tokens: int = 2) -> str:
+    """The whole window's prompt (eight ``early`` lines, numbered by ``{i}``, before ``late``), after a request
+    with only its ``late`` lines: a cold place's short window, held in the cache."""
+    short, whole = windows(path, head, "".join(early.format(i=i) for i in range(8)), late)
+    await collect(qwen, GenerationRequest(short, max_tokens=max_tokens), GenerationStats())
+    return whole
+
+
 @pytest.mark.model
 async def test_a_short_window_grows_to_the_whole_one_without_evaluating_it_again(qwen: EmbeddedBackend) -> None:
     late = "    result = []\n    for item in items:\n        result.append(item * 2)\n"
-    short, whole = windows("growth.py", "def process(items, factor):\n",
-                           "".join(f"    total_{i} = compute_value({i}, scale=factor)\n" for i in range(8)), late)
-    await collect(qwen, GenerationRequest(short, max_tokens=4), GenerationStats())
+    whole = await short_window_held(qwen, "growth.py", "def process(items, factor):\n",
+                                    "    total_{i} = compute_value({i}, scale=factor)\n", late, max_tokens=4)
     assert qwen.shifted_chars(whole) >= len(late)
     whole_tokens = qwen.tokenize(whole)
     steps = []
@@ -126,12 +136,30 @@ async def test_a_short_window_grows_to_the_whole_one_without_evaluating_it_again
 @pytest.mark.model
 async def test_a_warm_up_goes_on_growing_instead_of_evaluating_the_window_again(qwen: EmbeddedBackend) -> None:
     late = "    layers = []\n    for weight in weights:\n        layers.append(Layer(weight))\n"
-    short, whole = windows("warm.py", "def build(weights):\n",
-                           "".join(f"    weight_{i} = load_weight({i}, kind='dense')\n" for i in range(8)), late)
-    await collect(qwen, GenerationRequest(short, max_tokens=2), GenerationStats())
+    whole = await short_window_held(qwen, "warm.py", "def build(weights):\n",
+                                    "    weight_{i} = load_weight({i}, kind='dense')\n", late)
     evaluated = await qwen.prefill(whole, num_ctx=4096, max_tokens=64, grow_tokens=16)
     whole_tokens = qwen.tokenize(whole)
     assert qwen.cached_share(whole) == 1.0 and qwen.shifted_chars(whole) == 0
     assert evaluated < len(whole_tokens) - len(qwen.tokenize(late)) // 2  # the short window's lines were kept
     assert qwen._slot is not None
     assert list(llama_kv.held_tokens(qwen._slot.llm)) == whole_tokens[:-1]  # the last one waits for a generation
+
+
+@pytest.mark.model
+async def test_a_prompt_grown_whole_has_its_last_tokens_evaluated_again(qwen: EmbeddedBackend) -> None:
+    # The held tokens were computed without what went in front of them: the last of them are evaluated again, so
+    # that what the model reads last sees the inserted part (REFRESH_TOKENS).
+    late = "    rows = []\n    for record in records:\n        rows.append(render(record, width=80))\n"
+    whole = await short_window_held(qwen, "refresh.py", "def table(records):\n",
+                                    "    column_{i} = measure_column({i}, padding=2)\n", late)
+    assert qwen._slot is not None
+    tokens = qwen.tokenize(whole)
+    with qwen._slot.lock:
+        now, _text, inserted = prompt_growth.grow(qwen._slot, tokens, whole, 4096, threading.Event(), 32)
+    assert now == tokens and inserted > 0
+    held = list(llama_kv.held_tokens(qwen._slot.llm))
+    assert held == tokens[: len(held)] and whole.startswith(qwen._slot.held_prompt)
+    evaluated = await qwen.prefill(whole, num_ctx=4096, max_tokens=64)
+    assert evaluated >= REFRESH_TOKENS - 1  # all but the prompt's last token, which waits for a generation
+    assert list(llama_kv.held_tokens(qwen._slot.llm)) == tokens[:-1]
