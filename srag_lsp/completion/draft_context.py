@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from srag_lsp.completion.cold_place import MIN_SHIFTED, grow_tokens
 from srag_lsp.models.base import ModelBackend
 from srag_lsp.retrieval.types import ContextChunk
 from srag_lsp.settings import Settings
-
-MIN_SHIFTED = 32  # characters of the window held further on in the prompt with chunks: it grows in front of them
 
 
 def draft_chunks(settings: Settings, pinned: Sequence[ContextChunk], backend: ModelBackend,
@@ -33,10 +32,10 @@ def draft_chunks(settings: Settings, pinned: Sequence[ContextChunk], backend: Mo
     board whose chunks changed can cost more with them than the window alone.
     """
     shifted = getattr(backend, "shifted_chars", None)
-    if not settings.draft_context or not pinned or shifted is None or settings.draft_grow_tokens <= 0:
+    if not settings.draft_context or grow_tokens(settings) is None or not pinned or shifted is None:
         return []
     with_chunks = prompt_of(pinned)
-    if shifted(with_chunks) >= MIN_SHIFTED:
+    if shifted(with_chunks) >= MIN_SHIFTED:  # the window is held further on: the chunks grow in front of it
         return list(pinned)
     plain = prompt_of([])
     missing_with = (1.0 - (backend.cached_share(with_chunks) or 0.0)) * len(with_chunks)
