@@ -4,7 +4,8 @@ The LSP handlers call ``CompletionService``. It owns:
 - the in-flight engine run per document, superseded by an edit or a cancel, but *continued* when the user types
   characters that the running generation already wrote (the flight is re-keyed to the new position);
 - the latest text per (uri, version, position), so a re-trigger is answered at once;
-- the suggestion last shown per document, so characters typed through it consume it without a model call;
+- the suggestion last shown per document, so characters typed through it consume it without a model call (and
+  a suggestion whose generation a key cut off is written on from where the user is, ``_finish_cut_off``);
 - an adaptive debounce (``debounce.py``) and warm-ups where the cursor lands (``warmup.py``).
 """
 
@@ -36,6 +37,10 @@ WARM_SHARE = 0.5  # a request that evaluated at most this share of its prompt ra
 # user types, it is answered by this share of the typing interval with the text so far (a first line is rarely
 # whole within one interval on a CPU), instead of waiting for the first line until the next key takes it away.
 PLAIN_ANSWER_SHARE = 0.6
+# Editors cancel the last request just before they send the next one, and Neovim sends that cancel before the edit
+# (its didChange goes out with the next request): a cancelled request's generation runs on this long, so that the
+# next request can type through it (``_continue``) instead of finding it stopped. One no request takes over stops.
+CANCEL_GRACE_S = 0.1
 
 
 @dataclass(slots=True)
@@ -48,6 +53,7 @@ class _InFlight:
     latest: Suggestion | None = None  # in ``view``'s terms
     useful: asyncio.Event = field(default_factory=asyncio.Event)  # a first line (or the end) is there
     progress: asyncio.Event = field(default_factory=asyncio.Event)  # set on every update and at the end
+    hold: str | None = None  # what is on screen stays until this flight writes past it or ends (``_finish_cut_off``)
 
 
 @dataclass(slots=True)
@@ -56,6 +62,7 @@ class _Shown:
     line_prefix: str
     text: str
     stage: str = "draft"
+    whole: bool = True  # its generation ended by itself (False: a key or a cancel cut it off while it wrote)
 
 
 class CompletionService:
@@ -75,6 +82,7 @@ class CompletionService:
         self.typed_through = 0
         self.continued = 0
         self.ahead_hits = 0
+        self.finishing = 0  # generations started to write on a cut-off suggestion the user typed through
         self.warmer = Warmer(engines, enabled=self._warmup_enabled)
         self._trouble = trouble  # tells the user about a model failure (once per kind until a request works)
         self._troubles_said: set[str] = set()
@@ -136,9 +144,9 @@ class CompletionService:
                     flight.progress.clear()
                     await flight.progress.wait()
         except asyncio.CancelledError:
-            # $/cancelRequest: the editor no longer wants this; stop its generation.
-            if self.inflight.get(request.uri) is flight:
-                self.supersede(request.uri)
+            # $/cancelRequest: the editor no longer wants this answer; stop its generation unless the next request
+            # types through it.
+            self._abandoned(flight, key)
             raise
         latest = flight.latest
         return latest.text if latest is not None else None
@@ -234,6 +242,18 @@ class CompletionService:
             request.waited_ms += (time.perf_counter() - loading_from) * 1000.0
         return self._engine() is not None
 
+    def _abandoned(self, flight: _InFlight, key: Key) -> None:
+        """The editor cancelled the request ``key`` that ``flight`` serves: its generation stops unless a later
+        request takes it over (re-keys it, typing through what it wrote) within ``CANCEL_GRACE_S``."""
+        uri = flight.request.uri
+
+        def stop() -> None:
+            if self.inflight.get(uri) is flight and flight.key == key:
+                self.supersede(uri)
+
+        if self.inflight.get(uri) is flight and flight.key == key:
+            asyncio.get_running_loop().call_later(CANCEL_GRACE_S, stop)
+
     def _continue(self, flight: _InFlight, request: CompletionRequest, key: Key) -> bool:
         """Typed characters that the running generation already wrote: keep it, seen from the new position."""
         base = flight.request
@@ -282,6 +302,8 @@ class CompletionService:
             if not outcome.trace.flags.get("error"):
                 self._troubles_said.clear()  # it works again: a new failure is news
             shown = outcome.suggestion.text[len(flight.typed):] if flight.typed else outcome.suggestion.text
+            if flight.hold is not None:  # it never wrote past the text on screen: that is what an accept takes
+                shown = flight.hold
             self.warmer.schedule(flight.view, shown)
             return outcome
         finally:
@@ -312,7 +334,25 @@ class CompletionService:
             suggestion = Suggestion(suggestion.id, view.uri, view.version, view.line, view.position_col,
                                     suggestion.text[len(flight.typed):], suggestion.stage, suggestion.done,
                                     suggestion.final, first_line=suggestion.first_line)
+        if flight.hold is not None and not self._past_hold(flight, suggestion):
+            return
         self._publish(flight, suggestion)
+
+    def _past_hold(self, flight: _InFlight, suggestion: Suggestion) -> bool:
+        """May this update of a flight that finishes a cut-off suggestion replace the text on screen? Yes once it
+        writes past that text, or when it ends with another non-empty text; until then the screen keeps the longer
+        text it already has (no flicker back to a shorter one)."""
+        hold, text = flight.hold or "", suggestion.text
+        writes_past = text.startswith(hold) and len(text) > len(hold)
+        ends_otherwise = suggestion.done and bool(text.strip()) and not hold.startswith(text)
+        if writes_past or ends_otherwise:
+            flight.hold = None
+            return True
+        if suggestion.done and text == hold:  # the same text, now whole: no new key starts another flight
+            shown = self.shown.get(flight.view.uri)
+            if shown is not None and shown.text == hold:
+                shown.whole = True
+        return False
 
     def _publish(self, flight: _InFlight, suggestion: Suggestion) -> None:
         flight.latest = suggestion
@@ -321,7 +361,8 @@ class CompletionService:
         self.cache.move_to_end(flight.key)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
-        self.shown[view.uri] = _Shown(view.line, view.line_prefix, suggestion.text, suggestion.stage)
+        self.shown[view.uri] = _Shown(view.line, view.line_prefix, suggestion.text, suggestion.stage,
+                                      suggestion.done)
         if suggestion.done or suggestion.first_line:
             flight.useful.set()
         flight.progress.set()
@@ -364,6 +405,21 @@ class CompletionService:
         suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, rest,
                                 shown.stage, True, True, first_line=True)
         self.cache[key] = suggestion
-        self.shown[request.uri] = _Shown(request.line, line_prefix, rest, shown.stage)
+        self.shown[request.uri] = _Shown(request.line, line_prefix, rest, shown.stage, shown.whole)
         self._announce(suggestion)
+        if not shown.whole:
+            self._finish_cut_off(request, key, rest)
         return rest
+
+    def _finish_cut_off(self, request: CompletionRequest, key: Key, rest: str) -> None:
+        """The user typed through a suggestion whose generation a key cut off (it stopped mid-line): write on from
+        here, as a request would, while the screen keeps ``rest`` until the new generation writes past it.
+
+        Without this, a draft cut off after three tokens stayed three tokens through every key typed through it and
+        after the user stopped (the editor benchmark: ``e(obj`` for ``_get_signature(obj)``). The model is idle
+        meanwhile (typing through needs no model call); the next key supersedes the generation as any other."""
+        if self._engine() is None:
+            return
+        flight = self._start(request, key)
+        flight.hold = rest
+        self.finishing += 1

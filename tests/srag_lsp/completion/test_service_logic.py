@@ -7,6 +7,7 @@ types through, waiting for the model at start-up, typing through a finished sugg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from srag_lsp.completion.debounce import AdaptiveDebounce
@@ -67,6 +68,71 @@ async def test_typing_something_else_supersedes_the_running_generation() -> None
     backend.step(10)
     await second
     assert service.continued == 0 and len(backend.prompts) == 2 and backend.cancelled >= 1
+
+
+async def test_the_editors_cancel_before_the_next_key_leaves_the_generation_for_it_to_type_through() -> None:
+    """Neovim cancels the last request before it sends the edit and the next request: the scripted generation that
+    the user types through goes on (no second prompt)."""
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    first = asyncio.create_task(service.suggest(req(), 5000))
+    backend.step(1)
+    await wait_until_async(lambda: seen and seen[-1].text == "sum", 10, "the first piece shown")
+    first.cancel()  # $/cancelRequest, before the edit reaches the daemon
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    service.edited("file:///t.py", "s", (1, 13))
+    second = asyncio.create_task(service.suggest(req("s", 2), 5000))
+    backend.step(3)
+    assert await asyncio.wait_for(second, 10) == "um(prices)"
+    assert service.continued == 1 and len(backend.prompts) == 1
+
+
+async def test_a_cancelled_request_that_no_request_takes_over_stops_its_generation() -> None:
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    first = asyncio.create_task(service.suggest(req(), 5000))
+    backend.step(1)
+    await wait_until_async(lambda: seen, 10, "the first piece shown")
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    assert service.inflight  # for a moment: the next request may take it over
+    await wait_until_async(lambda: backend.cancelled == 1, 10, "the generation stopped after the grace")
+    assert not service.inflight and len(backend.prompts) == 1
+
+
+async def test_typing_through_a_cut_off_suggestion_writes_on_from_there() -> None:
+    """A scripted generation cut off by a key after "sum(": the user types through it; a new generation at the
+    cursor writes on, and the screen keeps the longer text until the new one writes past it."""
+    backend = ScriptedBackend(lambda p: ["s", "um", "(pri", "ces)", "\n"] if "result = s" not in p
+                              else ["um", "(pri", "ces)", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    first = asyncio.create_task(service.suggest(req(), 50))
+    backend.step(3)
+    await wait_until_async(lambda: seen and seen[-1].text == "sum(pri", 10, "a partial draft shown")
+    assert await first == "sum(pri"
+    service.supersede("file:///t.py")  # a key cut it off (here: the cancel that nothing took over)
+    await wait_until_async(lambda: backend.cancelled == 1, 10, "the cut generation stopped")
+    shown_before = len(seen)
+    assert await service.suggest(req("s", 2), 50) == "um(pri"  # typed through: answered at once
+    assert service.typed_through == 1 and service.finishing == 1
+    backend.step(2)  # the new generation wrote "um(pri": not past the screen, nothing new shown
+    await wait_until_async(lambda: len(backend.prompts) == 2, 10, "the generation that writes on")
+    await asyncio.sleep(0.05)
+    assert [s.text for s in seen[shown_before:]] == ["um(pri"]
+    backend.step(3)
+    await wait_until_async(lambda: seen[-1].text == "um(prices)", 10, "the written-on suggestion")
+    assert seen[-1].version == 2 and seen[-1].col == 14
+
+
+async def test_typing_through_a_whole_suggestion_starts_no_generation() -> None:
+    backend = ScriptedBackend(lambda p: ["sum(prices)", "\n"])
+    _, service, _ = make(backend)
+    await service.run_to_end(req())
+    assert await service.suggest(req("s", 2), 50) == "um(prices)"
+    await asyncio.sleep(0.05)
+    assert service.finishing == 0 and len(backend.prompts) == 1
 
 
 class Loading:
