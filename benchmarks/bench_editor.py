@@ -15,7 +15,8 @@ For each line, as a person types it: the cursor arrives at the line (cleared to 
 end); the user rests `--rest-ms`, then types the line at `--cadence-ms` a key, up to its last quarter (at least 4
 characters are left); 3 s after the last key the user looks at what is on screen and compares it with the part of
 the line still to type (what Tab would accept). At each key: is ghost text on screen just before the next key, is
-it right (the rest of the real line starts with its first line), and how long after the key it first appeared.
+it right (the rest of the real line starts with its first line), how many of its first characters are right (what a
+word-by-word accept takes from a text that goes wrong further on), and how long after the key it first appeared.
 
     .venv/bin/python -m benchmarks.bench_editor [--packages rich==13.9.4 starlette==0.41.3] [--lines 6]
         [--rest-ms 0 1000] [--cadence-ms 120 200] [--columns srag,srag-plain,llama.vim] [--llama-vim PATH]
@@ -191,6 +192,7 @@ def key_rows(record: dict[str, Any], cases: list[LineCase], cadence_ms: int) -> 
             visible = key.get("visible_ms")
             rows.append({"case": rec["case"], "n": key["n"], "on_screen": on,
                          "right": on and bool(rest) and rest.startswith(shown.rstrip()),
+                         "right_chars": len(os.path.commonprefix([shown.split("\n", 1)[0], rest])),
                          "visible_ms": visible if visible is not None and visible <= cadence_ms else None,
                          "stage": key.get("stage") or ""})
     return rows
@@ -221,6 +223,8 @@ def summarize(record: dict[str, Any], cases: list[LineCase], cadence_ms: int) ->
         "keys": keys,
         "on_screen_first16": share(first, "on_screen"), "right_first16": share(first, "right"),
         "on_screen_first5": share(first5, "on_screen"),
+        # a text right only at its start still gives that start to a word-by-word accept: its right characters
+        "right_chars_first16": share(first, "right_chars"),
         "on_screen_line": share(rows, "on_screen"), "right_line": share(rows, "right"),
         "visible_ms_p50": pct(visible, 0.5), "visible_ms_p95": pct(visible, 0.95),
         "final_es": sum(es) / len(es) if es else math.nan,
@@ -245,6 +249,7 @@ def fmt(value: Any, digits: int) -> str:
 ROWS = [
     ("first 16 keys: on screen", "on_screen_first16", 2), ("first 16 keys: right", "right_first16", 2),
     ("keys 1-5: on screen", "on_screen_first5", 2),
+    ("first 16 keys: right chars shown", "right_chars_first16", 1),
     ("whole line: on screen", "on_screen_line", 2), ("whole line: right", "right_line", 2),
     ("key -> visible p50 (ms)", "visible_ms_p50", 0), ("key -> visible p95 (ms)", "visible_ms_p95", 0),
     ("arrival -> first text p50 (ms)", "arrival_visible_ms_p50", 0),
