@@ -45,6 +45,7 @@ from benchmarks.completion_quality import similarity as edit_similarity
 from benchmarks.llama_server import FOR_SRAG, PRESET_FLAGS, LlamaServer, build, model_file
 from benchmarks.report import save
 from benchmarks.retrieval_cases import install_packages
+from srag_lsp.common_prefix import common_prefix_length
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("editor_driver.lua")
@@ -192,7 +193,7 @@ def key_rows(record: dict[str, Any], cases: list[LineCase], cadence_ms: int) -> 
             visible = key.get("visible_ms")
             rows.append({"case": rec["case"], "n": key["n"], "on_screen": on,
                          "right": on and bool(rest) and rest.startswith(shown.rstrip()),
-                         "right_chars": len(os.path.commonprefix([shown.split("\n", 1)[0], rest])),
+                         "right_chars": common_prefix_length(shown.split("\n", 1)[0], rest),
                          "visible_ms": visible if visible is not None and visible <= cadence_ms else None,
                          "stage": key.get("stage") or ""})
     return rows
