@@ -2,7 +2,8 @@
 
 The LSP handlers call ``CompletionService``. It owns:
 - the in-flight engine run per document, superseded by an edit or a cancel, but *continued* when the user types
-  characters that the running generation already wrote (the flight is re-keyed to the new position);
+  characters that the running generation already wrote (the flight is re-keyed to the new position; a cancel waits
+  ``CANCEL_GRACE_S`` for the next request to take it over);
 - the latest text per (uri, version, position), so a re-trigger is answered at once;
 - the suggestion last shown per document, so characters typed through it consume it without a model call (and
   a suggestion whose generation a key cut off is written on from where the user is, ``_finish_cut_off``);
@@ -39,7 +40,7 @@ WARM_SHARE = 0.5  # a request that evaluated at most this share of its prompt ra
 PLAIN_ANSWER_SHARE = 0.6
 # Editors cancel the last request just before they send the next one, and Neovim sends that cancel before the edit
 # (its didChange goes out with the next request): a cancelled request's generation runs on this long, so that the
-# next request can type through it (``_continue``) instead of finding it stopped. One no request takes over stops.
+# next request can type through it (``_continue``) instead of finding it stopped; if none takes it over, it stops.
 CANCEL_GRACE_S = 0.1
 
 
@@ -119,7 +120,7 @@ class CompletionService:
             self.supersede(request.uri)
             flight = None
         if flight is None:
-            typed = self._type_through(request)
+            typed = self._type_through(request, write_on=streaming)
             if typed is not None:
                 return typed
             ahead = self.warmer.take_ahead(request)
@@ -388,8 +389,11 @@ class CompletionService:
         self._announce(suggestion)
         return text
 
-    def _type_through(self, request: CompletionRequest) -> str | None:
-        """Characters typed that match the shown suggestion consume it: answer with the rest, no model call."""
+    def _type_through(self, request: CompletionRequest, *, write_on: bool = True) -> str | None:
+        """Characters typed that match the shown suggestion consume it: answer with the rest, no model call.
+
+        ``write_on``: the client sees updates (``srag/suggestion``), so a cut-off rest is written on
+        (``_finish_cut_off``); a client without streaming would never see that text."""
         shown = self.shown.get(request.uri)
         if shown is None or shown.line != request.line or not shown.text:
             return None
@@ -407,7 +411,7 @@ class CompletionService:
         self.cache[key] = suggestion
         self.shown[request.uri] = _Shown(request.line, line_prefix, rest, shown.stage, shown.whole)
         self._announce(suggestion)
-        if not shown.whole:
+        if write_on and not shown.whole:
             self._finish_cut_off(request, key, rest)
         return rest
 

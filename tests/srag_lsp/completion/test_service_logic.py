@@ -126,6 +126,21 @@ async def test_typing_through_a_cut_off_suggestion_writes_on_from_there() -> Non
     assert seen[-1].version == 2 and seen[-1].col == 14
 
 
+async def test_a_client_without_streaming_typing_through_a_cut_off_suggestion_starts_no_generation() -> None:
+    """Scripted fake backend: a client that sees only its answers would never see the text written on."""
+    backend = ScriptedBackend(lambda p: ["s", "um", "(pri", "ces)", "\n"], stepping=True)
+    _, service, seen = make(backend)
+    first = asyncio.create_task(service.suggest(req(), 50, streaming=False))
+    backend.step(3)
+    await wait_until_async(lambda: seen and seen[-1].text == "sum(pri", 10, "a partial draft")
+    await first
+    service.supersede("file:///t.py")
+    await wait_until_async(lambda: backend.cancelled == 1, 10, "the cut generation stopped")
+    assert await service.suggest(req("s", 2), 50, streaming=False) == "um(pri"
+    await asyncio.sleep(0.05)
+    assert service.finishing == 0 and len(backend.prompts) == 1
+
+
 async def test_typing_through_a_whole_suggestion_starts_no_generation() -> None:
     backend = ScriptedBackend(lambda p: ["sum(prices)", "\n"])
     _, service, _ = make(backend)
