@@ -5,8 +5,8 @@ The LSP handlers call ``CompletionService``. It owns:
   characters that the running generation already wrote (the flight is re-keyed to the new position; a cancel waits
   ``CANCEL_GRACE_S`` for the next request to take it over);
 - the latest text per (uri, version, position), so a re-trigger is answered at once;
-- the suggestion last shown per document, so characters typed through it consume it without a model call (and
-  a suggestion whose generation a key cut off is written on from where the user is, ``_finish_cut_off``);
+- the suggestion last shown per document (``shown.py``), so characters typed through it consume it without a model
+  call (and a suggestion whose generation a key cut off is written on from where the user is, ``_finish_cut_off``);
 - an adaptive debounce (``debounce.py``) and warm-ups where the cursor lands (``warmup.py``).
 """
 
@@ -26,6 +26,7 @@ from srag_lsp.completion.debounce import AdaptiveDebounce
 from srag_lsp.completion.engine import CompletionEngine, Outcome
 from srag_lsp.completion.engine_source import EngineSource
 from srag_lsp.completion.request import CompletionRequest, Suggestion
+from srag_lsp.completion.shown import Shown, replaces_held, rest_after_typing
 from srag_lsp.completion.warmup import Warmer
 from srag_lsp.settings import Settings
 
@@ -57,15 +58,6 @@ class _InFlight:
     hold: str | None = None  # what is on screen stays until this flight writes past it or ends (``_finish_cut_off``)
 
 
-@dataclass(slots=True)
-class _Shown:
-    line: int
-    line_prefix: str
-    text: str
-    stage: str = "draft"
-    whole: bool = True  # its generation ended by itself (False: a key or a cancel cut it off while it wrote)
-
-
 class CompletionService:
     """Per-document coordination of completion requests (see the module's docstring)."""
 
@@ -78,7 +70,7 @@ class CompletionService:
         self._publish_to = publish  # every suggestion the user may see goes out through it (srag/suggestion)
         self.inflight: dict[str, _InFlight] = {}
         self.cache: OrderedDict[Key, Suggestion] = OrderedDict()
-        self.shown: dict[str, _Shown] = {}
+        self.shown: dict[str, Shown] = {}
         self.last_outcome: Outcome | None = None
         self.typed_through = 0
         self.continued = 0
@@ -344,9 +336,7 @@ class CompletionService:
         writes past that text, or when it ends with another non-empty text; until then the screen keeps the longer
         text it already has (no flicker back to a shorter one)."""
         hold, text = flight.hold or "", suggestion.text
-        writes_past = text.startswith(hold) and len(text) > len(hold)
-        ends_otherwise = suggestion.done and bool(text.strip()) and not hold.startswith(text)
-        if writes_past or ends_otherwise:
+        if replaces_held(hold, text, suggestion.done):
             flight.hold = None
             return True
         if suggestion.done and text == hold:  # the same text, now whole: no new key starts another flight
@@ -362,7 +352,7 @@ class CompletionService:
         self.cache.move_to_end(flight.key)
         while len(self.cache) > CACHE_SIZE:
             self.cache.popitem(last=False)
-        self.shown[view.uri] = _Shown(view.line, view.line_prefix, suggestion.text, suggestion.stage,
+        self.shown[view.uri] = Shown(view.line, view.line_prefix, suggestion.text, suggestion.stage,
                                       suggestion.done)
         if suggestion.done or suggestion.first_line:
             flight.useful.set()
@@ -384,7 +374,7 @@ class CompletionService:
         suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, text,
                                 "refined", True, True, first_line=True)
         self.cache[key] = suggestion
-        self.shown[request.uri] = _Shown(request.line, request.line_prefix, text, "refined")
+        self.shown[request.uri] = Shown(request.line, request.line_prefix, text, "refined")
         self.ahead_hits += 1
         self._announce(suggestion)
         return text
@@ -395,21 +385,16 @@ class CompletionService:
         ``write_on``: the client sees updates (``srag/suggestion``), so a cut-off rest is written on
         (``_finish_cut_off``); a client without streaming would never see that text."""
         shown = self.shown.get(request.uri)
-        if shown is None or shown.line != request.line or not shown.text:
-            return None
         line_prefix = request.line_prefix
-        if len(line_prefix) <= len(shown.line_prefix) or not line_prefix.startswith(shown.line_prefix):
-            return None
-        typed = line_prefix[len(shown.line_prefix):]
-        if not shown.text.startswith(typed) or len(typed) >= len(shown.text):
+        rest = rest_after_typing(shown, request.line, line_prefix)
+        if shown is None or rest is None:
             return None
         self.typed_through += 1
-        rest = shown.text[len(typed):]
         key: Key = (request.uri, request.version, request.line, request.col)
         suggestion = Suggestion(request.id, request.uri, request.version, request.line, request.position_col, rest,
                                 shown.stage, True, True, first_line=True)
         self.cache[key] = suggestion
-        self.shown[request.uri] = _Shown(request.line, line_prefix, rest, shown.stage, shown.whole)
+        self.shown[request.uri] = Shown(request.line, line_prefix, rest, shown.stage, shown.whole)
         self._announce(suggestion)
         if write_on and not shown.whole:
             self._finish_cut_off(request, key, rest)
