@@ -70,9 +70,8 @@ async def test_typing_something_else_supersedes_the_running_generation() -> None
     assert service.continued == 0 and len(backend.prompts) == 2 and backend.cancelled >= 1
 
 
-async def test_the_editors_cancel_before_the_next_key_leaves_the_generation_for_it_to_type_through() -> None:
-    """Neovim cancels the last request before it sends the edit and the next request: the scripted generation that
-    the user types through goes on (no second prompt)."""
+async def cancelled_after_the_first_piece() -> tuple[ScriptedBackend, CompletionService]:
+    """A scripted generation that wrote "sum" of "sum(prices)" and whose request the editor then cancelled."""
     backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
     _, service, seen = make(backend)
     first = asyncio.create_task(service.suggest(req(), 5000))
@@ -81,6 +80,13 @@ async def test_the_editors_cancel_before_the_next_key_leaves_the_generation_for_
     first.cancel()  # $/cancelRequest, before the edit reaches the daemon
     with contextlib.suppress(asyncio.CancelledError):
         await first
+    return backend, service
+
+
+async def test_the_editors_cancel_before_the_next_key_leaves_the_generation_for_it_to_type_through() -> None:
+    """Neovim cancels the last request before it sends the edit and the next request: the scripted generation that
+    the user types through goes on (no second prompt)."""
+    backend, service = await cancelled_after_the_first_piece()
     service.edited("file:///t.py", "s", (1, 13))
     second = asyncio.create_task(service.suggest(req("s", 2), 5000))
     backend.step(3)
@@ -89,14 +95,8 @@ async def test_the_editors_cancel_before_the_next_key_leaves_the_generation_for_
 
 
 async def test_a_cancelled_request_that_no_request_takes_over_stops_its_generation() -> None:
-    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
-    _, service, seen = make(backend)
-    first = asyncio.create_task(service.suggest(req(), 5000))
-    backend.step(1)
-    await wait_until_async(lambda: seen, 10, "the first piece shown")
-    first.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await first
+    """Scripted fake backend: the cancel stops the generation once the grace passes with no request."""
+    backend, service = await cancelled_after_the_first_piece()
     assert service.inflight  # for a moment: the next request may take it over
     await wait_until_async(lambda: backend.cancelled == 1, 10, "the generation stopped after the grace")
     assert not service.inflight and len(backend.prompts) == 1
