@@ -73,6 +73,9 @@ class Settings:
     # draft_grow_tokens step at a time (after each key's first text, and at idle), never evaluated before the first
     # text at a new place (embedded model).
     draft_context: bool = False
+    # Token healing (embedded model): the partial word at the cursor leaves the prompt and the output is made to
+    # start with it, so the model finishes the word with its own tokens (README, "Token healing").
+    token_healing: bool = True
     context_budget_tokens: int = 600  # retrieved context budget in the prompt
     # --- streaming engine -------------------------------------------------------------------------
     strategy: str = "streaming"  # streaming | sequential (retrieve, then generate) | local (no retrieval)

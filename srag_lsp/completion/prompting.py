@@ -10,20 +10,23 @@ from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.completion.window import LocalWindow, local_window
 from srag_lsp.models.base import FimParts, ModelBackend
 from srag_lsp.prompts import ContextSnippet, Prompt, PromptParts, build_prompt, resolve_template
+from srag_lsp.prompts.partial_token import split_partial_token
 from srag_lsp.retrieval.types import ContextChunk
 from srag_lsp.settings import Settings
 
 
 @dataclass(slots=True)
 class Generator:
-    """A backend plus the prompt template its model needs."""
+    """A backend plus the prompt template its model needs, and whether its prompts heal the partial token."""
 
     backend: ModelBackend
     template: str
+    heals: bool = False  # token healing: the backend honours ``GenerationRequest.forced`` and the setting is on
 
     @classmethod
-    def for_backend(cls, backend: ModelBackend, template_setting: str) -> Generator:
-        return cls(backend, resolve_template(template_setting, backend.info.model))
+    def for_backend(cls, backend: ModelBackend, template_setting: str, *, token_healing: bool = True) -> Generator:
+        return cls(backend, resolve_template(template_setting, backend.info.model),
+                   heals=token_healing and backend.info.heals)
 
 
 def windows(request: CompletionRequest, settings: Settings) -> tuple[LocalWindow, LocalWindow]:
@@ -38,11 +41,19 @@ def windows(request: CompletionRequest, settings: Settings) -> tuple[LocalWindow
 def build_model_prompt(generator: Generator, request: CompletionRequest, window: LocalWindow,
                        chunks: Sequence[ContextChunk], repo_name: str) -> Prompt:
     """The prompt for ``generator``'s model. Secrets never reach a prompt: the buffer may hold one the index never
-    saw (chunks are redacted already, open buffers are not). Redaction is per line and cached, microseconds."""
+    saw (chunks are redacted already, open buffers are not). Redaction is per line and cached, microseconds.
+
+    With token healing the prefix's partial token moves to ``Prompt.forced``: every key typed into a word asks the
+    same prompt (cached), and the output is made to start with the word's typed part."""
     snippets = [ContextSnippet(c.path, redact(c.text, c.path), c.symbol) for c in chunks]
-    parts = PromptParts(prefix=redact(window.prefix, request.path), suffix=redact(window.suffix, request.path),
+    prefix, forced = redact(window.prefix, request.path), ""
+    if generator.heals:
+        prefix, forced = split_partial_token(prefix)
+    parts = PromptParts(prefix=prefix, suffix=redact(window.suffix, request.path),
                         path=request.path, language=request.language, context=snippets, repo=repo_name)
-    return build_prompt(generator.template, parts)
+    prompt = build_prompt(generator.template, parts)
+    prompt.forced = forced
+    return prompt
 
 
 def fim_parts(prompt: Prompt) -> FimParts | None:

@@ -165,7 +165,7 @@ class Run:
         gen = generator.backend.stream(
             GenerationRequest(prompt=prompt.text, max_tokens=max_tokens, stop=prompt.stop,
                               temperature=self.settings.temperature, num_ctx=self.settings.num_ctx,
-                              fim=fim_parts(prompt),
+                              fim=fim_parts(prompt), forced=prompt.forced,
                               grow_tokens=grow_tokens(self.settings) if stage == "draft" else None),
             stats,
         )
@@ -462,7 +462,8 @@ class Run:
         try:
             prompt = self.prompts[n]
             scores = await self.parts.refine.backend.score(
-                prompt.text, [as_written(shown, suffix), as_written(refined, suffix)], fim=fim_parts(prompt))
+                prompt.text, [prompt.forced + as_written(shown, suffix), prompt.forced + as_written(refined, suffix)],
+                fim=fim_parts(prompt))
             margin = None if scores is None else scores[1] - scores[0]
         except Exception as exc:
             log.debug("scoring failed: %s", exc)

@@ -35,6 +35,10 @@ class GenerationRequest:
     # most this many tokens of it (whole lines, nearest first; 0: none) before generating on; None: the prompt is
     # evaluated as it is.
     grow_tokens: int | None = None
+    # Token healing (backends whose info says ``heals``): the output starts with this text, which the prompt left
+    # out of its prefix (the partial word at the cursor); the model chooses the tokens for it, and the stream
+    # yields only what comes after it.
+    forced: str = ""
 
 
 @dataclass(slots=True)
@@ -56,6 +60,7 @@ class BackendInfo:
     backend: str  # "ollama" | "embedded" | "openai" | "llama-server"
     model: str
     fim: bool  # the model knows fill-in-the-middle tokens
+    heals: bool = False  # honours GenerationRequest.forced (token healing)
     detail: str = ""  # host, model file path, ...
 
 

@@ -25,6 +25,7 @@ from srag_lsp.models import llama_kv, prompt_growth
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
 from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
 from srag_lsp.models.decode_abort import is_abort
+from srag_lsp.models.forced_start import ForcedStart, VocabIndex, vocab_index
 from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_for, prefill_locked
 from srag_lsp.models.text_assembly import TextAssembler
 
@@ -50,10 +51,11 @@ class EmbeddedBackend:
         self.n_threads = n_threads or cpu_count()
         self.slot_name = slot
         name, fim = model_info(model)
-        self.info = BackendInfo(backend="embedded", model=name, fim=fim)
+        self.info = BackendInfo(backend="embedded", model=name, fim=fim, heals=True)
         self.warnings: list[str] = []
         self.load_ms = 0.0
         self._slot: Slot | None = None
+        self._vocab: VocabIndex | None = None
         self._load_reported = False
 
     async def start(self) -> None:
@@ -77,6 +79,9 @@ class EmbeddedBackend:
             raise BackendError(f"cannot load the embedded model {path}: {exc}") from exc
         self.load_ms = self._slot.load_ms
         self.info.detail = str(path)
+        llm = self._slot.llm
+        # Token healing's table, built now (about 0.6 s) so that no key waits for it.
+        self._vocab = await loop.run_in_executor(None, vocab_index, str(path), lambda: llama_kv.vocabulary_bytes(llm))
         if not self.info.fim:
             self.warnings.append(
                 f"srag-lsp: the embedded model {self.info.model} has no fill-in-the-middle support; "
@@ -329,12 +334,14 @@ class EmbeddedBackend:
         is_eog = llama_kv.end_of_generation(llm)
         generated: list[int] = []
         grow = request.grow_tokens is not None and request.grow_tokens > 0 and len(tokens) < len(whole)
+        forced = ForcedStart(request.forced, self._vocab) if request.forced and self._vocab is not None else None
         while True:
             step = False
             # The prompt (and what was generated after it, but its last token) is evaluated and the last logits
             # are fresh, or only the last token is left: sampling starts at once.
-            with contextlib.closing(llama_kv.sample_after(llm, [*tokens, *generated],
-                                                          temperature=request.temperature)) as sampled:
+            processor = forced if forced is not None and forced.active else None
+            with contextlib.closing(llama_kv.sample_after(llm, [*tokens, *generated], temperature=request.temperature,
+                                                          logits_processor=processor)) as sampled:
                 for token in sampled:
                     if cancel.is_set():
                         stats.finish_reason = "cancelled"
@@ -344,7 +351,10 @@ class EmbeddedBackend:
                         break
                     stats.generated_tokens += 1
                     generated.append(token)
-                    piece = text.feed(llm.detokenize([token], special=True))
+                    token_text = llm.detokenize([token], special=True)
+                    if forced is not None:
+                        token_text = forced.consume(token_text)  # the forced start is the prompt's, not new text
+                    piece = text.feed(token_text) if token_text else ""
                     if piece:
                         put("text", piece)
                     if text.stopped:

@@ -11,6 +11,8 @@ that API lacks, so it reaches into llama-cpp-python 0.3.x here, and nowhere else
   token (scoring), and ``ctx`` is the raw ``llama_context`` pointer (``decode_abort`` installs its callback there);
 - ``llm._batch`` (the ``LlamaBatch`` wrapper): ``set_batch(..., logits_all=True)`` for that scoring batch;
 - ``llm._model.vocab``: the vocabulary handle ``llama_vocab_is_eog`` needs to recognise end-of-generation tokens;
+- ``llm.generate(..., logits_processor=...)`` runs the processor as the chain's first sampler, over the whole
+  vocabulary in token order (token healing masks logits there);
 - ``llm.generate(..., reset=True)`` samples at once, without evaluating anything, when ``n_tokens`` equals the
   prompt's length and the ids match (its own prefix check), which is how a prompt we evaluated ourselves is used;
 - ``llm.verbose`` is turned off after loading (it is only a constructor argument);
@@ -179,6 +181,11 @@ def token_bytes(llm: Any, token: int) -> bytes:
     return bytes(llm.detokenize([int(token)], special=True))
 
 
+def vocabulary_bytes(llm: Any) -> list[bytes]:
+    """Every token's text in id order; empty for control tokens (they have no text outside special parsing)."""
+    return [bytes(llm.detokenize([token], special=False)) for token in range(llm.n_vocab())]
+
+
 def text_of(llm: Any, tokens: Sequence[int]) -> str:
     """The text of ``tokens`` (special tokens as their names): what a prompt of them said."""
     return bytes(llm.detokenize([int(t) for t in tokens], special=True)).decode("utf-8", "replace")
@@ -192,14 +199,17 @@ def end_of_generation(llm: Any) -> Callable[[int], bool]:
     return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
 
 
-def sample_after(llm: Any, tokens: list[int], *, temperature: float) -> Iterator[int]:
+def sample_after(llm: Any, tokens: list[int], *, temperature: float,
+                 logits_processor: Callable[[Any, Any], Any] | None = None) -> Iterator[int]:
     """Tokens sampled after ``tokens``, which the KV cache already holds whole with fresh logits.
 
     ``generate`` finds the prompt cached (``n_tokens == len(tokens)``, same ids) and samples at once. When the
     iteration ends (or is closed), the sampler chain it left on the model is released (``release_sampler``).
+    ``logits_processor`` (given the ids so far and the logits of every token) may change logits before sampling.
     """
+    processors = None if logits_processor is None else [logits_processor]
     sampled = llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0,
-                           reset=True)
+                           reset=True, logits_processor=processors)
     try:
         yield from sampled
     finally:

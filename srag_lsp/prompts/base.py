@@ -30,6 +30,7 @@ class Prompt:
     fim: bool
     context_chars: int = 0
     parts: PromptParts | None = None  # what it was rendered from (servers that template prompts themselves)
+    forced: str = ""  # token healing: the end of the cursor's prefix, left out of the text; the output starts with it
 
 
 def grouped_by_path(snippets: list[ContextSnippet]) -> list[tuple[str, list[str]]]:

@@ -77,8 +77,9 @@ def build_engine(settings: Settings, backends: tuple[ModelBackend, ModelBackend]
                  retrieval: RetrievalProvider | None, tracer: Tracer) -> CompletionEngine:
     """The engine over the draft and refine backends; repository-level prompts carry the workspace's name."""
     draft, refine = backends
-    return CompletionEngine(Generator.for_backend(draft, settings.prompt_template),
-                            Generator.for_backend(refine, settings.prompt_template),
+    healing = settings.token_healing
+    return CompletionEngine(Generator.for_backend(draft, settings.prompt_template, token_healing=healing),
+                            Generator.for_backend(refine, settings.prompt_template, token_healing=healing),
                             settings, tracer, retrieval, repo_name=root.name if root is not None else "")
 
 

@@ -39,6 +39,7 @@ class ScriptedBackend:
         self.script = script
         self.warnings: list[str] = []
         self.prompts: list[str] = []
+        self.requests: list[GenerationRequest] = []
         self.share: float | None = 0.0  # what cached_share answers (the KV cache a test pretends to have)
         self.evaluated_share = 1.0  # the share of each prompt the stats say was evaluated (1.0: a cold cache)
         self.cancelled = 0
@@ -70,6 +71,7 @@ class ScriptedBackend:
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
         stats = stats if stats is not None else GenerationStats()
         self.prompts.append(request.prompt)
+        self.requests.append(request)
         stats.prompt_tokens = max(1, len(request.prompt) // 4)
         stats.prompt_evaluated = max(1, int(stats.prompt_tokens * self.evaluated_share))
         finished = False

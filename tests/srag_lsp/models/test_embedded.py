@@ -346,3 +346,18 @@ async def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> No
     backend = EmbeddedBackend(str(bogus), model_dir=tmp_path)
     with pytest.raises(BackendError, match="cannot load the embedded model"):
         await backend.start()
+
+
+@pytest.mark.model
+async def test_token_healing_makes_the_model_spell_the_forced_start_and_leaves_it_out(qwen: EmbeddedBackend) -> None:
+    """The prompt ends at a line's start; the output must start with "    ret" in tokens the model picks (which
+    text follows is the model's), and the stream yields only what comes after it."""
+    assert qwen.info.heals
+    prompt = "<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n<|fim_middle|>"
+    prompt_tokens = qwen.tokenize(prompt)
+    text = await collect(qwen, GenerationRequest(prompt, max_tokens=6, forced="    ret"), GenerationStats())
+    assert qwen._slot is not None
+    llm = qwen._slot.llm
+    written = llama_kv.text_of(llm, list(llama_kv.held_tokens(llm))[len(prompt_tokens):])
+    assert written.startswith("    ret")  # the tokens evaluated after the prompt (all but the last one sampled)
+    assert ("    ret" + text).startswith(written)
