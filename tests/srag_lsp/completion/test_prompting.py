@@ -26,7 +26,7 @@ def test_a_healing_generator_moves_the_partial_word_to_the_forced_start() -> Non
     full, _ = windows(request(), Settings())
     healed = build_model_prompt(Generator(backend, "qwen", heals=True), request(), full, [], "w")
     plain = build_model_prompt(Generator(backend, "qwen"), request(), full, [], "w")
-    assert healed.forced == "    ret" and "def total(items):\n<|fim_suffix|>" in healed.text
+    assert healed.forced == " ret" and "def total(items):\n   <|fim_suffix|>" in healed.text
     assert plain.forced == "" and "def total(items):\n    ret<|fim_suffix|>" in plain.text
 
 
@@ -36,7 +36,7 @@ def test_a_key_typed_into_the_word_asks_the_same_prompt() -> None:
     prompts = [build_model_prompt(generator, request(typed), windows(request(typed), Settings())[0], [], "w")
                for typed in ("r", "re", "ret")]
     assert len({p.text for p in prompts}) == 1
-    assert [p.forced for p in prompts] == ["    r", "    re", "    ret"]
+    assert [p.forced for p in prompts] == [" r", " re", " ret"]
 
 
 def test_healing_needs_the_setting_and_a_backend_that_honours_it() -> None:
@@ -54,5 +54,5 @@ async def test_the_generation_request_carries_the_forced_start() -> None:
     engine = CompletionEngine(generator, generator, Settings(trace=False, strategy="local"), Tracer(None), None)
     seen: list[Suggestion] = []
     await engine.run(request(), seen.append)
-    assert backend.requests and all(r.forced == "    ret" for r in backend.requests)
+    assert backend.requests and all(r.forced == " ret" for r in backend.requests)
     assert seen[-1].text == "urn sum(items)"

@@ -10,7 +10,8 @@ from srag_lsp.prompts.partial_token import MAX_PARTIAL_CHARS, split_partial_toke
 @pytest.mark.parametrize(
     ("prefix", "kept", "unit"),
     [
-        ("def f():\n    ret", "def f():\n", "    ret"),  # the line's first name: the whole line, indentation too
+        ("def f():\n    ret", "def f():\n   ", " ret"),  # the line's first name: one space goes with it
+        ("def f():\n\tret", "def f():\n", "\tret"),
         ("x = 1\nre", "x = 1\n", "re"),
         ("    x = fo", "    x =", " fo"),  # a name after code: the space goes with it, as BPE writes " foo"
         ("    x = ", "    x =", " "),  # a trailing space alone is a unit (the model writes " foo", not "foo")
