@@ -165,7 +165,7 @@ class Run:
         gen = generator.backend.stream(
             GenerationRequest(prompt=prompt.text, max_tokens=max_tokens, stop=prompt.stop,
                               temperature=self.settings.temperature, num_ctx=self.settings.num_ctx,
-                              fim=fim_parts(prompt), forced=prompt.forced,
+                              fim=fim_parts(prompt), forced=prompt.forced, min_token_p=self.settings.confidence_cut,
                               grow_tokens=grow_tokens(self.settings) if stage == "draft" else None),
             stats,
         )

@@ -39,6 +39,9 @@ class GenerationRequest:
     # out of its prefix (the partial word at the cursor); the model chooses the tokens for it, and the stream
     # yields only what comes after it.
     forced: str = ""
+    # The confidence cut (backends that can see token probabilities: the embedded one): the output ends before the
+    # first token, after the first visible one, that the model chose with a probability below this (0: never).
+    min_token_p: float = 0.0
 
 
 @dataclass(slots=True)
@@ -52,7 +55,7 @@ class GenerationStats:
     queue_ms: float = 0.0  # waiting for the model (an in-process slot busy with an earlier job)
     prompt_eval_ms: float = 0.0
     generation_ms: float = 0.0
-    finish_reason: str = ""  # "stop" | "length" | "cancelled" | "error"
+    finish_reason: str = ""  # "stop" | "length" | "unsure" (the confidence cut) | "cancelled" | "error"
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from srag_lsp.models.decode_abort import is_abort
 from srag_lsp.models.forced_start import ForcedStart, VocabIndex, vocab_index
 from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_for, prefill_locked
 from srag_lsp.models.text_assembly import TextAssembler
+from srag_lsp.models.token_confidence import ChoiceProbability
 
 log = logging.getLogger(__name__)
 
@@ -335,19 +336,23 @@ class EmbeddedBackend:
         generated: list[int] = []
         grow = request.grow_tokens is not None and request.grow_tokens > 0 and len(tokens) < len(whole)
         forced = ForcedStart(request.forced, self._vocab) if request.forced and self._vocab is not None else None
+        sureness = ChoiceProbability() if request.min_token_p > 0 else None
         while True:
             step = False
             # The prompt (and what was generated after it, but its last token) is evaluated and the last logits
             # are fresh, or only the last token is left: sampling starts at once.
-            processor = forced if forced is not None and forced.active else None
+            processors = [p for p in (forced if forced is not None and forced.active else None, sureness) if p]
             with contextlib.closing(llama_kv.sample_after(llm, [*tokens, *generated], temperature=request.temperature,
-                                                          logits_processor=processor)) as sampled:
+                                                          logits_processors=processors)) as sampled:
                 for token in sampled:
                     if cancel.is_set():
                         stats.finish_reason = "cancelled"
                         break
                     if is_eog(token):
                         stats.finish_reason = "stop"
+                        break
+                    if sureness is not None and text.text.strip() and sureness.of(token) < request.min_token_p:
+                        stats.finish_reason = "unsure"  # the confidence cut: the suggestion ends before this token
                         break
                     stats.generated_tokens += 1
                     generated.append(token)

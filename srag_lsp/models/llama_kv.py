@@ -200,14 +200,15 @@ def end_of_generation(llm: Any) -> Callable[[int], bool]:
 
 
 def sample_after(llm: Any, tokens: list[int], *, temperature: float,
-                 logits_processor: Callable[[Any, Any], Any] | None = None) -> Iterator[int]:
+                 logits_processors: Sequence[Callable[[Any, Any], Any]] = ()) -> Iterator[int]:
     """Tokens sampled after ``tokens``, which the KV cache already holds whole with fresh logits.
 
     ``generate`` finds the prompt cached (``n_tokens == len(tokens)``, same ids) and samples at once. When the
     iteration ends (or is closed), the sampler chain it left on the model is released (``release_sampler``).
-    ``logits_processor`` (given the ids so far and the logits of every token) may change logits before sampling.
+    ``logits_processors`` (each given the ids so far and the logits of every token, in order) may change logits
+    before sampling.
     """
-    processors = None if logits_processor is None else [logits_processor]
+    processors = list(logits_processors) or None
     sampled = llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0,
                            reset=True, logits_processor=processors)
     try:

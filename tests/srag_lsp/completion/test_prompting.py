@@ -48,11 +48,12 @@ def test_healing_needs_the_setting_and_a_backend_that_honours_it() -> None:
     assert not Generator.for_backend(server, "auto").heals
 
 
-async def test_the_generation_request_carries_the_forced_start() -> None:
+async def test_the_generation_request_carries_the_forced_start_and_the_confidence_cut() -> None:
     backend = ScriptedBackend(lambda prompt: ["urn sum(items)\n"])
     generator = Generator(backend, "qwen", heals=True)
     engine = CompletionEngine(generator, generator, Settings(trace=False, strategy="local"), Tracer(None), None)
     seen: list[Suggestion] = []
     await engine.run(request(), seen.append)
     assert backend.requests and all(r.forced == " ret" for r in backend.requests)
+    assert all(r.min_token_p == Settings().confidence_cut for r in backend.requests)
     assert seen[-1].text == "urn sum(items)"

@@ -361,3 +361,15 @@ async def test_token_healing_makes_the_model_spell_the_forced_start_and_leaves_i
     written = llama_kv.text_of(llm, list(llama_kv.held_tokens(llm))[len(prompt_tokens):])
     assert written.startswith("    ret")  # the tokens evaluated after the prompt (all but the last one sampled)
     assert ("    ret" + text).startswith(written)
+
+
+@pytest.mark.model
+async def test_the_confidence_cut_ends_the_output_before_a_token_the_model_was_unsure_of(qwen: EmbeddedBackend) -> None:
+    """No token is sure enough for a bar above 1: the output ends after its first visible token, whatever it is."""
+    stats = GenerationStats()
+    text = await collect(qwen, GenerationRequest(FIM, max_tokens=16, min_token_p=1.01), stats)
+    assert text.strip() and stats.finish_reason == "unsure"
+    assert len(qwen.tokenize(FIM + text)) - len(qwen.tokenize(FIM)) <= stats.generated_tokens
+    uncut = GenerationStats()
+    await collect(qwen, GenerationRequest(FIM, max_tokens=16), uncut)
+    assert uncut.generated_tokens > stats.generated_tokens and uncut.finish_reason != "unsure"
