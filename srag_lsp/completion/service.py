@@ -75,6 +75,7 @@ class CompletionService:
         self.typed_through = 0
         self.continued = 0
         self.ahead_hits = 0
+        self.rested_at: dict[str, tuple[int, int]] = {}  # where srag/cursor said the cursor rests, mid-flight there
         self.finishing = 0  # generations started to write on a cut-off suggestion the user typed through
         self.warmer = Warmer(engines, enabled=self._warmup_enabled)
         self._trouble = trouble  # tells the user about a model failure (once per kind until a request works)
@@ -186,6 +187,8 @@ class CompletionService:
             self.supersede(request.uri)
         if self.inflight.get(request.uri) is None:
             self.warmer.schedule(request)
+        else:  # the request there runs on: the warm-up follows it (``_run``)
+            self.rested_at[request.uri] = (request.line, request.col)
 
     def supersede(self, uri: str) -> None:
         """A newer edit, a cursor move or a cancel: stop the document's in-flight generation."""
@@ -297,7 +300,10 @@ class CompletionService:
             shown = outcome.suggestion.text[len(flight.typed):] if flight.typed else outcome.suggestion.text
             if flight.hold is not None:  # it never wrote past the text on screen: that is what an accept takes
                 shown = flight.hold
-            self.warmer.schedule(flight.view, shown)
+            rested = self.rested_at.pop(flight.view.uri, None) == (flight.view.line, flight.view.col)
+            # Where the editor said the cursor rests, the place is warmed (its context pinned, both prompts cached);
+            # elsewhere the job ahead computes the suggestion that follows an accept.
+            self.warmer.schedule(flight.view, "" if rested else shown)
             return outcome
         finally:
             flight.useful.set()

@@ -39,6 +39,13 @@ def test_text_repeating_the_rest_of_the_line_is_trimmed() -> None:
     assert finish("1.2 * quantity", shape, []) == "1.2 * "
 
 
+def test_text_that_only_starts_the_rest_of_the_line_suggests_nothing() -> None:
+    shape = decide_shape("", '"""Checkout: the total."""\n')
+    assert finish('"""Checkout: the', shape, []) == ""  # cut short, it would insert a copy of what follows
+    assert finish('"""Checkout: the total."""', shape, []) == ""
+    assert finish("import sys", shape, []) == "import sys"
+
+
 def test_closer_supplied_by_suffix_is_not_doubled() -> None:
     shape = decide_shape("print(len(items", ")\n")
     assert finish("))", shape, []) == ")"

@@ -6,15 +6,16 @@ from srag_lsp.completion.postprocess.shape import Shape
 
 
 def trim_suffix_repeat(text: str, shape: Shape) -> str:
-    """Mid-line, the model often re-writes the rest of the line: keep only what comes before it. Over lines,
-    a suggested line equal to the next line of the file ends the suggestion there (and a suggestion on a blank
-    line that starts by writing that next line suggests nothing)."""
+    """Mid-line, the model often re-writes the rest of the line: keep only what comes before it, and nothing when
+    all it wrote is the start of that rest (a text the confidence cut ended, or one still streaming, that would
+    insert a copy of what follows). Over lines, a suggested line equal to the next line of the file ends the
+    suggestion there (and a suggestion on a blank line that starts by writing that next line suggests nothing)."""
     if shape.line_suffix.strip():
         rest = shape.line_suffix.strip()
         idx = text.find(rest)
         if idx > 0 and "\n" not in text[:idx]:
             return text[:idx]
-        if text.strip() == rest:
+        if text.strip() and rest.startswith(text.strip()):
             return ""
     below = [ln.strip() for ln in shape.suffix.split("\n")[1:] if ln.strip()]
     if not below:

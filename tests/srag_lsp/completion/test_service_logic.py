@@ -324,6 +324,22 @@ async def test_a_cursor_resting_elsewhere_stops_the_old_place_and_warms_the_new_
     assert backend.cancelled == 1
 
 
+async def test_a_cursor_resting_where_a_request_runs_is_warmed_when_it_ends() -> None:
+    """Scripted fake backend: ``srag/cursor`` arrives while the request at that very place still generates; the
+    request runs on, and when it ends the place is warmed instead of computing the suggestion after an accept."""
+    backend = ScriptedBackend(lambda p: ["sum", "(prices", ")", "\n"], stepping=True)
+    _, service, _ = make(backend, warmup=True)
+    here = req()
+    running = asyncio.create_task(service.suggest(here, 50))
+    backend.step(1)
+    assert await running == "sum"
+    service.cursor_rested(here)
+    assert service.inflight  # the same place: not superseded
+    backend.step(3)
+    await wait_until_async(lambda: backend.prefilled, 10, "a warm-up where the cursor rests")
+    assert not service.warmer.ahead and service.warmer.runs == 1
+
+
 async def test_a_request_in_another_document_stops_the_generation_the_user_left() -> None:
     """Scripted fake backend: the refinement for the line just typed in one file still runs when the user asks in
     another; the new place must not wait for it (one cursor: the old suggestion can no longer be seen)."""
