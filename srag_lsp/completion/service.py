@@ -101,13 +101,13 @@ class CompletionService:
         ``streaming``: the client also sees every update (``srag/suggestion``). A client that does not is answered
         sooner while the user types (``PLAIN_ANSWER_SHARE`` of the typing interval), with the text so far.
         """
-        self.warmer.cancel()
-        self.supersede_elsewhere(request.uri)
         key: Key = (request.uri, request.version, request.line, request.col)
         cached = self.cache.get(key)
         if cached is not None and (cached.done or cached.text):
             self.cache.move_to_end(key)
-            return cached.text
+            return cached.text  # the model is not needed: a warm-up running at this place goes on
+        self.warmer.cancel()
+        self.supersede_elsewhere(request.uri)
         flight = self.inflight.get(request.uri)
         if flight is not None and flight.key != key and not self._continue(flight, request, key):
             self.supersede(request.uri)

@@ -340,6 +340,18 @@ async def test_a_cursor_resting_where_a_request_runs_is_warmed_when_it_ends() ->
     assert not service.warmer.ahead and service.warmer.runs == 1
 
 
+async def test_a_request_answered_from_the_cache_leaves_a_warm_up_running() -> None:
+    """Scripted fake backend: an editor asks again where it was just answered (code-server does when the cursor
+    lands); the answer comes from the cache, and the warm-up where the cursor rests is not cancelled by it."""
+    backend = ScriptedBackend(lambda p: [])
+    _, service, _ = make(backend, warmup=True)
+    here = req()
+    assert await service.suggest(here, 1000) == ""
+    service.cursor_rested(here)
+    assert await service.suggest(here, 1000) == ""
+    await wait_until_async(lambda: service.warmer.runs == 1, 10, "the warm-up where the cursor rests")
+
+
 async def test_a_request_in_another_document_stops_the_generation_the_user_left() -> None:
     """Scripted fake backend: the refinement for the line just typed in one file still runs when the user asks in
     another; the new place must not wait for it (one cursor: the old suggestion can no longer be seen)."""
