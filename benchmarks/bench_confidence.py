@@ -32,6 +32,7 @@ from srag_lsp.completion.postprocess import decide_shape, finish
 from srag_lsp.models import llama_kv
 from srag_lsp.models.catalog import ensure_model
 from srag_lsp.models.forced_start import ForcedStart, VocabIndex
+from srag_lsp.models.llama_slots import common_token_prefix
 from srag_lsp.prompts import PromptParts, build_prompt
 from srag_lsp.prompts.partial_token import split_partial_token
 from srag_lsp.settings import Settings
@@ -44,12 +45,10 @@ Piece = tuple[str, float]  # a visible piece of text and the probability of the 
 def generate(llm: Any, prompt: str, forced: str, index: VocabIndex) -> list[Piece]:
     """Greedy tokens to the end of the line: the visible text of each and its probability (after the mask)."""
     tokens = list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-    held = list(llama_kv.held_tokens(llm))
-    common = 0
-    while common < min(len(held), len(tokens) - 1) and held[common] == tokens[common]:
-        common += 1
+    common = min(common_token_prefix(llama_kv.held_tokens(llm), tokens), len(tokens) - 1)
     llama_kv.keep_prefix(llm, common)
     start = ForcedStart(forced, index)
+    is_eog = llama_kv.end_of_generation(llm)
     feed, pieces = tokens[common:], []
     for _ in range(MAX_TOKENS):
         llm.eval(feed)
@@ -59,7 +58,7 @@ def generate(llm: Any, prompt: str, forced: str, index: VocabIndex) -> list[Piec
         p = float(1.0 / np.sum(np.exp(logits - logits[token])))
         text = start.consume(bytes(llm.detokenize([token], special=True)))
         feed = [token]
-        if llama_kv.end_of_generation(llm)(token) or b"<|" in text:
+        if is_eog(token) or b"<|" in text:
             break
         if text:
             pieces.append((text.decode("utf-8", "replace"), p))

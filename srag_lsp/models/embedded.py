@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.models import llama_kv, prompt_growth
@@ -341,7 +342,11 @@ class EmbeddedBackend:
             step = False
             # The prompt (and what was generated after it, but its last token) is evaluated and the last logits
             # are fresh, or only the last token is left: sampling starts at once.
-            processors = [p for p in (forced if forced is not None and forced.active else None, sureness) if p]
+            processors: list[Callable[[Any, Any], Any]] = []
+            if forced is not None and forced.active:
+                processors.append(forced)
+            if sureness is not None:
+                processors.append(sureness)
             with contextlib.closing(llama_kv.sample_after(llm, [*tokens, *generated], temperature=request.temperature,
                                                           logits_processors=processors)) as sampled:
                 for token in sampled:
