@@ -336,8 +336,8 @@ async def test_a_cursor_resting_where_a_request_runs_is_warmed_when_it_ends() ->
     service.cursor_rested(here)
     assert service.inflight  # the same place: not superseded
     backend.step(3)
-    await wait_until_async(lambda: backend.prefilled, 10, "a warm-up where the cursor rests")
-    assert not service.warmer.ahead and service.warmer.runs == 1
+    await wait_until_async(lambda: service.warmer.runs == 1, 10, "a warm-up where the cursor rests")
+    assert backend.prefilled and not service.warmer.ahead
 
 
 async def test_a_request_answered_from_the_cache_leaves_a_warm_up_running() -> None:
