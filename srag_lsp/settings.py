@@ -76,8 +76,8 @@ class Settings:
     # Token healing (embedded model): the partial word at the cursor leaves the prompt and the output is made to
     # start with it, so the model finishes the word with its own tokens (README, "Token healing").
     token_healing: bool = True
-    # The confidence cut (embedded model): a suggestion ends before the first token, after its first visible one,
-    # that the model chose with a probability below this (0 = never; README, "The confidence cut").
+    # The confidence cut (embedded model): a draft ends before the first token, after its first visible one, that
+    # the model chose with a probability below this (0 = never; refinements are not cut; README, "confidenceCut").
     confidence_cut: float = 0.5
     context_budget_tokens: int = 600  # retrieved context budget in the prompt
     # --- streaming engine -------------------------------------------------------------------------

@@ -6,16 +6,24 @@ The keys after it send the whole window with ``GenerationRequest.grow_tokens``: 
 cached tokens (the embedded one, ``models.prompt_growth``) keeps what it holds, and once each key's first text is out
 inserts a line or so of the missing ones before generating on (warm-ups at idle insert the rest), so the short window
 grows to the whole one within a few keys, without evaluating its lines again.
+
+A user who rests at the new place instead of typing gets the whole window before the first key: a run whose draft
+came from the short window grows the draft's cache to the whole window before its refinement takes the model
+(``grow_whole_window``). Without that, the refinement (seconds on these cores) kept the model until the first key,
+and the draft stayed on three lines after the rest.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.completion.window import LocalWindow, local_window
-from srag_lsp.models.base import ModelBackend
+from srag_lsp.models.base import FimParts, ModelBackend
 from srag_lsp.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MIN_SHIFTED = 32  # held characters found further on in the whole window's prompt: the window is growing already
 COLD_FACTOR = 2  # the whole window is cold when what it misses is this many times the short window's text
@@ -50,3 +58,15 @@ def cold_window(request: CompletionRequest, settings: Settings, window: LocalWin
     share = backend.cached_share(prompt) or 0.0
     missing = (1.0 - share) * len(prompt)
     return short if missing > COLD_FACTOR * len(short.prefix) else None
+
+
+async def grow_whole_window(backend: ModelBackend, prompt: str, fim: FimParts | None, settings: Settings) -> int:
+    """Grow the draft's cache from the short window to the whole one (``prompt``), as a warm-up does: any
+    generation preempts it at its next batch and what it evaluated stays. Returns the tokens evaluated (0 when the
+    backend cannot prefill or fails: the next key's draft simply starts from what is cached)."""
+    try:
+        return await backend.prefill(prompt, num_ctx=settings.num_ctx, max_tokens=settings.max_tokens, fim=fim,
+                                     grow_tokens=grow_tokens(settings) or 0)
+    except Exception as exc:  # the refinement goes on; the draft's window grows at the next key instead
+        log.debug("growing the draft's window failed: %s", exc)
+        return 0

@@ -20,6 +20,7 @@ class GrowingBackend(ScriptedBackend):
         super().__init__(lambda prompt: ["subtotal * 0.9\n"])
         self.shifted = 0  # what ``shifted_chars`` answers
         self.grow: list[int | None] = []
+        self.order: list[str] = []  # "stream" and "prefill", in the order they were asked for
 
     def shifted_chars(self, prompt: str) -> int:
         return self.shifted
@@ -29,8 +30,16 @@ class GrowingBackend(ScriptedBackend):
 
     async def stream(self, request: GenerationRequest, stats: GenerationStats | None = None) -> AsyncIterator[str]:
         self.grow.append(request.grow_tokens)
+        self.order.append("stream")
         async for piece in super().stream(request, stats):
             yield piece
+
+
+    async def prefill(self, prompt: str, *, num_ctx: int, max_tokens: int, fim: FimParts | None = None,
+                      grow_tokens: int = 0) -> int:
+        self.order.append("prefill")
+        self.grow.append(grow_tokens)
+        return await super().prefill(prompt, num_ctx=num_ctx, max_tokens=max_tokens, fim=fim, grow_tokens=grow_tokens)
 
 
 def window_lines(prompt: str) -> int:
@@ -54,6 +63,27 @@ async def test_a_cold_place_drafts_from_its_last_lines_and_asks_to_grow() -> Non
     assert window_lines(prompt) == 3 and flags["cold_window"] is True
     assert backend.grow[0] == 16
     assert prompt.split("<|fim_suffix|>")[0].endswith(request().text.split("\n")[request().line][:17])
+
+
+async def test_after_a_draft_from_the_short_window_the_whole_window_is_grown_before_the_refinement() -> None:
+    # A user who rests at the new place must find the draft's whole window cached at the first key: the
+    # refinement (the whole window, seconds of the one CPU) comes after the draft's cache has grown.
+    backend = GrowingBackend()
+    _, flags = await draft_prompt(backend)
+    assert flags["cold_window"] is True
+    assert backend.order[:3] == ["stream", "prefill", "stream"]
+    assert window_lines(backend.prefilled[0]) >= 7 and backend.grow[1] == 16
+    def before_cursor(prompt: str) -> str:
+        return prompt.split("<|fim_prefix|>")[1].split("<|fim_suffix|>")[0]
+
+    assert before_cursor(backend.prefilled[0]).endswith(before_cursor(backend.prompts[0]))
+
+
+async def test_a_draft_from_the_whole_window_grows_nothing_before_its_refinement() -> None:
+    backend = GrowingBackend()
+    backend.share = 0.95  # a warm-up prefilled the whole window
+    await draft_prompt(backend)
+    assert "prefill" not in backend.order
 
 
 async def test_a_window_that_is_growing_or_cached_is_sent_whole() -> None:

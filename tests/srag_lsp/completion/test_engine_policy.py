@@ -372,3 +372,14 @@ async def test_typing_into_a_name_at_a_new_place_retrieves_at_once() -> None:
     stepped.step(10)
     _, outcome = await asyncio.wait_for(task, 10)
     assert "retrieval_after_draft" not in outcome.trace.flags  # type: ignore[attr-defined]
+
+
+async def test_the_confidence_cut_is_asked_of_the_draft_and_not_of_a_refinement() -> None:
+    # The scripted fake records each request: the draft (local window) ends where the model is unsure; the
+    # refinement, the context-aware text a resting user gets, writes its whole line.
+    backend = scripted(["apply_discount(", "subtotal, "], ["apply_discount(", "subtotal, ", "coupon_percent)\n"])
+    context = ScriptedContext([FakeUpdate("symbol", 3.0, [APPLY])])
+    context.gate.clear()
+    await run(engine(backend, context), on_text=context.gate)
+    cuts = {"pricing.py" in r.prompt: r.min_token_p for r in backend.requests}
+    assert cuts == {False: Settings().confidence_cut, True: 0.0}
