@@ -9,14 +9,14 @@ and picks the strategy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from srag_lsp.completion.cold_place import cold_window, grow_tokens, grow_whole_window
+from srag_lsp.completion.cold_place import cold_window, grow_whole_window
 from srag_lsp.completion.draft_context import draft_chunks
+from srag_lsp.completion.generation import stream_into
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
 from srag_lsp.completion.policy import (
     Verdict,
@@ -26,7 +26,7 @@ from srag_lsp.completion.policy import (
     new_identifiers,
     worth_refining,
 )
-from srag_lsp.completion.postprocess import Shape, decide_shape, finish, first_line_ready
+from srag_lsp.completion.postprocess import Shape, decide_shape, first_line_ready
 from srag_lsp.completion.prompting import Generator, build_model_prompt, fim_parts, windows
 from srag_lsp.completion.request import CompletionRequest, Suggestion
 from srag_lsp.completion.retrieval_port import RetrievalProvider, cursor_query
@@ -42,7 +42,6 @@ from srag_lsp.completion.run_events import (
     TaskEnded,
 )
 from srag_lsp.completion.window import LocalWindow
-from srag_lsp.models.base import GenerationRequest, GenerationStats
 from srag_lsp.prompts import Prompt
 from srag_lsp.retrieval.types import ContextChunk
 from srag_lsp.settings import Settings
@@ -156,65 +155,14 @@ class Run:
 
     async def generate(self, stage: Stage, n: int, generator: Generator, window: LocalWindow,
                        chunks: Sequence[ContextChunk], max_tokens: int) -> None:
-        """Stream one generation; post its texts as events; end with a done event (also on error)."""
+        """Stream one generation into the run's events (``generation.stream_into``)."""
         prompt = self.prompt(generator, window, chunks)
         self.prompts[n] = prompt
-        stats = GenerationStats()
-        raw = ""
-        error: str | None = None
-        self.trace.mark("first_model_call")
-        # The confidence cut is the draft's: it shows what the model is sure of while the context-aware text is on
-        # its way. A refinement, the text a user gets after a rest, writes its whole line (cut, its right lines
-        # ended early: bench_quality's in-file final text 0.515 against 0.566).
-        cut = self.settings.confidence_cut if stage == "draft" else 0.0
-        gen = generator.backend.stream(
-            GenerationRequest(prompt=prompt.text, max_tokens=max_tokens, stop=prompt.stop,
-                              temperature=self.settings.temperature, num_ctx=self.settings.num_ctx,
-                              fim=fim_parts(prompt), forced=prompt.forced, min_token_p=cut,
-                              grow_tokens=grow_tokens(self.settings) if stage == "draft" else None),
-            stats,
-        )
-        try:
-            async for piece in gen:
-                self.last_token_at = self.trace.ms()
-                self.trace.mark("first_draft_token" if stage == "draft" else "first_refined_token")
-                if stage == "refined":
-                    self.trace.refinements[n - 1].setdefault("first_token_ms", round(self.trace.ms(), 2))
-                raw += piece
-                text = finish(raw, self.shape, prompt.stop)
-                await self.events.put(Generated(stage, n, text, False))
-                if self._complete(raw, text, prompt):
-                    break
-        except asyncio.CancelledError:
-            stats.finish_reason = stats.finish_reason or "cancelled"
-            raise
-        except Exception as exc:  # a dead or misbehaving model server: say so, keep serving
-            error = str(exc) or type(exc).__name__
-            log.warning("%s generation failed: %s", stage, error)
-        finally:
-            with contextlib.suppress(Exception):
-                await gen.aclose()  # type: ignore[attr-defined]
-            self.trace.add("prompt_tokens", stats.prompt_tokens)
-            self.trace.add("prompt_evaluated", stats.prompt_evaluated)
-            self.trace.add("generated_tokens", stats.generated_tokens)
-            self.trace.add("model_queue_ms", round(stats.queue_ms, 2))
-            self.trace.add("prompt_eval_ms", round(stats.prompt_eval_ms, 2))
-            if stats.finish_reason == "cancelled" or asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                self.trace.flags["cancelled_generations"] = self.trace.flags.get("cancelled_generations", 0) + 1
-        if error is not None:
-            await self.events.put(GenerationFailed(stage, n, error))
-        await self.events.put(Generated(stage, n, finish(raw, self.shape, prompt.stop), True))
+        await stream_into(self.events, self.trace, self.shape, self.settings, stage, n, generator, prompt, max_tokens,
+                          self._token_came)
 
-    def _complete(self, raw: str, text: str, prompt: Prompt) -> bool:
-        """True once more output cannot change the suggestion (the line or the block has ended)."""
-        if not self.shape.multiline:
-            body = raw if self.shape.line_prefix.strip() else raw.lstrip("\n")
-            return "\n" in body
-        cut = raw.rfind("\n")
-        if cut <= 0:
-            return False
-        complete = finish(raw[:cut], self.shape, prompt.stop)
-        return len(complete) < len(raw[:cut].rstrip()) and complete == text
+    def _token_came(self) -> None:
+        self.last_token_at = self.trace.ms()
 
     async def consume_retrieval(self) -> None:
         provider = self.parts.retrieval
