@@ -52,8 +52,7 @@ def generate(llm: Any, prompt: str, forced: str, index: VocabIndex) -> list[Piec
     feed, pieces = tokens[common:], []
     for _ in range(MAX_TOKENS):
         llm.eval(feed)
-        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
-        logits = start(None, logits)
+        logits = start(None, llama_kv.last_logits(llm))
         token = int(np.argmax(logits))
         p = float(1.0 / np.sum(np.exp(logits - logits[token])))
         text = start.consume(bytes(llm.detokenize([token], special=True)))

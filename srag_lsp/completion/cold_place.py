@@ -9,21 +9,20 @@ grows to the whole one within a few keys, without evaluating its lines again.
 
 A user who rests at the new place instead of typing gets the whole window before the first key: a run whose draft
 came from the short window grows the draft's cache to the whole window before its refinement takes the model
-(``grow_whole_window``). Without that, the refinement (seconds on these cores) kept the model until the first key,
-and the draft stayed on three lines after the rest.
+(``Run.refine_after_growing``, with ``prefill_draft``, which warm-ups use too). Without that, the refinement
+(seconds on these cores) kept the model until the first key, and the draft stayed on three lines after the rest.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
+from srag_lsp.completion.prompting import fim_parts
 from srag_lsp.completion.request import CompletionRequest
 from srag_lsp.completion.window import LocalWindow, local_window
-from srag_lsp.models.base import FimParts, ModelBackend
+from srag_lsp.models.base import ModelBackend
+from srag_lsp.prompts import Prompt
 from srag_lsp.settings import Settings
-
-log = logging.getLogger(__name__)
 
 MIN_SHIFTED = 32  # held characters found further on in the whole window's prompt: the window is growing already
 COLD_FACTOR = 2  # the whole window is cold when what it misses is this many times the short window's text
@@ -60,13 +59,10 @@ def cold_window(request: CompletionRequest, settings: Settings, window: LocalWin
     return short if missing > COLD_FACTOR * len(short.prefix) else None
 
 
-async def grow_whole_window(backend: ModelBackend, prompt: str, fim: FimParts | None, settings: Settings) -> int:
-    """Grow the draft's cache from the short window to the whole one (``prompt``), as a warm-up does: any
-    generation preempts it at its next batch and what it evaluated stays. Returns the tokens evaluated (0 when the
-    backend cannot prefill or fails: the next key's draft simply starts from what is cached)."""
-    try:
-        return await backend.prefill(prompt, num_ctx=settings.num_ctx, max_tokens=settings.max_tokens, fim=fim,
-                                     grow_tokens=grow_tokens(settings) or 0)
-    except Exception as exc:  # the refinement goes on; the draft's window grows at the next key instead
-        log.debug("growing the draft's window failed: %s", exc)
-        return 0
+
+async def prefill_draft(backend: ModelBackend, prompt: Prompt, settings: Settings) -> int:
+    """Evaluate the draft's ``prompt`` into its cache as a warm-up does: grown in front of what the cache holds
+    when the draft's prompts grow (``grow_tokens``), preempted by any generation at its next batch, what it
+    evaluated kept. Returns the prompt tokens evaluated (0 when the backend cannot prefill)."""
+    return await backend.prefill(prompt.text, num_ctx=settings.num_ctx, max_tokens=settings.max_tokens,
+                                 fim=fim_parts(prompt), grow_tokens=grow_tokens(settings) or 0)

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from srag_lsp.completion.cold_place import grow_tokens
+from srag_lsp.completion.cold_place import prefill_draft
 from srag_lsp.completion.draft_context import draft_chunks
 from srag_lsp.completion.edit_distance import edit_distance
 from srag_lsp.completion.pinboard import Pinboard
@@ -110,9 +110,7 @@ class CompletionEngine:
     async def _prefill_draft(self, request: CompletionRequest, window: LocalWindow,
                              chunks: list[ContextChunk]) -> int:
         prompt = build_model_prompt(self.draft, request, window, chunks, self.repo_name)
-        return await self.draft.backend.prefill(prompt.text, num_ctx=self.settings.num_ctx,
-                                                max_tokens=self.settings.max_tokens, fim=fim_parts(prompt),
-                                                grow_tokens=grow_tokens(self.settings) or 0)
+        return await prefill_draft(self.draft.backend, prompt, self.settings)
 
     async def _pin_for(self, request: CompletionRequest) -> None:
         """Retrieve for ``request``'s place and pin what a request there would pin (no generation)."""

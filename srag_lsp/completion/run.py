@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from srag_lsp.completion.cold_place import cold_window, grow_whole_window
+from srag_lsp.completion.cold_place import cold_window, prefill_draft
 from srag_lsp.completion.draft_context import draft_chunks
 from srag_lsp.completion.generation import stream_into
 from srag_lsp.completion.pinboard import Pinboard, copies_the_cursor
@@ -377,12 +377,15 @@ class Run:
 
     async def refine_after_growing(self, n: int, refine: Generator, chunks: Sequence[ContextChunk]) -> None:
         """A refinement; on one CPU after a draft from the short window, the draft's cache first grows to its whole
-        window (``cold_place.grow_whole_window``), so a user resting here gets it at the first key."""
+        window (``cold_place.prefill_draft``), so a user resting here gets it at the first key."""
         whole, self.whole_draft_window = self.whole_draft_window, None
         if whole is not None and self.parts.serial:
             draft = self.parts.draft
-            prompt = self.prompt(draft, whole, self.draft_chunks)
-            grown = await grow_whole_window(draft.backend, prompt.text, fim_parts(prompt), self.settings)
+            try:
+                grown = await prefill_draft(draft.backend, self.prompt(draft, whole, self.draft_chunks), self.settings)
+            except Exception as exc:  # the refinement goes on; the draft's window grows at the next key instead
+                log.debug("growing the draft's window failed: %s", exc)
+                grown = 0
             self.trace.numbers["draft_window_grown_tokens"] = grown
         await self.generate("refined", n, refine, self.window, chunks, self.settings.max_tokens)
 

@@ -80,6 +80,13 @@ def batch_log_probs(llm: Any, batch: list[int], n_past: int) -> Any:
     return rows - np.log(np.exp(rows).sum(axis=1, keepdims=True))
 
 
+def last_logits(llm: Any) -> Any:
+    """The logits of the last token evaluated (a model loaded with ``logits_all=False``), as float64."""
+    import numpy as np
+
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+
+
 def rewind(llm: Any, n: int) -> None:
     """Forget every KV position from ``n`` on, so that the cache holds the first ``n`` ids again, as they say."""
     llm._ctx.kv_cache_seq_rm(-1, n, -1)
