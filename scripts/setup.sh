@@ -114,4 +114,6 @@ if [ -n "${llama_fresh:-}" ]; then  # after srag-lsp's install, which brings the
   step "checked that llama-cpp-python reads the library right" .venv/bin/python -m srag_lsp.models.llama_abi
   echo "$key" > "$marker"
 fi
+# Where this llama.cpp computes BF16 natively, the model's BF16 copy (embeddedWeights auto): once, seconds.
+step "prepared the embedded model for this CPU" bash -c '.venv/bin/srag-lsp models >/dev/null'
 say "ready (.venv) in $(( $(date +%s) - t_start )) s"

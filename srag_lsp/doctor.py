@@ -99,6 +99,18 @@ def check_llama() -> Finding:
     return Finding("llama.cpp", "ok", detail)
 
 
+def _weights_note(settings: Settings, shipped: Path) -> str:
+    """Where the daemon runs a catalogue model from its BF16 copy (``embeddedWeights``), say which file."""
+    from srag_lsp.models.bf16_weights import made_copy, native_bf16
+
+    if settings.embedded_weights != "auto" or not native_bf16():
+        return ""
+    copy = made_copy(shipped)
+    if copy is None:
+        return "; its BF16 copy for this CPU is made at first use (or now: srag-lsp models)"
+    return f"; runs from its BF16 copy {copy.name} (embeddedWeights auto)"
+
+
 def check_models(settings: Settings) -> list[Finding]:
     from srag_lsp.models.catalog import CATALOG, ModelUnavailable, _intact, part_paths, resolve
 
@@ -110,7 +122,7 @@ def check_models(settings: Settings) -> list[Finding]:
         label = f"model {name}"
         if target.is_file():
             if _intact(entry, target):
-                out.append(Finding(label, "ok", f"{target} (sha256 verified)"))
+                out.append(Finding(label, "ok", f"{target} (sha256 verified){_weights_note(settings, target)}"))
             else:
                 out.append(Finding(label, "fail" if required else "warn",
                                    f"{target} is damaged (its size or sha256 is not the pinned one)",

@@ -24,7 +24,8 @@ from typing import Any
 from srag_lsp.common_prefix import common_prefix_length
 from srag_lsp.models import llama_kv, prompt_growth
 from srag_lsp.models.base import BackendError, BackendInfo, FimParts, GenerationRequest, GenerationStats
-from srag_lsp.models.catalog import ModelUnavailable, ensure_model, model_info
+from srag_lsp.models.bf16_weights import weights_for
+from srag_lsp.models.catalog import CatalogModel, ModelUnavailable, ensure_model, model_info, resolve
 from srag_lsp.models.decode_abort import is_abort
 from srag_lsp.models.forced_start import ForcedStart, VocabIndex, vocab_index
 from srag_lsp.models.llama_slots import Slot, common_token_prefix, cpu_count, load, preempt_for, prefill_locked
@@ -42,12 +43,14 @@ class EmbeddedBackend:
     """llama.cpp in process. ``slot`` names an independent KV sequence of the same model file."""
 
     def __init__(
-        self, model: str, *, model_dir: Path, n_ctx: int = 4096, slot: str = "main", n_threads: int | None = None
+        self, model: str, *, model_dir: Path, n_ctx: int = 4096, slot: str = "main", n_threads: int | None = None,
+        weights: str = "auto",
     ) -> None:
         """``n_threads``: llama.cpp threads (None = every core). With every core busy elsewhere too (the indexer,
         the editor), llama.cpp's threads wait on each other: on 2 cores with one core taken, 2 threads generated
-        0.5 to 3 tokens/s where 1 thread made 5."""
+        0.5 to 3 tokens/s where 1 thread made 5. ``weights``: ``embeddedWeights`` (``bf16_weights``)."""
         self.model = model
+        self.weights = weights
         self.model_dir = model_dir
         self.n_ctx = n_ctx
         self.n_threads = n_threads or cpu_count()
@@ -67,6 +70,11 @@ class EmbeddedBackend:
         loop = asyncio.get_running_loop()
         try:
             path = await loop.run_in_executor(None, ensure_model, self.model, self.model_dir)
+            if isinstance(resolve(self.model), CatalogModel):  # a file the user named is loaded as it is
+                path, warning = await loop.run_in_executor(None, weights_for, path, self.weights)
+                if warning:
+                    log.warning("%s", warning)
+                    self.warnings.append(warning)
         except ModelUnavailable as exc:
             raise BackendError(str(exc)) from None
         except OSError as exc:
@@ -93,7 +101,8 @@ class EmbeddedBackend:
     def with_slot(self, slot: str) -> EmbeddedBackend:
         """The same model in another KV sequence (for a second generation stage)."""
         return EmbeddedBackend(
-            self.model, model_dir=self.model_dir, n_ctx=self.n_ctx, slot=slot, n_threads=self.n_threads
+            self.model, model_dir=self.model_dir, n_ctx=self.n_ctx, slot=slot, n_threads=self.n_threads,
+            weights=self.weights,
         )
 
     def cached_tokens(self, prompt: str) -> tuple[int, int]:

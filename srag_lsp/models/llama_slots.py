@@ -141,7 +141,7 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
-def _install_log_callback() -> None:
+def install_log_callback() -> None:
     """Route llama.cpp's own log lines into ``logging`` instead of stderr (called once, before the first load)."""
     global _log_callback
     if _log_callback is not None:
@@ -176,7 +176,7 @@ def load(path: Path, slot: str, n_ctx: int, n_threads: int) -> Slot:
             return found
         import llama_cpp
 
-        _install_log_callback()
+        install_log_callback()
         started = time.perf_counter()
         # verbose=True keeps llama-cpp-python from redirecting fds 1 and 2 (see the module docstring); its own
         # Python-level chatter (model metadata, system info) goes to a buffer and then to the log.

@@ -22,6 +22,7 @@ async def select_backend(
     ollama_model: str,
     embedded_model: str,
     model_dir: Path,
+    embedded_weights: str = "auto",
     n_ctx: int = 4096,
     n_threads: int = 0,
     keep_alive: str = "30m",
@@ -62,7 +63,8 @@ async def select_backend(
             if kind == "ollama":
                 raise
             reason = str(exc)
-    embedded = EmbeddedBackend(embedded_model, model_dir=model_dir, n_ctx=n_ctx, n_threads=n_threads or None)
+    embedded = EmbeddedBackend(embedded_model, model_dir=model_dir, n_ctx=n_ctx, n_threads=n_threads or None,
+                               weights=embedded_weights)
     try:
         await embedded.start()
     except BackendError as exc:

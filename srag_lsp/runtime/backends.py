@@ -26,6 +26,7 @@ async def make_backends(settings: Settings, report: Report) -> tuple[ModelBacken
     main, notice = await select_backend(
         settings.backend, ollama_host=settings.ollama_host, ollama_model=settings.ollama_model,
         embedded_model=settings.embedded_model, model_dir=settings.model_path(), n_ctx=settings.num_ctx,
+        embedded_weights=settings.embedded_weights,
         keep_alive=settings.keep_alive, n_threads=settings.embedded_threads,
         openai_base_url=settings.openai_base_url, openai_model=settings.openai_model,
         openai_api_key_env=settings.openai_api_key_env, llama_server_url=settings.llama_server_url,
@@ -68,7 +69,8 @@ async def _sibling(main: ModelBackend, model: str, settings: Settings, slot: str
         from srag_lsp.models.embedded import EmbeddedBackend
 
         backend = EmbeddedBackend(model or settings.embedded_model, model_dir=settings.model_path(),
-                                  n_ctx=settings.num_ctx, slot=slot, n_threads=settings.embedded_threads or None)
+                                  n_ctx=settings.num_ctx, slot=slot, n_threads=settings.embedded_threads or None,
+                                  weights=settings.embedded_weights)
     await backend.start()
     return backend
 

@@ -134,3 +134,20 @@ def test_a_check_that_breaks_is_reported_not_raised() -> None:
 
     (finding,) = doctor._guarded("index", broken)
     assert finding.status == "fail" and "boom" in finding.detail
+
+
+def test_the_model_line_says_which_weights_the_daemon_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where llama.cpp computes BF16 natively the doctor names the BF16 copy (or says when it is made); with
+    ``embeddedWeights: shipped``, or on a CPU without it, nothing is added. (The CPU's answer is patched, so both
+    sides run on any machine.)"""
+    from srag_lsp.models import bf16_weights
+
+    shipped = tmp_path / "m.gguf"
+    shipped.write_bytes(b"GGUF")
+    monkeypatch.setattr(bf16_weights, "native_bf16", lambda: True)
+    assert "is made at first use" in doctor._weights_note(Settings(), shipped)
+    bf16_weights.bf16_copy(shipped, lambda src, target: target.write_bytes(b"BF16"))
+    assert doctor._weights_note(Settings(), shipped) == "; runs from its BF16 copy m-bf16.gguf (embeddedWeights auto)"
+    assert doctor._weights_note(Settings(embedded_weights="shipped"), shipped) == ""
+    monkeypatch.setattr(bf16_weights, "native_bf16", lambda: False)
+    assert doctor._weights_note(Settings(), shipped) == ""

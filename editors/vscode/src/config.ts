@@ -32,6 +32,7 @@ export const SERVER_SETTINGS = [
   "embeddings",
   "embeddingModel",
   "embeddedThreads",
+  "embeddedWeights",
   "sharedIndex",
   "sharedIndexOptions",
   "sharedIndexCopyMaxMb",
