@@ -164,8 +164,8 @@ async def test_one_request_at_a_time_and_a_warm_up_never_queues(server: tuple[st
     for b in (backend(url), LlamaServerBackend(url=url, key_env="TEAM_KEY")):
         await b.start()
         try:
-            request = GenerationRequest("# A long story about the sea\n", max_tokens=200,
-                                        fim=FimParts("# A long story about the sea\n", ""))
+            # A place where every build writes something (a prose comment with nothing after it may end at once).
+            request = GenerationRequest(FIM, max_tokens=200, fim=FimParts("def add(a, b):\n    return ", "\n"))
             first = b.stream(request, GenerationStats())
             assert await anext(first)
             sent = len(state.bodies)
