@@ -45,6 +45,11 @@ def test_a_copy_that_cannot_be_made_leaves_the_shipped_file_in_use_and_says_why(
     assert path == source
     assert "cannot write a BF16 copy of m.gguf" in warning and "returned 1" in warning
     assert "using the shipped file" in warning
+    def missing(src: Path, target: Path) -> None:
+        raise AttributeError("module 'llama_cpp' has no attribute 'llama_model_quantize'")
+
+    path, warning = weights_for(source, "auto", native=lambda: True, convert=missing)
+    assert path == source and "llama_model_quantize" in warning  # a library without the converter
     path, warning = weights_for(source, "auto", native=lambda: True, convert=lambda src, target: None)
     assert path == source and "wrote nothing" in warning  # an empty result is no model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]  # no half-written file, no marker
