@@ -18,15 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from srag_lsp import __version__
+from srag_lsp.models.llama_abi import CPU_FLAGS, built_flags  # noqa: F401 (re-exported: doctor.built_flags)
 from srag_lsp.settings import Settings
 
 STATUSES = ("ok", "info", "warn", "fail")
 CLONE = Path(__file__).resolve().parents[1]  # the repository root when srag-lsp runs from a clone
 SETUP_HINT = "scripts/setup.sh in the srag-lsp clone"
-# The llama.cpp flags a build may use, and the /proc/cpuinfo flag each needs.
-CPU_FLAGS = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX512": "avx512f",
-             "AVX512_VBMI": "avx512_vbmi", "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16",
-             "AMX_INT8": "amx_int8"}
 
 
 @dataclass(slots=True)
@@ -55,28 +52,15 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def built_flags(system_info: str) -> set[str]:
-    """The CPU features a llama.cpp build uses, from its system info ("... AVX2 = 1 | FMA = 1 | ...")."""
-    used = set()
-    for part in system_info.replace("|", "\n").splitlines():
-        name, _, value = part.partition("=")
-        name = name.split(":")[-1].strip()
-        if value.strip() == "1" and name in CPU_FLAGS:
-            used.add(name)
-    return used
-
-
 def check_llama() -> Finding:
     try:
         import llama_cpp
     except Exception as exc:  # ImportError, or a library that does not load on this CPU
         return Finding("llama.cpp", "fail", f"llama-cpp-python does not import: {exc}",
                        f"run {SETUP_HINT} (it installs llama.cpp for this CPU)")
-    from srag_lsp.models.llama_abi import layout_problem, prebuilt_library
+    from srag_lsp.models.llama_abi import layout_problem, library_flags, prebuilt_library
 
-    info = llama_cpp.llama_print_system_info()
-    info = info.decode(errors="replace") if isinstance(info, bytes) else str(info)
-    used = built_flags(info)
+    used = library_flags()
     have = cpu_flags()
     prebuilt = prebuilt_library()
     origin = f"prebuilt library from {prebuilt}" if prebuilt else "built from source"

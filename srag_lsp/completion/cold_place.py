@@ -59,7 +59,6 @@ def cold_window(request: CompletionRequest, settings: Settings, window: LocalWin
     return short if missing > COLD_FACTOR * len(short.prefix) else None
 
 
-
 async def prefill_draft(backend: ModelBackend, prompt: Prompt, settings: Settings) -> int:
     """Evaluate the draft's ``prompt`` into its cache as a warm-up does: grown in front of what the cache holds
     when the draft's prompts grow (``grow_tokens``), preempted by any generation at its next batch, what it

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from srag_lsp.models.llama_abi import library_flags
+
 log = logging.getLogger(__name__)
 
 LLAMA_FTYPE_MOSTLY_BF16 = 32  # llama.h's enum llama_ftype
@@ -39,15 +41,10 @@ class ConversionFailed(RuntimeError):
 def native_bf16() -> bool:
     """True when the llama.cpp in this process computes BF16 with the CPU's own instructions (AVX512-BF16)."""
     try:
-        import llama_cpp
-    except ImportError:
-        return False
-    try:
-        info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
-    except Exception as exc:  # a build without the call: the shipped file is always right
+        return "AVX512_BF16" in library_flags()
+    except Exception as exc:  # no llama-cpp-python, or a build without the call: the shipped file is always right
         log.debug("cannot read llama.cpp's system info: %s", exc)
         return False
-    return "AVX512_BF16 = 1" in info
 
 
 def llama_convert(source: Path, target: Path) -> None:

@@ -29,6 +29,29 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "kv_unified": False,
 }
 PREBUILT_MARKER = "_srag_prebuilt.json"
+# The llama.cpp flags a build may use, and the /proc/cpuinfo flag each needs.
+CPU_FLAGS = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "BMI2": "bmi2", "AVX512": "avx512f",
+             "AVX512_VBMI": "avx512_vbmi", "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16",
+             "AMX_INT8": "amx_int8"}
+
+
+def built_flags(system_info: str) -> set[str]:
+    """The CPU features a llama.cpp build uses, from its system info ("... AVX2 = 1 | FMA = 1 | ...")."""
+    used = set()
+    for part in system_info.replace("|", "\n").splitlines():
+        name, _, value = part.partition("=")
+        name = name.split(":")[-1].strip()
+        if value.strip() == "1" and name in CPU_FLAGS:
+            used.add(name)
+    return used
+
+
+def library_flags() -> set[str]:
+    """The CPU features the llama.cpp library in this process was built for (its ``built_flags``)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info()
+    return built_flags(info.decode(errors="replace") if isinstance(info, bytes) else str(info))
 
 
 def layout_problem() -> str | None:
