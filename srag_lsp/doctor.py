@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from srag_lsp import __version__
-from srag_lsp.models.llama_abi import CPU_FLAGS, built_flags  # noqa: F401 (re-exported: doctor.built_flags)
+from srag_lsp.models.llama_abi import CPU_FLAGS
 from srag_lsp.settings import Settings
 
 STATUSES = ("ok", "info", "warn", "fail")

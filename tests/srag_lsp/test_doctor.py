@@ -121,7 +121,6 @@ def test_an_unwritable_cache_folder_fails(tmp_path: Path) -> None:
 
 
 def test_a_build_for_flags_this_cpu_lacks_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert doctor.built_flags("CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 0 | FMA = 1 |") == {"AVX", "AVX2", "FMA"}
     monkeypatch.setattr(doctor, "cpu_flags", lambda: {"sse3", "sse4_2"})  # fault injection: an older CPU
     finding = doctor.check_llama()
     assert finding.status == "fail"

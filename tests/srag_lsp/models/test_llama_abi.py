@@ -10,6 +10,11 @@ from srag_lsp import doctor
 from srag_lsp.models import llama_abi
 
 
+def test_the_flags_a_build_uses_are_read_from_its_system_info() -> None:
+    info = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 0 | FMA = 1 |"
+    assert llama_abi.built_flags(info) == {"AVX", "AVX2", "FMA"}
+
+
 def test_the_installed_library_reads_its_context_defaults_right() -> None:
     assert llama_abi.layout_problem() is None
 
